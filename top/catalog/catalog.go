@@ -21,6 +21,7 @@ type Param struct {
 	MaxLen   int // most bytes (or characters, as documented); 0 = no limit
 	Min, Max *float64
 	Default  string
+	Example  string // example value as the platform documents it
 	Desc     string
 }
 
@@ -37,6 +38,7 @@ type Paging struct {
 	SpanStart      string // e.g. "start_modified"
 	SpanEnd        string // e.g. "end_modified"
 	MaxSpanSeconds int    // longest allowed start..end span; 0 = no limit
+	TotalPages     string // field answering the number of pages (e.g. "total_page"), "" if none
 }
 
 // API is one catalog entry.
@@ -51,4 +53,41 @@ type API struct {
 	Paging     *Paging
 	ListField  string // response list, e.g. "trades"
 	Unmapped   bool   // a documented title with no known method name
+
+	Aliases []string // other titles the API is documented under (searchable)
+	// IdempotentIf, when set, names the parameter values under which a call
+	// of a method that is not idempotent as a whole is (see IdempotentFor).
+	IdempotentIf *Condition
+	Note         string   // provenance and caveats, one paragraph
+	Lists        []string // every list field of the response, e.g. "trade.orders"
+	// ParamsFiltered is the number of parameters the source documents when
+	// Params holds only the required, limited and paging ones (0 = complete).
+	ParamsFiltered int
+	// ParamsUnknown is true when nothing is known of the parameters.
+	ParamsUnknown bool
+}
+
+// Condition is a test on one request parameter: it holds when the parameter
+// is absent or empty and Absent is true, or when its value is one of Values.
+type Condition struct {
+	Param  string
+	Values []string
+	Absent bool
+}
+
+// Holds reports whether the condition holds for params.
+func (c *Condition) Holds(params map[string]string) bool {
+	if c == nil {
+		return false
+	}
+	v := params[c.Param]
+	if v == "" {
+		return c.Absent
+	}
+	for _, w := range c.Values {
+		if v == w {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,259 @@
+package catalog
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode"
+
+	"golang.org/x/text/width"
+)
+
+// WriteList writes apis as an aligned table: method, title, read/write and
+// group, with a header line. Chinese titles count two columns per character.
+// Entries with no known method show "-" for method and access.
+func WriteList(w io.Writer, apis []*API) error {
+	rows := [][]string{{"METHOD", "TITLE", "ACCESS", "GROUP"}}
+	for _, a := range apis {
+		m, acc := a.Method, string(a.Access)
+		if a.Unmapped || m == "" {
+			m, acc = "-", "-"
+		}
+		rows = append(rows, []string{m, dash(a.Title), acc, dash(a.Group)})
+	}
+	bw := bufio.NewWriter(w)
+	writeTable(bw, rows, "")
+	return bw.Flush()
+}
+
+// WriteShow writes everything the catalog knows of a: title, group, access
+// and idempotency, session, notes, parameters with type, required and limits,
+// paging and the response list field.
+func WriteShow(w io.Writer, a *API) error {
+	if a == nil {
+		return fmt.Errorf("catalog: no API to show")
+	}
+	bw := bufio.NewWriter(w)
+	name := a.Method
+	if a.Unmapped || name == "" {
+		name = "(method unknown)"
+	}
+	fmt.Fprintln(bw, strings.TrimRight(name+"  "+a.Title, " "))
+	kv := [][]string{}
+	if len(a.Aliases) > 0 {
+		kv = append(kv, []string{"also titled:", strings.Join(a.Aliases, "; ")})
+	}
+	kv = append(kv, []string{"group:", dash(a.Group)})
+	if !a.Unmapped {
+		acc := string(a.Access)
+		switch {
+		case a.Idempotent:
+			acc += ", idempotent"
+		case a.IdempotentIf != nil:
+			acc += ", not idempotent (idempotent when " + a.IdempotentIf.String() + ")"
+		default:
+			acc += ", not idempotent"
+		}
+		kv = append(kv, []string{"access:", acc}, []string{"session:", dash(a.Session)})
+	}
+	if a.Note != "" {
+		kv = append(kv, []string{"note:", a.Note})
+	}
+	writeTable(bw, kv, "")
+
+	fmt.Fprintln(bw)
+	switch {
+	case a.ParamsUnknown:
+		fmt.Fprintln(bw, "parameters: unknown (not validated)")
+	case len(a.Params) == 0:
+		fmt.Fprintln(bw, "parameters: none")
+	default:
+		head := "parameters:"
+		if a.ParamsFiltered > 0 {
+			head = fmt.Sprintf("parameters (%d of %d documented: required, limited and paging ones):",
+				len(a.Params), a.ParamsFiltered)
+		}
+		fmt.Fprintln(bw, head)
+		rows := [][]string{{"NAME", "TYPE", "REQUIRED", "LIMITS", "DESCRIPTION"}}
+		for _, p := range a.Params {
+			req := "optional"
+			if p.Required {
+				req = "required"
+			}
+			desc := p.Desc
+			if p.Example != "" {
+				desc = strings.TrimSpace(desc + " (e.g. " + p.Example + ")")
+			}
+			rows = append(rows, []string{p.Name, p.Type, req, dash(limits(p)), desc})
+		}
+		writeTable(bw, rows, "  ")
+	}
+	if !a.Unmapped {
+		fmt.Fprintln(bw)
+		kv = [][]string{{"paging:", pagingText(a.Paging)}}
+		lf := a.ListField
+		if lf == "" {
+			lf = "-"
+		}
+		if extra := otherLists(a); extra != "" {
+			lf += " (response lists: " + extra + ")"
+		}
+		kv = append(kv, []string{"list field:", lf})
+		writeTable(bw, kv, "")
+	}
+	return bw.Flush()
+}
+
+// String writes the condition, e.g. "type=1" or "type absent or type=1".
+func (c *Condition) String() string {
+	if c == nil {
+		return ""
+	}
+	var alts []string
+	if c.Absent {
+		alts = append(alts, c.Param+" absent")
+	}
+	for _, v := range c.Values {
+		alts = append(alts, c.Param+"="+v)
+	}
+	return strings.Join(alts, " or ")
+}
+
+func limits(p Param) string {
+	var l []string
+	if p.MaxList > 0 {
+		l = append(l, fmt.Sprintf("max %d items", p.MaxList))
+	}
+	if p.MaxLen > 0 {
+		l = append(l, fmt.Sprintf("max %d chars", p.MaxLen))
+	}
+	if p.Min != nil {
+		l = append(l, "min "+num(*p.Min))
+	}
+	if p.Max != nil {
+		l = append(l, "max "+num(*p.Max))
+	}
+	if p.Default != "" {
+		l = append(l, "default "+p.Default)
+	}
+	return strings.Join(l, ", ")
+}
+
+func pagingText(pg *Paging) string {
+	if pg == nil {
+		return "none"
+	}
+	var parts []string
+	size := ""
+	switch {
+	case pg.PageParam != "" && pg.SizeParam != "":
+		size = pg.PageParam + " / " + pg.SizeParam
+	case pg.PageParam != "":
+		size = pg.PageParam
+	default:
+		size = pg.SizeParam
+	}
+	var sz []string
+	if pg.DefaultSize > 0 {
+		sz = append(sz, fmt.Sprintf("default %d", pg.DefaultSize))
+	}
+	if pg.MaxSize > 0 {
+		sz = append(sz, fmt.Sprintf("max %d", pg.MaxSize))
+	}
+	if len(sz) > 0 {
+		size += " (" + strings.Join(sz, ", ") + ")"
+	}
+	parts = append(parts, size)
+	if pg.TotalField != "" {
+		parts = append(parts, "total: "+pg.TotalField)
+	}
+	if pg.TotalPages != "" {
+		parts = append(parts, "pages: "+pg.TotalPages)
+	}
+	if pg.HasNext {
+		parts = append(parts, "has_next")
+	}
+	if pg.UseHasNext {
+		parts = append(parts, "accepts use_has_next=true")
+	}
+	if pg.Reverse {
+		parts = append(parts, "reverse: page from the last page back")
+	}
+	if pg.SpanStart != "" && pg.MaxSpanSeconds > 0 {
+		parts = append(parts, fmt.Sprintf("%s..%s at most %s", pg.SpanStart, pg.SpanEnd,
+			humanSpan(secondsDuration(pg.MaxSpanSeconds))))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func otherLists(a *API) string {
+	var o []string
+	for _, l := range a.Lists {
+		if l != a.ListField {
+			o = append(o, l)
+		}
+	}
+	return strings.Join(o, ", ")
+}
+
+func secondsDuration(n int) time.Duration { return time.Duration(n) * time.Second }
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// writeTable writes rows with columns padded to the widest cell (in terminal
+// columns); the last column is not padded and trailing spaces are trimmed.
+func writeTable(w io.Writer, rows [][]string, indent string) {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			if n := textWidth(c); n > widths[i] && i < len(r)-1 {
+				widths[i] = n
+			}
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		b.WriteString(indent)
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-textWidth(c)+2))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
+
+// textWidth is the number of terminal columns s takes: East Asian wide and
+// full-width characters take two, combining marks none.
+func textWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Mn, r), unicode.Is(unicode.Me, r), r == '\u200b':
+		case isWide(r):
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+func isWide(r rune) bool {
+	switch width.LookupRune(r).Kind() {
+	case width.EastAsianWide, width.EastAsianFullwidth:
+		return true
+	}
+	return false
+}
