@@ -1,0 +1,331 @@
+// Package config loads topscript.toml: the client profile (credentials,
+// gateway, signing), throttle, retry and closure-window settings, the state
+// backend and the schedule. Every error names the file, the line and the key,
+// as "topscript.toml:12: profiles.default.timeout: bad duration "30x"".
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/topscript/topscript/top"
+)
+
+// FileName is the name the configuration file is looked up by.
+const FileName = "topscript.toml"
+
+// Environment variables that override the selected profile's credentials.
+const (
+	EnvAppKey    = "TOPSCRIPT_APP_KEY"
+	EnvAppSecret = "TOPSCRIPT_APP_SECRET"
+	EnvSession   = "TOPSCRIPT_SESSION"
+)
+
+// DefaultProfile is the profile used when neither --profile nor the file's
+// top-level profile key names one.
+const DefaultProfile = "default"
+
+// StateBackend names where script state, checkpoints and locks live.
+type StateBackend string
+
+// State backends.
+const (
+	StateFile  StateBackend = "file"  // an embedded database file (the default)
+	StateRedis StateBackend = "redis" // shared by several hosts
+)
+
+// DefaultStatePath is the state database of the file backend unless
+// [state] path says otherwise.
+const DefaultStatePath = ".topscript/state.db"
+
+// StateConfig is the [state] table.
+type StateConfig struct {
+	Backend  StateBackend
+	Path     string // file backend: the database file
+	RedisURL string // redis backend: "redis://host:6379/0"; may hold a password
+}
+
+// Schedule is one [[schedule]] entry.
+type Schedule struct {
+	Name   string
+	Cron   string // 5 fields, 6 with seconds, or a descriptor such as "@every 30s"
+	Script string
+	Args   []string
+	Line   int // line of its [[schedule]] header, for messages
+}
+
+// File is a loaded configuration: the effective settings after defaults,
+// ${VAR} expansion and environment overrides. Its String method redacts
+// secrets, so printing a File is safe.
+type File struct {
+	// Path is the file the settings came from, as found; "" when no file
+	// was found and everything is a default.
+	Path string
+	// Profile is the selected profile; "" when the file has none.
+	Profile string
+	// Profiles lists every profile the file defines, sorted.
+	Profiles []string
+	// Client is the selected profile over top.DefaultConfig, with the
+	// throttle, retry and closure settings.
+	Client top.Config
+	// State is the [state] table with defaults filled in.
+	State StateConfig
+	// Schedules are the [[schedule]] entries in file order.
+	Schedules []Schedule
+	// Overridden lists the environment variables that replaced a profile
+	// credential (TOPSCRIPT_APP_KEY, ...), in that order.
+	Overridden []string
+}
+
+// Options says where to look and what to apply. The zero value looks up the
+// file from the process's working directory and environment.
+type Options struct {
+	// Path is an explicit file (--config); "" looks one up.
+	Path string
+	// Profile selects a profile (--profile); "" uses the file's profile key,
+	// else "default".
+	Profile string
+	// Env reads environment variables; nil means os.Getenv. An empty value
+	// counts as unset.
+	Env func(string) string
+	// Dir is the directory ./topscript.toml is looked for in; "" is the
+	// working directory.
+	Dir string
+	// NoCredentials leaves app_key, app_secret and session empty and
+	// unexpanded, ignoring the TOPSCRIPT_* overrides too: the caller brings
+	// its own (as --sandbox does).
+	NoCredentials bool
+}
+
+// Load finds and loads the configuration: path if not "" (--config), else
+// the lookup of Locate. profile selects a profile ("" = the file's default).
+// With no file found it returns the defaults (plus environment overrides).
+// env is nil for os.Getenv.
+func Load(path, profile string, env func(string) string) (*File, error) {
+	return LoadOptions(Options{Path: path, Profile: profile, Env: env})
+}
+
+// LoadOptions is Load with every option.
+func LoadOptions(o Options) (*File, error) {
+	if o.Env == nil {
+		o.Env = os.Getenv
+	}
+	path := o.Path
+	if path == "" {
+		var err error
+		if path, err = Locate(o.Dir, o.Env); err != nil {
+			return nil, err
+		}
+	}
+	if path == "" {
+		if o.Profile != "" {
+			return nil, fmt.Errorf("--profile %s: no configuration file (looked for %s)", o.Profile, strings.Join(lookupPlaces(o.Dir, o.Env), ", "))
+		}
+		f := defaults()
+		if !o.NoCredentials {
+			f.override(o.Env)
+		}
+		return f, nil
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such file", path)
+		}
+		return nil, fmt.Errorf("%s: %v", path, unwrapPathError(err))
+	}
+	return parse(path, string(src), o)
+}
+
+// Parse loads a configuration from src as if read from the file named path
+// (which is only used in messages and File.Path).
+func Parse(path, src string, o Options) (*File, error) {
+	if o.Env == nil {
+		o.Env = os.Getenv
+	}
+	return parse(path, src, o)
+}
+
+func defaults() *File {
+	return &File{
+		Client: top.DefaultConfig(),
+		State:  StateConfig{Backend: StateFile, Path: DefaultStatePath},
+	}
+}
+
+// override applies the TOPSCRIPT_* credential variables.
+func (f *File) override(env func(string) string) {
+	for _, o := range []struct {
+		name string
+		dst  *string
+	}{
+		{EnvAppKey, &f.Client.AppKey},
+		{EnvAppSecret, &f.Client.AppSecret},
+		{EnvSession, &f.Client.Session},
+	} {
+		if v := env(o.name); v != "" {
+			*o.dst = v
+			f.Overridden = append(f.Overridden, o.name)
+		}
+	}
+}
+
+// Locate returns the configuration file to use when --config is not given:
+// ./topscript.toml in dir ("" = working directory), else
+// $XDG_CONFIG_HOME/topscript/topscript.toml (XDG_CONFIG_HOME defaulting to
+// $HOME/.config). It returns "" and no error when neither exists.
+func Locate(dir string, env func(string) string) (string, error) {
+	if env == nil {
+		env = os.Getenv
+	}
+	for i, p := range lookupPlaces(dir, env) {
+		st, err := os.Stat(p)
+		switch {
+		case err == nil && st.IsDir():
+			return "", fmt.Errorf("%s: is a directory", p)
+		case err == nil:
+			if i == 0 && dir == "" {
+				return FileName, nil // as the user would type it
+			}
+			return p, nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return "", fmt.Errorf("%s: %v", p, unwrapPathError(err))
+		}
+	}
+	return "", nil
+}
+
+// lookupPlaces lists the files Locate tries, in order.
+func lookupPlaces(dir string, env func(string) string) []string {
+	places := []string{filepath.Join(dir, FileName)}
+	if dir == "" {
+		places[0] = "./" + FileName
+	}
+	base := env("XDG_CONFIG_HOME")
+	if base == "" {
+		if home := env("HOME"); home != "" {
+			base = filepath.Join(home, ".config")
+		}
+	}
+	if base != "" {
+		places = append(places, filepath.Join(base, "topscript", FileName))
+	}
+	return places
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Error is one configuration error. Its text is "file:line: key: reason";
+// the line is left out when unknown and the key when the error is about the
+// whole file.
+type Error struct {
+	File   string
+	Line   int
+	Key    string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// Errors is every error found in one file, in line order. Its text has one
+// error a line.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap lets errors.As find each *Error.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// parse decodes src and builds the File, collecting every error.
+func parse(path, src string, o Options) (*File, error) {
+	var raw map[string]any
+	if _, err := toml.Decode(src, &raw); err != nil {
+		return nil, syntaxError(path, err)
+	}
+	d := &decoder{file: path, lines: scanLines(src), env: o.Env}
+	f := d.decode(raw, o)
+	if len(d.errs) > 0 {
+		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
+		if len(d.errs) == 1 {
+			return nil, d.errs[0]
+		}
+		return nil, d.errs
+	}
+	f.Path = path
+	return f, nil
+}
+
+// syntaxError turns a TOML parse error into an *Error at its line.
+func syntaxError(path string, err error) error {
+	var pe toml.ParseError
+	if !errors.As(err, &pe) {
+		return &Error{File: path, Reason: strings.TrimPrefix(err.Error(), "toml: ")}
+	}
+	reason := pe.Message
+	if pe.Usage != "" {
+		// The first sentence of the usage text is the useful part.
+		u := strings.TrimSpace(pe.Usage)
+		if i := strings.Index(u, "\n"); i > 0 {
+			u = u[:i]
+		}
+		reason += " (" + strings.TrimSuffix(u, ":") + ")"
+	}
+	if secretKey(pe.LastKey) {
+		// The parser quotes the text it choked on: it may be the secret.
+		reason = quoted.ReplaceAllString(reason, Redacted)
+	}
+	return &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Reason: "syntax error: " + reason}
+}
+
+// quoted matches a quoted fragment of a parser message.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^']*'`)
+
+// secretKey reports whether a key holds a secret: a profile's app_secret
+// or session, or the Redis URL (which may carry a password).
+func secretKey(key string) bool {
+	for _, k := range []string{"app_secret", "session", "redis_url"} {
+		if key == k || strings.HasSuffix(key, "."+k) {
+			return true
+		}
+	}
+	return false
+}

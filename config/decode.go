@@ -1,0 +1,637 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/topscript/topscript/top"
+)
+
+// decoder walks the decoded TOML tree against the schema, collecting every
+// error with its line.
+type decoder struct {
+	file  string
+	lines keyLines
+	env   func(string) string
+	errs  Errors
+}
+
+func (d *decoder) errorf(key, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.file, Line: d.lines.line(key), Key: key, Reason: fmt.Sprintf(format, args...)})
+}
+
+var (
+	topKeys      = []string{"profile", "profiles", "throttle", "retry", "closures", "state", "schedule"}
+	profileKeys  = []string{"app_key", "app_secret", "session", "gateway", "sign_method", "simplify", "timeout"}
+	throttleKeys = []string{"qps", "methods"}
+	retryKeys    = []string{"max_attempts", "backoff", "max_ban_wait"}
+	closureKeys  = []string{"methods", "start", "end", "action"}
+	stateKeys    = []string{"backend", "path", "redis_url"}
+	scheduleKeys = []string{"name", "cron", "script", "args"}
+)
+
+func (d *decoder) decode(raw map[string]any, o Options) *File {
+	f := defaults()
+	d.known("", raw, topKeys)
+
+	// The profile: --profile, else the file's profile key, else "default".
+	profiles := d.table("profiles", raw["profiles"])
+	for name := range profiles {
+		f.Profiles = append(f.Profiles, name)
+	}
+	sort.Strings(f.Profiles)
+	selected, from := o.Profile, "--profile"
+	if selected == "" {
+		if v, ok := raw["profile"]; ok {
+			from = "profile"
+			if s, ok := d.str("profile", v, false); ok {
+				selected = s
+				if s == "" {
+					d.errorf("profile", "empty profile name")
+				}
+			}
+		}
+	}
+	for _, name := range f.Profiles {
+		p := joinPath("profiles", name)
+		cfg := &f.Client
+		if name != selected && !(selected == "" && name == DefaultProfile) {
+			scratch := top.DefaultConfig()
+			cfg = &scratch // still checked, never expanded or used
+		}
+		d.profile(p, profiles[name], cfg, cfg == &f.Client, o.NoCredentials)
+	}
+	switch {
+	case selected != "" && profiles[selected] == nil:
+		avail := "none defined"
+		if len(f.Profiles) > 0 {
+			avail = "available: " + strings.Join(f.Profiles, ", ")
+		}
+		if from == "--profile" {
+			d.errs = append(d.errs, &Error{File: d.file, Key: "--profile", Reason: fmt.Sprintf("unknown profile %q (%s)", selected, avail)})
+		} else {
+			d.errorf("profile", "unknown profile %q (%s)", selected, avail)
+		}
+	case selected != "":
+		f.Profile = selected
+	case profiles[DefaultProfile] != nil:
+		f.Profile = DefaultProfile
+	case len(f.Profiles) > 0:
+		d.errs = append(d.errs, &Error{File: d.file, Line: d.lines.line(joinPath("profiles", f.Profiles[0])), Key: "profile",
+			Reason: fmt.Sprintf("no profile selected: set profile = \"NAME\" or pass --profile (available: %s)", strings.Join(f.Profiles, ", "))})
+	}
+	if !o.NoCredentials {
+		f.override(d.env)
+	}
+
+	d.throttle(raw["throttle"], &f.Client.Throttle)
+	d.retry(raw["retry"], &f.Client.Retry)
+	f.Client.Closures = d.closures(raw["closures"])
+	d.state(raw["state"], &f.State)
+	f.Schedules = d.schedules(raw["schedule"])
+	return f
+}
+
+// profile decodes one [profiles.NAME] table into cfg. Only the selected
+// profile (use) has its ${VAR}s expanded; the others are checked as written.
+func (d *decoder) profile(p string, v any, cfg *top.Config, use, noCreds bool) {
+	m := d.table(p, v)
+	if m == nil {
+		return
+	}
+	d.known(p, m, profileKeys)
+	for _, c := range []struct {
+		key string
+		dst *string
+		env string
+	}{{"app_key", &cfg.AppKey, EnvAppKey}, {"app_secret", &cfg.AppSecret, EnvAppSecret}, {"session", &cfg.Session, EnvSession}} {
+		if v, ok := m[c.key]; ok {
+			// An environment override stands in for the value, ${VAR}s and all.
+			expand := use && !noCreds && d.env(c.env) == ""
+			if s, ok := d.str(joinPath(p, c.key), v, expand); ok && expand {
+				*c.dst = s
+			}
+		}
+	}
+	if v, ok := m["gateway"]; ok {
+		k := joinPath(p, "gateway")
+		if s, ok := d.str(k, v, use); ok && checkable(s, use) {
+			if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				d.errorf(k, "bad gateway %q: want an http(s) URL such as %q", s, top.DefaultGateway)
+			} else {
+				cfg.Gateway = s
+			}
+		}
+	}
+	if v, ok := m["sign_method"]; ok {
+		k := joinPath(p, "sign_method")
+		if s, ok := d.str(k, v, use); ok && checkable(s, use) {
+			switch m := top.SignMethod(s); m {
+			case top.SignMD5, top.SignHMAC, top.SignHMACSHA256:
+				cfg.SignMethod = m
+			default:
+				d.errorf(k, "bad sign_method %q: want %q, %q or %q", s, top.SignMD5, top.SignHMAC, top.SignHMACSHA256)
+			}
+		}
+	}
+	if v, ok := m["simplify"]; ok {
+		if b, ok := d.boolean(joinPath(p, "simplify"), v); ok {
+			cfg.Simplify = b
+		}
+	}
+	if v, ok := m["timeout"]; ok {
+		if t, ok := d.duration(joinPath(p, "timeout"), v, false); ok {
+			cfg.Timeout = t
+		}
+	}
+}
+
+// checkable says whether a string value can be validated: it is expanded,
+// or holds no ${VAR} to expand.
+func checkable(s string, expanded bool) bool {
+	return expanded || !strings.Contains(s, "${")
+}
+
+func (d *decoder) throttle(v any, t *top.ThrottleConfig) {
+	m := d.table("throttle", v)
+	if m == nil {
+		return
+	}
+	d.known("throttle", m, throttleKeys)
+	if v, ok := m["qps"]; ok {
+		if n, ok := d.rate("throttle.qps", v); ok {
+			t.QPS = n
+		}
+	}
+	methods := d.table("throttle.methods", m["methods"])
+	for _, glob := range sortedKeys(methods) {
+		k := joinPath("throttle.methods", glob)
+		if !d.glob(k, glob) {
+			continue
+		}
+		if n, ok := d.rate(k, methods[glob]); ok {
+			if t.Methods == nil {
+				t.Methods = map[string]float64{}
+			}
+			t.Methods[glob] = n
+		}
+	}
+}
+
+func (d *decoder) retry(v any, r *top.RetryConfig) {
+	m := d.table("retry", v)
+	if m == nil {
+		return
+	}
+	d.known("retry", m, retryKeys)
+	if v, ok := m["max_attempts"]; ok {
+		if n, ok := d.integer("retry.max_attempts", v); ok {
+			if n < 1 {
+				d.errorf("retry.max_attempts", "must be at least 1 (1 = no retries), got %d", n)
+			} else {
+				r.MaxAttempts = int(n)
+			}
+		}
+	}
+	if v, ok := m["backoff"]; ok {
+		if t, ok := d.duration("retry.backoff", v, false); ok {
+			r.Backoff = t
+			if r.MaxBackoff < t {
+				r.MaxBackoff = t
+			}
+		}
+	}
+	if v, ok := m["max_ban_wait"]; ok {
+		if t, ok := d.duration("retry.max_ban_wait", v, true); ok {
+			r.MaxBanWait = t
+			if t == 0 {
+				r.MaxBanWait = -1 // top.Config: negative = never wait out a ban
+			}
+		}
+	}
+}
+
+func (d *decoder) closures(v any) []top.Closure {
+	var out []top.Closure
+	for i, v := range d.array("closures", v) {
+		p := indexPath("closures", i)
+		m := d.table(p, v)
+		if m == nil {
+			continue
+		}
+		d.known(p, m, closureKeys)
+		c := top.Closure{Action: top.ClosureWait}
+		ok := true
+		if v, has := m["methods"]; !has {
+			d.errorf(p, "missing methods (a list of method globs such as \"taobao.fenxiao.product*\")")
+			ok = false
+		} else if ms, good := d.strings(joinPath(p, "methods"), v, false); !good {
+			ok = false
+		} else if len(ms) == 0 {
+			d.errorf(joinPath(p, "methods"), "empty list: name at least one method glob")
+			ok = false
+		} else {
+			for j, g := range ms {
+				ok = d.glob(indexPath(joinPath(p, "methods"), j), g) && ok
+			}
+			c.Methods = ms
+		}
+		var start, end bool
+		c.Start, start = d.time(p, "start", m)
+		c.End, end = d.time(p, "end", m)
+		if start && end && !c.End.After(c.Start) {
+			d.errorf(joinPath(p, "end"), "end %s is not after start %s", c.End.Format(top.TimeLayout), c.Start.Format(top.TimeLayout))
+			ok = false
+		}
+		ok = ok && start && end
+		if v, has := m["action"]; has {
+			if s, good := d.str(joinPath(p, "action"), v, false); good {
+				switch a := top.ClosureAction(s); a {
+				case top.ClosureWait, top.ClosureFail:
+					c.Action = a
+				default:
+					d.errorf(joinPath(p, "action"), "bad action %q: want %q or %q", s, top.ClosureWait, top.ClosureFail)
+					ok = false
+				}
+			}
+		}
+		if ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// time reads a closure's start or end: a "yyyy-MM-dd HH:mm:ss" string in
+// GMT+8, or a TOML datetime (a local one is read as GMT+8 too).
+func (d *decoder) time(p, key string, m map[string]any) (time.Time, bool) {
+	k := joinPath(p, key)
+	v, ok := m[key]
+	if !ok {
+		d.errorf(p, "missing %s (\"yyyy-MM-dd HH:mm:ss\", GMT+8)", key)
+		return time.Time{}, false
+	}
+	switch v := v.(type) {
+	case string:
+		t, err := time.ParseInLocation(top.TimeLayout, strings.TrimSpace(v), top.CST)
+		if err != nil {
+			d.errorf(k, "bad time %q: want \"yyyy-MM-dd HH:mm:ss\" (GMT+8)", v)
+			return time.Time{}, false
+		}
+		return t, true
+	case time.Time:
+		switch v.Location().String() {
+		case "datetime-local":
+			return time.Date(v.Year(), v.Month(), v.Day(), v.Hour(), v.Minute(), v.Second(), v.Nanosecond(), top.CST), true
+		case "date-local", "time-local":
+			d.errorf(k, "bad time: want a date and a time, \"yyyy-MM-dd HH:mm:ss\" (GMT+8)")
+			return time.Time{}, false
+		}
+		return v, true
+	}
+	d.errorf(k, "want a time \"yyyy-MM-dd HH:mm:ss\" (GMT+8), got %s", describe(v))
+	return time.Time{}, false
+}
+
+func (d *decoder) state(v any, s *StateConfig) {
+	m := d.table("state", v)
+	if m == nil {
+		return
+	}
+	d.known("state", m, stateKeys)
+	if v, ok := m["backend"]; ok {
+		if b, ok := d.str("state.backend", v, true); ok {
+			switch sb := StateBackend(b); sb {
+			case StateFile, StateRedis:
+				s.Backend = sb
+			default:
+				d.errorf("state.backend", "bad backend %q: want %q or %q", b, StateFile, StateRedis)
+			}
+		}
+	}
+	if v, ok := m["path"]; ok {
+		if p, ok := d.str("state.path", v, true); ok {
+			if p == "" {
+				d.errorf("state.path", "empty path")
+			} else {
+				s.Path = p
+			}
+		}
+	}
+	if v, ok := m["redis_url"]; ok {
+		if r, ok := d.str("state.redis_url", v, true); ok {
+			if u, err := url.Parse(r); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+				d.errorf("state.redis_url", "bad redis_url %s: want redis://[:password@]host:port/db", RedactURL(r))
+			} else {
+				s.RedisURL = r
+			}
+		}
+	}
+	if s.Backend == StateRedis && s.RedisURL == "" {
+		if _, has := m["redis_url"]; !has {
+			d.errorf("state.backend", "backend \"redis\" needs redis_url")
+		}
+	}
+}
+
+// cronParser accepts what the scheduler runs: 5 fields, 6 with seconds, or
+// a descriptor ("@hourly", "@every 30s").
+var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+func (d *decoder) schedules(v any) []Schedule {
+	var out []Schedule
+	names := map[string]bool{}
+	for i, v := range d.array("schedule", v) {
+		p := indexPath("schedule", i)
+		m := d.table(p, v)
+		if m == nil {
+			continue
+		}
+		d.known(p, m, scheduleKeys)
+		s := Schedule{Line: d.lines.line(p)}
+		ok := true
+		for _, f := range []struct {
+			key  string
+			dst  *string
+			hint string
+		}{
+			{"name", &s.Name, "a unique name"},
+			{"cron", &s.Cron, `such as "*/10 * * * *" or "@every 30s"`},
+			{"script", &s.Script, "the script to run"},
+		} {
+			v, has := m[f.key]
+			if !has {
+				d.errorf(p, "missing %s (%s)", f.key, f.hint)
+				ok = false
+				continue
+			}
+			str, good := d.str(joinPath(p, f.key), v, true)
+			if good && str == "" {
+				d.errorf(joinPath(p, f.key), "empty %s (%s)", f.key, f.hint)
+				good = false
+			}
+			ok = ok && good
+			*f.dst = str
+		}
+		if s.Name != "" {
+			if names[s.Name] {
+				d.errorf(joinPath(p, "name"), "duplicate schedule name %q", s.Name)
+				ok = false
+			}
+			names[s.Name] = true
+		}
+		if s.Cron != "" {
+			if _, err := cronParser.Parse(s.Cron); err != nil {
+				d.errorf(joinPath(p, "cron"), "bad cron %q: %v (want 5 fields, 6 with seconds, or \"@every 30s\")", s.Cron, err)
+				ok = false
+			}
+		}
+		if v, has := m["args"]; has {
+			args, good := d.strings(joinPath(p, "args"), v, true)
+			ok = ok && good
+			s.Args = args
+		}
+		if ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ---- typed readers; each reports its own errors ----
+
+// known reports the keys of m not in allowed.
+func (d *decoder) known(p string, m map[string]any, allowed []string) {
+	for _, k := range sortedKeys(m) {
+		found := false
+		for _, a := range allowed {
+			found = found || a == k
+		}
+		if found {
+			continue
+		}
+		reason := "unknown key"
+		if s := closest(k, allowed); s != "" {
+			reason += fmt.Sprintf(" (did you mean %q?)", s)
+		} else {
+			reason += " (known: " + strings.Join(allowed, ", ") + ")"
+		}
+		d.errorf(joinPath(p, k), "%s", reason)
+	}
+}
+
+// table reads a table; nil (absent) gives nil without error.
+func (d *decoder) table(p string, v any) map[string]any {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case map[string]any:
+		return v
+	}
+	d.errorf(p, "want a table, got %s", describe(v))
+	return nil
+}
+
+// array reads an array of tables (or an inline array).
+func (d *decoder) array(p string, v any) []any {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case []map[string]any:
+		out := make([]any, len(v))
+		for i := range v {
+			out[i] = v[i]
+		}
+		return out
+	case []any:
+		return v
+	}
+	d.errorf(p, "want an array of tables ([[%s]]), got %s", p, describe(v))
+	return nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// str reads a string, expanding ${VAR}s when expand is set. An unset (or
+// empty) variable is an error naming it.
+func (d *decoder) str(p string, v any, expand bool) (string, bool) {
+	s, ok := v.(string)
+	if !ok {
+		d.errorf(p, "want a string, got %s", describe(v))
+		return "", false
+	}
+	if !expand {
+		return s, true
+	}
+	ok = true
+	s = envRef.ReplaceAllStringFunc(s, func(ref string) string {
+		name := ref[2 : len(ref)-1]
+		val := d.env(name)
+		if val == "" && ok {
+			d.errorf(p, "environment variable %s is not set (referenced as ${%s})", name, name)
+			ok = false
+		}
+		return val
+	})
+	return s, ok
+}
+
+func (d *decoder) strings(p string, v any, expand bool) ([]string, bool) {
+	arr, ok := v.([]any)
+	if !ok {
+		d.errorf(p, "want an array of strings, got %s", describe(v))
+		return nil, false
+	}
+	out := make([]string, 0, len(arr))
+	for i, e := range arr {
+		s, good := d.str(indexPath(p, i), e, expand)
+		ok = ok && good
+		out = append(out, s)
+	}
+	return out, ok
+}
+
+func (d *decoder) boolean(p string, v any) (bool, bool) {
+	b, ok := v.(bool)
+	if !ok {
+		d.errorf(p, "want true or false, got %s", describe(v))
+	}
+	return b, ok
+}
+
+func (d *decoder) integer(p string, v any) (int64, bool) {
+	n, ok := v.(int64)
+	if !ok {
+		d.errorf(p, "want an integer, got %s", describe(v))
+	}
+	return n, ok
+}
+
+// rate reads a calls-per-second number: an integer or a float, not negative.
+func (d *decoder) rate(p string, v any) (float64, bool) {
+	var n float64
+	switch v := v.(type) {
+	case int64:
+		n = float64(v)
+	case float64:
+		n = v
+	default:
+		d.errorf(p, "want a number of calls per second, got %s", describe(v))
+		return 0, false
+	}
+	if n < 0 || math.IsNaN(n) || math.IsInf(n, 0) {
+		d.errorf(p, "must not be negative (0 = unlimited), got %v", v)
+		return 0, false
+	}
+	return n, true
+}
+
+// duration reads a Go duration string ("30s", "2m", "1h30m"); zero is
+// allowed only when zeroOK.
+func (d *decoder) duration(p string, v any, zeroOK bool) (time.Duration, bool) {
+	s, ok := v.(string)
+	if !ok {
+		d.errorf(p, "want a duration such as \"30s\" or \"2m\", got %s", describe(v))
+		return 0, false
+	}
+	t, err := time.ParseDuration(strings.TrimSpace(s))
+	switch {
+	case err != nil:
+		d.errorf(p, "bad duration %q: want a number and a unit (ms, s, m, h) such as \"30s\" or \"2m\"", s)
+		return 0, false
+	case t < 0:
+		d.errorf(p, "must not be negative, got %q", s)
+		return 0, false
+	case t == 0 && !zeroOK:
+		d.errorf(p, "must be more than zero, got %q", s)
+		return 0, false
+	}
+	return t, true
+}
+
+// glob checks a method pattern.
+func (d *decoder) glob(p, g string) bool {
+	if g == "" {
+		d.errorf(p, "empty method pattern")
+		return false
+	}
+	if _, err := path.Match(g, ""); err != nil {
+		d.errorf(p, "bad method pattern %q: %v", g, err)
+		return false
+	}
+	return true
+}
+
+// describe names a TOML value's type for messages, with the value when it is
+// short and not a string (a mistyped secret must not be echoed).
+func describe(v any) string {
+	switch v := v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return fmt.Sprintf("integer %d", v)
+	case float64:
+		return fmt.Sprintf("number %v", v)
+	case bool:
+		return fmt.Sprintf("boolean %v", v)
+	case time.Time:
+		return "a datetime"
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// closest returns the candidate within edit distance 2 of s (or sharing
+// its case-folded spelling), else "".
+func closest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if strings.EqualFold(s, c) {
+			return c
+		}
+		if dist := editDistance(s, c); dist < bestD {
+			best, bestD = c, dist
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
