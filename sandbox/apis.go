@@ -1,0 +1,156 @@
+package sandbox
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// api is one emulated API.
+type api struct {
+	name     string
+	root     string // "<name>_response"
+	session  bool   // needs a session (26/27)
+	write    bool
+	required []string // checked in order (40)
+	handle   func(s *Server, c *call) (obj, *apiErr)
+}
+
+// apis are the emulated APIs; any other method answers 22.
+var apis = map[string]*api{}
+
+func register(a *api) {
+	a.root = responseRoot(a.name)
+	apis[a.name] = a
+}
+
+func init() {
+	register(&api{name: "taobao.time.get", handle: (*Server).timeGet})
+	register(&api{name: "taobao.trades.sold.get", session: true, required: []string{"fields"}, handle: (*Server).tradesSoldGet})
+	register(&api{name: "taobao.trades.sold.increment.get", session: true, required: []string{"fields", "start_modified", "end_modified"}, handle: (*Server).tradesSoldIncrementGet})
+	register(&api{name: "taobao.trade.fullinfo.get", session: true, required: []string{"fields", "tid"}, handle: (*Server).tradeFullinfoGet})
+	register(&api{name: "taobao.items.onsale.get", session: true, required: []string{"fields"}, handle: (*Server).itemsOnsaleGet})
+	register(&api{name: "taobao.item.seller.get", session: true, required: []string{"fields", "num_iid"}, handle: (*Server).itemSellerGet})
+	register(&api{name: "taobao.item.sku.price.update", session: true, write: true, required: []string{"num_iid", "price"}, handle: (*Server).itemSkuPriceUpdate})
+	register(&api{name: "taobao.item.quantity.update", session: true, write: true, required: []string{"num_iid", "quantity"}, handle: (*Server).itemQuantityUpdate})
+	register(&api{name: "taobao.skus.quantity.update", session: true, write: true, required: []string{"num_iid"}, handle: (*Server).skusQuantityUpdate})
+	register(&api{name: "taobao.fenxiao.products.get", session: true, handle: (*Server).fenxiaoProductsGet})
+	register(&api{name: "taobao.fenxiao.product.update", session: true, write: true, required: []string{"pid"}, handle: (*Server).fenxiaoProductUpdate})
+	register(&api{name: "taobao.fenxiao.product.sku.update", session: true, write: true, required: []string{"product_id", "properties"}, handle: (*Server).fenxiaoProductSkuUpdate})
+	register(&api{name: "taobao.opentrade.activity.sync", session: true, write: true, required: []string{"activity_id", "start_time", "end_time", "activity_name", "item_id_list"}, handle: (*Server).opentradeActivitySync})
+	register(&api{name: "tmall.supplychain.channel.product.downshelf", session: true, write: true, required: []string{"product_id"}, handle: (*Server).channelDownshelf})
+	register(&api{name: "tmall.supplychain.channel.product.upshelf", session: true, write: true, required: []string{"product_id"}, handle: (*Server).channelUpshelf})
+}
+
+// call is one API call being handled.
+type call struct {
+	api    *api
+	p      map[string]string
+	now    time.Time
+	writes []string // object keys changed
+}
+
+func (c *call) str(name string) string { return strings.TrimSpace(c.p[name]) }
+
+// wrote records a successful write to object key.
+func (c *call) wrote(key string) { c.writes = append(c.writes, key) }
+
+// id parses a positive integer id param; present is false when absent.
+func (c *call) id(name string) (v int64, present bool, e *apiErr) {
+	s := c.str(name)
+	if s == "" {
+		return 0, false, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v <= 0 {
+		return 0, true, errInvalid(name)
+	}
+	return v, true, nil
+}
+
+// integer parses an optional integer param within [lo, hi].
+func (c *call) integer(name string, def, lo, hi int64) (int64, *apiErr) {
+	s := c.str(name)
+	if s == "" {
+		return def, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < lo || v > hi {
+		return 0, errInvalid(name)
+	}
+	return v, nil
+}
+
+// boolean parses an optional boolean param.
+func (c *call) boolean(name string) (bool, *apiErr) {
+	switch strings.ToLower(c.str(name)) {
+	case "":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	case "false", "0":
+		return false, nil
+	}
+	return false, errInvalid(name)
+}
+
+// timeParam parses an optional "yyyy-MM-dd HH:mm:ss" (GMT+8) param.
+func (c *call) timeParam(name string) (t time.Time, present bool, e *apiErr) {
+	s := c.str(name)
+	if s == "" {
+		return time.Time{}, false, nil
+	}
+	t, err := time.ParseInLocation(timeLayout, s, cst)
+	if err != nil {
+		return time.Time{}, true, errInvalid(name)
+	}
+	return t, true, nil
+}
+
+// page parses page_no and page_size: page_size within [1, max] (41 beyond).
+func (c *call) page(def, max int64) (no, size int64, e *apiErr) {
+	no, e = c.integer("page_no", 1, 1, 1<<31-1)
+	if e != nil {
+		return 0, 0, e
+	}
+	size, e = c.integer("page_size", def, 1, max)
+	return no, size, e
+}
+
+// window returns the [from, to) slice of n results for a page.
+func window(n int, no, size int64) (int, int) {
+	from := (no - 1) * size
+	if from > int64(n) {
+		from = int64(n)
+	}
+	to := from + size
+	if to > int64(n) {
+		to = int64(n)
+	}
+	return int(from), int(to)
+}
+
+// ids parses a comma-separated list of positive integers, at most max.
+func (c *call) ids(name string, max int) ([]int64, *apiErr) {
+	s := c.str(name)
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) > max {
+		return nil, errInvalid(name)
+	}
+	out := make([]int64, 0, len(parts))
+	for _, p := range parts {
+		v, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
+		if err != nil || v <= 0 {
+			return nil, errInvalid(name)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (s *Server) timeGet(c *call) (obj, *apiErr) {
+	return obj{{"time", c.now.In(cst).Format(timeLayout)}}, nil
+}

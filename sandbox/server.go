@@ -1,0 +1,390 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Default credentials of a sandbox.
+const (
+	DefaultAppKey    = "12345678"
+	DefaultAppSecret = "sandbox-secret"
+	DefaultSession   = "sandbox-session"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultSeed   = 1
+	DefaultTrades = 3000
+	// MaxTrades is the largest Options.Trades.
+	MaxTrades = 10_000_000
+)
+
+// Options configure a sandbox. Zero fields take defaults.
+type Options struct {
+	AppKey    string // DefaultAppKey
+	AppSecret string // DefaultAppSecret
+	Session   string // DefaultSession
+	// QPS limits calls per app key over a rolling one-second window; over it
+	// a call answers code 7 and is not applied. 0 is unlimited.
+	QPS float64
+	// Latency is slept per HTTP request (cut short when the client goes away).
+	Latency time.Duration
+	// Faults are injected per call.
+	Faults Faults
+	// Seed seeds the data and the fault draws (default 1).
+	Seed int64
+	// Trades is the number of trades (default 3000, up to MaxTrades; they
+	// are derived on demand, so a million cost nothing up front).
+	Trades int
+	// Now is the gateway clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server is a sandbox gateway. It is an http.Handler; Start serves it on a
+// listener of its own.
+type Server struct {
+	opts    Options
+	base    time.Time // data are dated relative to this (Options.Now at New)
+	trades  *tradeStore
+	mu      sync.RWMutex
+	st      *state
+	stats   *stats
+	faults  *roller
+	limit   *limiter
+	banMu   sync.Mutex
+	banTill time.Time
+	reqSeq  atomic.Uint64
+	reqSalt uint64
+
+	lnMu sync.Mutex
+	hs   *http.Server
+	url  string
+}
+
+// New creates a sandbox.
+func New(o Options) (*Server, error) {
+	if o.AppKey == "" {
+		o.AppKey = DefaultAppKey
+	}
+	if o.AppSecret == "" {
+		o.AppSecret = DefaultAppSecret
+	}
+	if o.Session == "" {
+		o.Session = DefaultSession
+	}
+	if o.Seed == 0 {
+		o.Seed = DefaultSeed
+	}
+	if o.Trades == 0 {
+		o.Trades = DefaultTrades
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	switch {
+	case o.Trades < 0 || o.Trades > MaxTrades:
+		return nil, fmt.Errorf("sandbox: trades must be between 0 and %d, got %d", MaxTrades, o.Trades)
+	case o.QPS < 0 || math.IsNaN(o.QPS):
+		return nil, fmt.Errorf("sandbox: qps must not be negative, got %v", o.QPS)
+	case o.Latency < 0:
+		return nil, fmt.Errorf("sandbox: latency must not be negative, got %v", o.Latency)
+	}
+	if err := o.Faults.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:    o,
+		base:    o.Now().Truncate(time.Second),
+		stats:   newStats(),
+		faults:  newRoller(o.Faults, o.Seed),
+		limit:   newLimiter(o.QPS),
+		reqSalt: mix(uint64(time.Now().UnixNano())),
+	}
+	s.st = genState(o.Seed, s.base)
+	s.trades = newTradeStore(o.Trades, o.Seed, s.base, genState(o.Seed, s.base).items)
+	return s, nil
+}
+
+// Options returns the effective options (defaults filled in).
+func (s *Server) Options() Options { return s.opts }
+
+// Start listens on addr (e.g. "127.0.0.1:0") and serves in the background.
+func (s *Server) Start(addr string) error {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if s.hs != nil {
+		return errors.New("sandbox: already started")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.url = "http://" + ln.Addr().String() + "/router/rest"
+	go func() { _ = s.hs.Serve(ln) }()
+	return nil
+}
+
+// URL is the REST endpoint, "http://127.0.0.1:PORT/router/rest" once started.
+func (s *Server) URL() string {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	return s.url
+}
+
+// Close stops serving and closes open connections.
+func (s *Server) Close() error {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if s.hs == nil {
+		return nil
+	}
+	err := s.hs.Close()
+	s.hs = nil
+	return err
+}
+
+// Stats returns a copy of the counters.
+func (s *Server) Stats() Stats { return s.stats.snapshot() }
+
+// Reset restores the seed data, zeroes the stats, lifts any ban and restarts
+// the fault draws.
+func (s *Server) Reset() {
+	st := genState(s.opts.Seed, s.base)
+	s.mu.Lock()
+	s.st = st
+	s.mu.Unlock()
+	s.stats.reset()
+	s.faults.reset(s.opts.Seed)
+	s.limit.reset()
+	s.banMu.Lock()
+	s.banTill = time.Time{}
+	s.banMu.Unlock()
+}
+
+// Ban bans the app key for d: every call answers code 7 with "This ban will
+// last for N more seconds". d <= 0 lifts a ban.
+func (s *Server) Ban(d time.Duration) {
+	s.banMu.Lock()
+	if d <= 0 {
+		s.banTill = time.Time{}
+	} else {
+		s.banTill = time.Now().Add(d)
+	}
+	s.banMu.Unlock()
+}
+
+// banned returns the time left of a ban.
+func (s *Server) banned(now time.Time) time.Duration {
+	s.banMu.Lock()
+	defer s.banMu.Unlock()
+	if s.banTill.IsZero() {
+		return 0
+	}
+	return s.banTill.Sub(now)
+}
+
+// requestID makes a ~12-char lowercase alphanumeric id.
+func (s *Server) requestID() string {
+	x := mix(s.reqSeq.Add(1) ^ s.reqSalt)
+	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+	var b [12]byte
+	for i := range b {
+		b[i] = digits[x%36]
+		x /= 36
+	}
+	return string(b[:])
+}
+
+// ServeHTTP serves the gateway and the admin endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/router/rest", "/router/rest/":
+		s.stats.requests.Add(1)
+		s.serveRest(w, r)
+	case "/router/batch", "/router/batch/":
+		s.stats.requests.Add(1)
+		s.serveBatch(w, r)
+	case "/_sandbox/stats":
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.Stats())
+	case "/_sandbox/reset":
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		s.Reset()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}` + "\n"))
+	case "/_sandbox/ban":
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		sec, err := strconv.ParseFloat(r.URL.Query().Get("seconds"), 64)
+		if err != nil || sec < 0 || sec > 1e7 || math.IsNaN(sec) {
+			http.Error(w, "seconds: want a number of seconds between 0 and 1e7", http.StatusBadRequest)
+			return
+		}
+		s.Ban(time.Duration(sec * float64(time.Second)))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, "{\"ok\":true,\"seconds\":%s}\n", strconv.FormatFloat(sec, 'f', -1, 64))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// sleep waits d or until ctx is done; false if ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// serveRest handles one /router/rest request.
+func (s *Server) serveRest(w http.ResponseWriter, r *http.Request) {
+	if !sleep(r.Context(), s.opts.Latency) {
+		return
+	}
+	reqID := s.requestID()
+	p, files, perr := parseRequest(r)
+	rd := renderFor(p)
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		s.reply(w, rd, nil, sysErr(9, "Http Action Not Allowed"), reqID, "", faultNone)
+		return
+	}
+	method := p["method"]
+	if method != "" {
+		s.stats.call(method)
+	}
+	if perr != nil {
+		s.reply(w, rd, nil, &apiErr{code: 43, msg: "Parameter error", subCode: "isv.invalid-parameter", subMsg: "请求无法解析或过大"}, reqID, "", faultNone)
+		return
+	}
+	var a *api
+	switch {
+	case method == "":
+		s.reply(w, rd, nil, sysErr(21, "Missing method"), reqID, "", faultNone)
+		return
+	default:
+		if a = apis[method]; a == nil {
+			s.reply(w, rd, nil, sysErr(22, "Invalid method"), reqID, "", faultNone)
+			return
+		}
+	}
+	now := s.opts.Now()
+	if e := s.checkCommon(p, files, nil, now); e != nil {
+		s.reply(w, rd, nil, e, reqID, "", faultNone)
+		return
+	}
+	payload, e, f := s.invoke(a, p, now, true)
+	s.reply(w, rd, payload, e, reqID, a.root, f)
+}
+
+// invoke runs an authenticated call: session, ban, QPS, faults, required
+// params, handler. It returns the payload or the error and the transport
+// fault to apply to the answer (only when transport is true).
+func (s *Server) invoke(a *api, p map[string]string, now time.Time, transport bool) (obj, *apiErr, fault) {
+	if e := s.checkSession(a, p); e != nil {
+		return nil, e, faultNone
+	}
+	wall := time.Now()
+	if d := s.banned(wall); d > 0 {
+		return nil, banError(d), faultNone
+	}
+	if !s.limit.allow(wall) {
+		return nil, banError(time.Second), faultNone
+	}
+	if e := checkRequired(a, p); e != nil {
+		return nil, e, faultNone
+	}
+	f, variant := s.faults.roll()
+	switch f {
+	case faultBan:
+		d := time.Second + time.Duration(variant%1000)*time.Millisecond
+		s.Ban(d)
+		return nil, banError(d), faultNone
+	case faultISP:
+		return nil, ispError(variant), faultNone
+	case fault502, faultDrop, faultTruncate:
+		if !transport {
+			f = faultNone
+		}
+	}
+	if f == fault502 {
+		return nil, nil, f
+	}
+	c := &call{api: a, p: p, now: now}
+	payload, e := a.handle(s, c)
+	if e == nil && len(c.writes) > 0 {
+		s.stats.write(a.name, c.writes)
+	}
+	return payload, e, f
+}
+
+const badGatewayBody = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n"
+
+// reply writes a call's answer, applying a transport fault.
+func (s *Server) reply(w http.ResponseWriter, rd render, payload obj, e *apiErr, reqID, root string, f fault) {
+	if f == fault502 {
+		s.stats.errKey(f.statsKey())
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte(badGatewayBody))
+		return
+	}
+	buf := getBuf()
+	body := s.answer(*buf, rd, payload, e, reqID, root)
+	s.writeBody(w, rd.contentType(), body, f)
+	putBuf(buf, body)
+}
+
+// answer appends to b a payload or an error (counting it).
+func (s *Server) answer(b []byte, rd render, payload obj, e *apiErr, reqID, root string) []byte {
+	if e != nil {
+		s.stats.err(e)
+		return rd.errorBody(b, e, reqID)
+	}
+	return rd.envelope(b, root, payload, reqID)
+}
+
+// writeBody writes body, or drops the connection, or sends half of it.
+func (s *Server) writeBody(w http.ResponseWriter, contentType string, body []byte, f fault) {
+	switch f {
+	case faultDrop:
+		s.stats.errKey(f.statsKey())
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		// Not hijackable (HTTP/2, recorders): answer nothing at all.
+		return
+	case faultTruncate:
+		s.stats.errKey(f.statsKey())
+		body = body[:len(body)/2]
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
