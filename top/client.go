@@ -1,0 +1,473 @@
+// Package top is the Taobao Open Platform (TOP) protocol client: signing,
+// parameter encoding, exact decoding, typed errors, one retry policy,
+// client-side throttling, platform closure windows and paging. It knows
+// nothing of Lua.
+//
+// A Client is safe for concurrent use; concurrent calls share its throttle,
+// its code-7 ban hold-backs and its HTTP connections.
+package top
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"path"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/topscript/topscript/top/catalog"
+)
+
+// PartnerID is sent as partner_id on every call.
+const PartnerID = "topscript"
+
+// maxBody bounds a response body.
+const maxBody = 64 << 20
+
+// Client calls the TOP gateway. Create it with NewClient.
+type Client struct {
+	cfg      Config
+	http     *http.Client
+	clock    Clock
+	logger   *slog.Logger
+	throttle *throttle
+	gates    *gates
+	redactor redactor
+
+	// hooks for tests; nil means the catalog.
+	isWriteFn      func(method string) bool
+	isIdempotentFn func(method string, params map[string]string) bool
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sets the HTTP client (transport, proxies, TLS). Its own
+// Timeout should be zero: the client sets a deadline per attempt from
+// Config.Timeout.
+func WithHTTPClient(h *http.Client) Option {
+	return func(c *Client) {
+		if h != nil {
+			c.http = h
+		}
+	}
+}
+
+// WithClock sets the clock used for timestamps and every wait.
+func WithClock(clk Clock) Option {
+	return func(c *Client) {
+		if clk != nil {
+			c.clock = clk
+		}
+	}
+}
+
+// WithLogger sets the logger. The client logs one debug line per attempt
+// (method, attempt, duration, code) and never logs the app secret, the
+// session or the sign. The default discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Client) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// NewClient returns a client for cfg. Zero fields take their defaults
+// (DefaultConfig): Gateway, SignMethod, Timeout, Retry.MaxAttempts,
+// Retry.Backoff, Retry.MaxBackoff and Retry.MaxBanWait; a negative
+// MaxBanWait means never wait out a ban. Simplify is taken as given.
+// AppKey and AppSecret are required.
+func NewClient(cfg Config, opts ...Option) (*Client, error) {
+	def := DefaultConfig()
+	if cfg.AppKey == "" {
+		return nil, errors.New("top: app key is required")
+	}
+	if cfg.AppSecret == "" {
+		return nil, errors.New("top: app secret is required")
+	}
+	if cfg.Gateway == "" {
+		cfg.Gateway = def.Gateway
+	}
+	u, err := url.Parse(cfg.Gateway)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("top: gateway %q is not an http(s) URL", redactURL(cfg.Gateway))
+	}
+	if cfg.SignMethod == "" {
+		cfg.SignMethod = def.SignMethod
+	}
+	if !validSignMethod(cfg.SignMethod) {
+		return nil, fmt.Errorf("top: unknown sign method %q (want md5, hmac or hmac-sha256)", string(cfg.SignMethod))
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = def.Timeout
+	}
+	r := &cfg.Retry
+	if r.MaxAttempts <= 0 {
+		r.MaxAttempts = def.Retry.MaxAttempts
+	}
+	if r.Backoff <= 0 {
+		r.Backoff = def.Retry.Backoff
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = def.Retry.MaxBackoff
+	}
+	if r.MaxBackoff < r.Backoff {
+		r.MaxBackoff = r.Backoff
+	}
+	if r.MaxBanWait == 0 {
+		r.MaxBanWait = def.Retry.MaxBanWait
+	}
+	if r.MaxBanWait < 0 {
+		r.MaxBanWait = 0
+	}
+	if cfg.Throttle.QPS < 0 {
+		return nil, fmt.Errorf("top: throttle qps %v is negative", cfg.Throttle.QPS)
+	}
+	for p, q := range cfg.Throttle.Methods {
+		if _, err := globCheck(p); err != nil {
+			return nil, fmt.Errorf("top: throttle method glob %q: %v", p, err)
+		}
+		if q < 0 {
+			return nil, fmt.Errorf("top: throttle %q: qps %v is negative", p, q)
+		}
+	}
+	if err := validateClosures(cfg.Closures); err != nil {
+		return nil, fmt.Errorf("top: %v", err)
+	}
+	cfg.Closures = append([]Closure(nil), cfg.Closures...)
+
+	c := &Client{
+		cfg:      cfg,
+		clock:    realClock{},
+		logger:   slog.New(slog.DiscardHandler),
+		gates:    newGates(),
+		redactor: newRedactor(cfg.AppSecret, cfg.Session),
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(c)
+		}
+	}
+	if c.http == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 256
+		c.http = &http.Client{Transport: tr}
+	}
+	c.throttle = newThrottle(c.clock, cfg.Throttle)
+	return c, nil
+}
+
+func globCheck(p string) (bool, error) { return path.Match(p, "") }
+
+// Config returns the effective configuration, with the app secret and the
+// session replaced by "[REDACTED]" when set.
+func (c *Client) Config() Config {
+	cfg := c.cfg
+	if cfg.AppSecret != "" {
+		cfg.AppSecret = redacted
+	}
+	if cfg.Session != "" {
+		cfg.Session = redacted
+	}
+	cfg.Throttle.Methods = nil
+	if len(c.cfg.Throttle.Methods) > 0 {
+		cfg.Throttle.Methods = make(map[string]float64, len(c.cfg.Throttle.Methods))
+		for k, v := range c.cfg.Throttle.Methods {
+			cfg.Throttle.Methods[k] = v
+		}
+	}
+	cfg.Closures = append([]Closure(nil), c.cfg.Closures...)
+	return cfg
+}
+
+// CallOptions adjust one call. A nil *CallOptions means all defaults.
+type CallOptions struct {
+	// Session overrides Config.Session for this call.
+	Session string
+	// Timeout overrides Config.Timeout for each HTTP attempt of this call.
+	Timeout time.Duration
+	// Retries is the number of retries after the first attempt: 0 means
+	// none, a negative value means Config.Retry.MaxAttempts-1.
+	Retries int
+	// Simplify overrides Config.Simplify.
+	Simplify *bool
+}
+
+// call is one prepared call.
+type call struct {
+	method     string
+	text       map[string]string
+	files      map[string]File
+	session    string
+	timeout    time.Duration
+	attempts   int
+	simplify   bool
+	write      bool
+	idempotent bool
+	redact     redactor
+}
+
+// Call calls method with params and returns the unwrapped answer. Every
+// failure is an *Error (match with errors.As): a gateway error_response, a
+// local validation failure (KindInvalid, nothing sent), a closure window
+// (KindClosed), a transport failure, or a write whose outcome is unknown.
+// The call honours ctx in every wait and request.
+func (c *Client) Call(ctx context.Context, method string, params Params, o *CallOptions) (*Response, error) {
+	if c == nil {
+		return nil, &Error{Method: method, Kind: KindInvalid, Msg: "nil client"}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cl, err := c.prepare(method, params, o)
+	if err != nil {
+		return nil, err
+	}
+	return c.do(ctx, cl)
+}
+
+// prepare encodes and validates a call; nothing is sent.
+func (c *Client) prepare(method string, params Params, o *CallOptions) (*call, error) {
+	method = strings.TrimSpace(method)
+	if method == "" {
+		return nil, &Error{Kind: KindInvalid, Msg: "missing method name"}
+	}
+	if strings.ContainsAny(method, " \t\r\n&=") {
+		return nil, &Error{Method: oneLine(method), Kind: KindInvalid, Msg: "malformed method name"}
+	}
+	ep, err := encodeParams(params)
+	if err != nil {
+		return nil, &Error{Method: method, Kind: KindInvalid, Msg: c.redactor.redact(err.Error()), Err: err}
+	}
+	cl := &call{
+		method:   method,
+		text:     ep.text,
+		files:    ep.files,
+		session:  c.cfg.Session,
+		timeout:  c.cfg.Timeout,
+		attempts: c.cfg.Retry.MaxAttempts,
+		simplify: c.cfg.Simplify,
+	}
+	if o != nil {
+		if o.Session != "" {
+			cl.session = o.Session
+		}
+		if o.Timeout > 0 {
+			cl.timeout = o.Timeout
+		}
+		if o.Retries >= 0 {
+			cl.attempts = o.Retries + 1
+		}
+		if o.Simplify != nil {
+			cl.simplify = *o.Simplify
+		}
+	}
+	cl.redact = c.redactor.with(cl.session)
+
+	if api, ok := catalog.Lookup(method); ok {
+		vp := make(map[string]string, len(ep.text)+len(ep.files))
+		for k, v := range ep.text {
+			vp[k] = v
+		}
+		for k, f := range ep.files {
+			vp[k] = f.Name
+		}
+		if verr := api.Validate(vp); verr != nil {
+			msg := verr.Error()
+			var ve *catalog.ValidationError
+			if errors.As(verr, &ve) {
+				msg = ve.Param + ": " + ve.Reason
+			}
+			return nil, &Error{Method: method, Kind: KindInvalid, Msg: cl.redact.redact(msg), Err: verr}
+		}
+	}
+	cl.write = c.IsWrite(method)
+	cl.idempotent = c.isIdempotent(method, ep.text)
+	return cl, nil
+}
+
+// IsWrite reports whether method changes state: the catalog's answer, else
+// a guess from the name (get, search, query, list, count… read; anything
+// else writes).
+func (c *Client) IsWrite(method string) bool {
+	if c != nil && c.isWriteFn != nil {
+		return c.isWriteFn(method)
+	}
+	return catalog.IsWrite(method)
+}
+
+// isIdempotent reports whether this call may be sent twice: reads are;
+// writes as the catalog says (per parameters where it depends on them).
+func (c *Client) isIdempotent(method string, params map[string]string) bool {
+	if c.isIdempotentFn != nil {
+		return c.isIdempotentFn(method, params)
+	}
+	if api, ok := catalog.Lookup(method); ok {
+		return api.Access == catalog.Read || api.IdempotentFor(params)
+	}
+	return catalog.IsIdempotent(method)
+}
+
+// SetRate sets the client-side rate of calls matching pattern, a
+// path.Match-style glob ("taobao.trades.sold.*"); "" or "*" is the whole
+// app. qps <= 0 removes the limit. It takes effect for the next call.
+func (c *Client) SetRate(pattern string, qps float64) {
+	if c == nil {
+		return
+	}
+	c.throttle.set(pattern, qps)
+}
+
+// attemptResult is the outcome of one HTTP exchange.
+type attemptResult struct {
+	resp      *Response
+	err       *Error
+	status    int
+	retryable bool // a transport failure worth another attempt
+	reached   bool // the request may have been processed by the gateway
+	gateway   bool // err is a gateway error_response
+}
+
+// attempt signs and sends one request and decodes the answer. The throttle
+// ticket is committed right before the request goes.
+func (c *Client) attempt(ctx context.Context, cl *call, tk *ticket) attemptResult {
+	defer tk.release()
+	all, err := c.signedParams(cl)
+	if err != nil {
+		return attemptResult{err: &Error{Method: cl.method, Kind: KindInvalid, Msg: err.Error()}}
+	}
+	rd := cl.redact.with(all["sign"])
+	body, ctype, err := encodeBody(all, cl.files)
+	if err != nil {
+		return attemptResult{err: &Error{Method: cl.method, Kind: KindInvalid, Msg: rd.redact("encoding the request: " + err.Error())}}
+	}
+
+	actx, cancel := context.WithTimeout(ctx, cl.timeout)
+	defer cancel()
+	var written atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				written.Store(true)
+			}
+		},
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, trace), http.MethodPost, c.cfg.Gateway, bytes.NewReader(body))
+	if err != nil {
+		return attemptResult{err: &Error{Method: cl.method, Kind: KindInvalid, Msg: rd.redact(err.Error())}}
+	}
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "topscript")
+
+	tk.commit()
+	hresp, err := c.http.Do(req)
+	if err != nil {
+		reached := written.Load()
+		msg := rd.redact(err.Error())
+		switch {
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			msg = fmt.Sprintf("no answer within %s", cl.timeout)
+			if !reached {
+				msg += " (request not sent)"
+			}
+		case !reached:
+			msg = "connection failed (request not sent): " + msg
+		default:
+			msg = "connection lost after the request was sent: " + msg
+		}
+		return attemptResult{
+			err:       &Error{Method: cl.method, Kind: KindTransport, Msg: msg, Err: &scrubbedError{msg: rd.redact(err.Error()), err: err}},
+			retryable: true,
+			reached:   reached,
+		}
+	}
+	defer hresp.Body.Close()
+	raw, rerr := io.ReadAll(io.LimitReader(hresp.Body, maxBody+1))
+	if rerr == nil && len(raw) > maxBody {
+		return attemptResult{status: hresp.StatusCode, reached: true,
+			err: &Error{Method: cl.method, Kind: KindTransport, Msg: fmt.Sprintf("response body over %d bytes", maxBody)}}
+	}
+	if rerr != nil {
+		msg := "answer cut short: " + rd.redact(rerr.Error())
+		return attemptResult{status: hresp.StatusCode, retryable: true, reached: true,
+			err: &Error{Method: cl.method, Kind: KindTransport, Msg: msg, Err: &scrubbedError{msg: msg, err: rerr}}}
+	}
+
+	resp, derr := decodeResponse(cl.method, raw)
+	if derr == nil && hresp.StatusCode/100 == 2 {
+		return attemptResult{resp: resp, status: hresp.StatusCode}
+	}
+	var te *Error
+	if errors.As(derr, &te) {
+		// A gateway error_response, whatever the HTTP status. Its texts
+		// are scrubbed in case the gateway echoes a secret.
+		te.Msg, te.SubCode, te.SubMsg = rd.redact(te.Msg), rd.redact(te.SubCode), rd.redact(te.SubMsg)
+		return attemptResult{err: te, status: hresp.StatusCode, gateway: true, reached: true}
+	}
+	st := hresp.StatusCode
+	if st/100 != 2 {
+		// 429, 502 and 503 say the request was not processed; other
+		// statuses (500, 504…) leave the outcome open.
+		notProcessed := st == http.StatusTooManyRequests || st == http.StatusBadGateway || st == http.StatusServiceUnavailable
+		return attemptResult{
+			status:    st,
+			retryable: st >= 500 || st == http.StatusTooManyRequests,
+			reached:   !notProcessed,
+			err:       &Error{Method: cl.method, Kind: KindTransport, Msg: fmt.Sprintf("HTTP %d %s", st, http.StatusText(st))},
+		}
+	}
+	msg := rd.redact(derr.Error())
+	if len(raw) == 0 {
+		msg = "empty response body"
+	}
+	return attemptResult{status: st, retryable: true, reached: true,
+		err: &Error{Method: cl.method, Kind: KindTransport, Msg: msg, Err: derr}}
+}
+
+// signedParams returns every param of one attempt, system params and sign
+// included, timestamped now (GMT+8).
+func (c *Client) signedParams(cl *call) (map[string]string, error) {
+	all := make(map[string]string, len(cl.text)+10)
+	for k, v := range cl.text {
+		all[k] = v
+	}
+	all["method"] = cl.method
+	all["app_key"] = c.cfg.AppKey
+	all["timestamp"] = Timestamp(c.clock.Now())
+	all["format"] = "json"
+	all["v"] = "2.0"
+	all["sign_method"] = string(c.cfg.SignMethod)
+	all["partner_id"] = PartnerID
+	if cl.session != "" {
+		all["session"] = cl.session
+	}
+	if cl.simplify {
+		all["simplify"] = "true"
+	}
+	sign, err := Sign(all, c.cfg.AppSecret, c.cfg.SignMethod)
+	if err != nil {
+		return nil, err
+	}
+	all["sign"] = sign
+	return all, nil
+}
+
+// redactURL drops the query and user info of a URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	u.RawQuery = ""
+	return u.String()
+}

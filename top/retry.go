@@ -1,0 +1,292 @@
+package top
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// This file is the client's one retry policy.
+//
+// Retried, after a wait that is never zero (the first is at least
+// Config.Retry.Backoff, then it doubles, with up to 50% jitter, capped at
+// MaxBackoff), up to MaxAttempts attempts in all (CallOptions.Retries):
+//   - gateway errors with an isp.* sub_code, and code 10;
+//   - flow-control errors without a ban duration;
+//   - HTTP 5xx and 429, malformed or truncated bodies, connection failures.
+//
+// Code 7 (and other limits) with "This ban will last for N more seconds":
+// when N <= MaxBanWait the call waits N+1 s and retries, and meanwhile every
+// other call of the same scope (the app; the API for the api-scoped
+// sub_codes; the session for codes 4 and 5) is held back before sending, so
+// concurrent callers wait once instead of hammering. Longer bans fail at
+// once with RetryAfter set, and so do calls of that scope until it lifts.
+//
+// Never retried: isv.*, codes 11–13, 21–34, 40–43, and anything else.
+//
+// A write whose request may have reached the gateway (an error or timeout
+// after the request was written, a truncated or malformed answer, HTTP 500
+// or 504) is not retried unless the catalog knows it is idempotent: it
+// fails with KindUnknownOutcome. A connection that failed before the request
+// was written is always safe to retry.
+
+// banSlack is added to a ban: wait N+1 s.
+const banSlack = time.Second
+
+// banJitter bounds the jitter added to each waiter of a ban.
+const banJitter = 200 * time.Millisecond
+
+// do runs a prepared call under the retry policy.
+func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
+	scopes := c.callScopes(cl)
+	var last *Error
+	for attempt := 1; ; attempt++ {
+		if err := c.waitClosures(ctx, cl.method); err != nil {
+			return nil, err
+		}
+		if err := c.waitGates(ctx, cl, scopes); err != nil {
+			return nil, err
+		}
+		tk, err := c.throttle.acquire(ctx, cl.method)
+		if err != nil {
+			return nil, c.ctxError(cl, "waiting for the throttle", err, last)
+		}
+
+		start := c.clock.Now()
+		res := c.attempt(ctx, cl, tk)
+		c.logAttempt(cl, attempt, c.clock.Now().Sub(start), res)
+		if res.err == nil {
+			return res.resp, nil
+		}
+		e := res.err
+		last = e
+
+		// The caller gave up: report it, keeping the outcome honest.
+		if ctx.Err() != nil && !res.gateway {
+			if res.reached && cl.write && !cl.idempotent {
+				return nil, unknownOutcome(cl, e, ctx.Err())
+			}
+			return nil, c.ctxError(cl, "call canceled", ctx.Err(), nil)
+		}
+
+		var wait time.Duration
+		switch {
+		case res.gateway && e.Kind == KindFlowControl && e.RetryAfter > 0:
+			// Hold back the scope, even when the ban is too long to wait
+			// out: later callers then fail without sending.
+			scope := c.banScope(cl, e)
+			c.gates.set(scope, c.clock.Now().Add(e.RetryAfter+banSlack), e)
+			if e.RetryAfter > c.cfg.Retry.MaxBanWait || attempt >= cl.attempts {
+				return nil, e
+			}
+			// The wait is done by waitGates at the top of the loop.
+			c.logger.Debug("top ban", "method", cl.method, "scope", scope, "wait", e.RetryAfter+banSlack)
+			continue
+		case res.gateway && (e.Kind == KindISP || e.Kind == KindFlowControl):
+			// Retried after a backoff.
+		case res.gateway:
+			return nil, e
+		case !res.retryable:
+			return nil, e
+		case res.reached && cl.write && !cl.idempotent:
+			return nil, unknownOutcome(cl, e, nil)
+		}
+		if attempt >= cl.attempts {
+			return nil, e
+		}
+		wait = c.backoff(attempt)
+		c.logger.Debug("top retry", "method", cl.method, "attempt", attempt, "wait", wait, "kind", string(e.Kind))
+		if err := c.clock.Sleep(ctx, wait); err != nil {
+			return nil, c.ctxError(cl, "waiting to retry", err, e)
+		}
+	}
+}
+
+// backoff is the wait after failed attempt n (1-based): Backoff·2^(n-1)
+// plus up to 50% jitter, capped at MaxBackoff, never below Backoff.
+func (c *Client) backoff(n int) time.Duration {
+	r := c.cfg.Retry
+	d := r.Backoff
+	for i := 1; i < n && d < r.MaxBackoff; i++ {
+		d *= 2
+	}
+	if d > r.MaxBackoff {
+		d = r.MaxBackoff
+	}
+	if half := int64(d / 2); half > 0 {
+		d += time.Duration(rand.Int64N(half))
+	}
+	if d > r.MaxBackoff {
+		d = r.MaxBackoff
+	}
+	if d < r.Backoff {
+		d = r.Backoff
+	}
+	return d
+}
+
+// unknownOutcome wraps a transport failure of a non-idempotent write that
+// may have reached the gateway.
+func unknownOutcome(cl *call, e *Error, cause error) *Error {
+	out := *e
+	out.Kind = KindUnknownOutcome
+	out.Msg = e.Msg + "; the request may have been processed (write not known to be idempotent: not retried)"
+	if cause != nil {
+		out.Err = cause
+	}
+	return &out
+}
+
+// ctxError reports that the caller's context ended a wait. last, if any,
+// is the failure that made the call wait.
+func (c *Client) ctxError(cl *call, what string, err error, last *Error) *Error {
+	out := &Error{Method: cl.method, Kind: KindTransport, Err: err}
+	if last != nil {
+		out.Kind = last.Kind
+		out.Code, out.SubCode, out.SubMsg, out.RequestID, out.RetryAfter = last.Code, last.SubCode, last.SubMsg, last.RequestID, last.RetryAfter
+		out.Msg = fmt.Sprintf("%s (%s: %v)", last.Msg, what, err)
+		return out
+	}
+	out.Msg = fmt.Sprintf("%s: %v", what, err)
+	return out
+}
+
+// gates hold back calls of a scope while a ban lasts.
+type gates struct {
+	mu sync.Mutex
+	m  map[string]gate
+}
+
+type gate struct {
+	until time.Time
+	err   Error
+}
+
+func newGates() *gates { return &gates{m: map[string]gate{}} }
+
+// set extends the gate of scope to until (never shortens it).
+func (g *gates) set(scope string, until time.Time, e *Error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if cur, ok := g.m[scope]; ok && !until.After(cur.until) {
+		return
+	}
+	g.m[scope] = gate{until: until, err: *e}
+}
+
+// latest returns the gate that ends last among scopes and is still shut at
+// now; expired gates are dropped.
+func (g *gates) latest(now time.Time, scopes []string) (gate, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var best gate
+	found := false
+	for _, s := range scopes {
+		gt, ok := g.m[s]
+		if !ok {
+			continue
+		}
+		if !gt.until.After(now) {
+			delete(g.m, s)
+			continue
+		}
+		if !found || gt.until.After(best.until) {
+			best, found = gt, true
+		}
+	}
+	return best, found
+}
+
+// waitGates holds a call back while a ban on one of its scopes lasts. A
+// ban that ends later than MaxBanWait from now, or after ctx's deadline,
+// fails at once with the ban's error and RetryAfter set; nothing is sent.
+func (c *Client) waitGates(ctx context.Context, cl *call, scopes []string) error {
+	for range 1000 {
+		now := c.clock.Now()
+		gt, ok := c.gates.latest(now, scopes)
+		if !ok {
+			return nil
+		}
+		left := gt.until.Sub(now)
+		e := gt.err
+		e.Method = cl.method
+		e.RetryAfter = left
+		e.RequestID = "" // this call was not sent
+		if left > c.cfg.Retry.MaxBanWait+banSlack {
+			return &e
+		}
+		if dl, ok := ctx.Deadline(); ok && dl.Before(gt.until) {
+			return &e
+		}
+		wait := left + time.Duration(rand.Int64N(int64(banJitter)))
+		if err := c.clock.Sleep(ctx, wait); err != nil {
+			return c.ctxError(cl, "waiting out a ban", err, &e)
+		}
+	}
+	return nil
+}
+
+// callScopes lists the ban scopes a call belongs to.
+func (c *Client) callScopes(cl *call) []string {
+	s := []string{"app", "api:" + cl.method}
+	if cl.session != "" {
+		s = append(s, sessionScope(cl.session))
+	}
+	return s
+}
+
+// banScope is the scope a flow-control error bans.
+func (c *Client) banScope(cl *call, e *Error) string {
+	switch e.SubCode {
+	case "accesscontrol.limited-by-api-access-count", "accesscontrol.limited-by-app-api-access-count":
+		return "api:" + cl.method
+	}
+	if (e.Code == 4 || e.Code == 5) && cl.session != "" {
+		return sessionScope(cl.session)
+	}
+	return "app"
+}
+
+// sessionScope keys a session's scope by a hash, so the session itself is
+// never kept or logged.
+func sessionScope(session string) string {
+	h := fnv.New64a()
+	h.Write([]byte(session))
+	return "session:" + strconv.FormatUint(h.Sum64(), 36)
+}
+
+// logAttempt writes the debug line of one attempt. It never includes the
+// secret, the session or the sign.
+func (c *Client) logAttempt(cl *call, attempt int, d time.Duration, res attemptResult) {
+	if !c.logger.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	attrs := []any{"method", cl.method, "attempt", attempt, "duration", d}
+	if res.status != 0 {
+		attrs = append(attrs, "status", res.status)
+	}
+	if res.err == nil {
+		if res.resp != nil && res.resp.RequestID != "" {
+			attrs = append(attrs, "request_id", res.resp.RequestID)
+		}
+		attrs = append(attrs, "code", 0)
+	} else {
+		e := res.err
+		attrs = append(attrs, "code", e.Code, "kind", string(e.Kind))
+		if e.SubCode != "" {
+			attrs = append(attrs, "sub_code", e.SubCode)
+		}
+		if e.RequestID != "" {
+			attrs = append(attrs, "request_id", e.RequestID)
+		}
+		if !res.gateway {
+			attrs = append(attrs, "error", cl.redact.redact(e.Msg))
+		}
+	}
+	c.logger.Debug("top call", attrs...)
+}
