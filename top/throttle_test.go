@@ -9,7 +9,9 @@ import (
 	"time"
 )
 
-// 500 calls at 100 qps finish within 2% of 5 s, even from many goroutines.
+// 500 calls at 100 qps from many goroutines never run faster than the rate.
+// How close to the ideal 5 s they come is a benchmark figure (bench/), not a
+// test: a loaded machine may only make it slower.
 func TestThrottlePace(t *testing.T) {
 	if testing.Short() || RaceEnabled {
 		t.Skip("5 s of wall-clock pace; not under -short or -race")
@@ -38,9 +40,10 @@ func TestThrottlePace(t *testing.T) {
 	close(work)
 	wg.Wait()
 	el := time.Since(start)
-	if el < 4900*time.Millisecond || el > 5100*time.Millisecond {
-		t.Errorf("500 calls at 100 qps took %v, want 5 s ± 2%%", el)
+	if el < 4990*time.Millisecond {
+		t.Errorf("500 calls at 100 qps took %v: faster than the rate allows (ideal 5 s)", el)
 	}
+	t.Logf("500 calls at 100 qps: %v (elapsed/ideal %.3f)", el, el.Seconds()/5)
 	if g.requests.Load() != 500 {
 		t.Errorf("requests %d", g.requests.Load())
 	}
