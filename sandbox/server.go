@@ -129,9 +129,10 @@ func (s *Server) Start(addr string) error {
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
-	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.hs = hs
 	s.url = "http://" + ln.Addr().String() + "/router/rest"
-	go func() { _ = s.hs.Serve(ln) }()
+	go func() { _ = hs.Serve(ln) }() // not s.hs: Close may have cleared it already
 	return nil
 }
 

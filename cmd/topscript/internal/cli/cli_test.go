@@ -1,0 +1,294 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/topscript/topscript/sandbox"
+	"github.com/topscript/topscript/top"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while a command writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testState is a State over buffers with an empty environment and an
+// interrupt the test fires with interrupt().
+type testState struct {
+	*State
+	stdout, stderr *syncBuffer
+	interrupts     chan struct{}
+}
+
+func newTestState(env map[string]string, args ...string) *testState {
+	ts := &testState{stdout: &syncBuffer{}, stderr: &syncBuffer{}, interrupts: make(chan struct{})}
+	ts.State = &State{
+		Args:   args,
+		Stdin:  strings.NewReader(""),
+		Stdout: ts.stdout,
+		Stderr: ts.stderr,
+		LookupEnv: func(k string) (string, bool) {
+			v, ok := env[k]
+			return v, ok
+		},
+		Interruptible: func(parent context.Context) (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancelCause(parent)
+			go func() {
+				select {
+				case <-ts.interrupts:
+					cancel(ErrInterrupted)
+				case <-ctx.Done():
+				}
+			}()
+			return ctx, func() { cancel(context.Canceled) }
+		},
+		Version: "v0.0.0-test",
+	}
+	return ts
+}
+
+func (ts *testState) interrupt() { close(ts.interrupts) }
+
+// inTempDir runs the test in a fresh working directory holding files.
+func inTempDir(t *testing.T, files map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+}
+
+// waitFor polls until cond holds or fails the test after a few seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRunInterrupted(t *testing.T) {
+	inTempDir(t, map[string]string{"wait.lua": `print("started"); require("time").sleep("30s"); print("not reached")`})
+	ts := newTestState(nil, "run", "wait.lua")
+	done := make(chan int)
+	go func() { done <- Main(ts.State) }()
+	waitFor(t, "the script to start", func() bool { return strings.Contains(ts.stdout.String(), "started") })
+	ts.interrupt()
+	select {
+	case code := <-done:
+		if code != ExitInterrupted {
+			t.Errorf("exit %d, want %d; stderr: %s", code, ExitInterrupted, ts.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not stop on interrupt")
+	}
+	if got := ts.stderr.String(); got != "topscript: interrupted\n" {
+		t.Errorf("stderr = %q", got)
+	}
+	if strings.Contains(ts.stdout.String(), "not reached") {
+		t.Error("the script went on after the interrupt")
+	}
+}
+
+func TestSandboxCommand(t *testing.T) {
+	ts := newTestState(nil, "sandbox", "--addr", "127.0.0.1:0", "--app-key", "k1", "--app-secret", "s1", "--session", "x1")
+	done := make(chan int)
+	go func() { done <- Main(ts.State) }()
+	urlRe := regexp.MustCompile(`at (http://127\.0\.0\.1:\d+/router/rest)`)
+	waitFor(t, "the banner", func() bool { return urlRe.MatchString(ts.stdout.String()) })
+	banner := ts.stdout.String()
+	for _, want := range []string{`app_key    = "k1"`, `app_secret = "s1"`, `session    = "x1"`} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %s:\n%s", want, banner)
+		}
+	}
+
+	cfg := top.DefaultConfig()
+	cfg.Gateway = urlRe.FindStringSubmatch(banner)[1]
+	cfg.AppKey, cfg.AppSecret, cfg.Session = "k1", "s1", "x1"
+	c, err := top.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Call(context.Background(), "taobao.time.get", nil, nil)
+	if err != nil {
+		t.Fatalf("calling the sandbox: %v", err)
+	}
+	if _, ok := resp.Payload["time"]; !ok {
+		t.Errorf("payload %v has no time", resp.Payload)
+	}
+
+	ts.interrupt()
+	select {
+	case code := <-done:
+		if code != ExitOK {
+			t.Errorf("exit %d, want 0; stderr: %s", code, ts.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sandbox did not stop")
+	}
+}
+
+func TestSandboxFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"sandbox", "--faults", "nope=1"},
+		{"sandbox", "--qps", "-1"},
+		{"sandbox", "extra"},
+	} {
+		ts := newTestState(nil, args...)
+		if code := Main(ts.State); code != ExitUsage {
+			t.Errorf("%q: exit %d, want 2; stderr: %s", args, code, ts.stderr)
+		}
+	}
+}
+
+func TestCallWithConfigAndEnv(t *testing.T) {
+	sb, err := sandbox.New(sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	inTempDir(t, map[string]string{"topscript.toml": `
+[profiles.default]
+app_key = "` + sandbox.DefaultAppKey + `"
+app_secret = "${SECRET}"
+gateway = "` + sb.URL() + `"
+`, "upload.txt": "file body"})
+	env := map[string]string{"SECRET": sandbox.DefaultAppSecret, "TOPSCRIPT_SESSION": sandbox.DefaultSession}
+
+	ts := newTestState(env, "call", "taobao.time.get")
+	if code := Main(ts.State); code != ExitOK {
+		t.Fatalf("exit %d; stderr: %s", code, ts.stderr)
+	}
+	if !strings.Contains(ts.stdout.String(), `"time": "`) {
+		t.Errorf("stdout: %s", ts.stdout)
+	}
+
+	// A wrong secret from the environment: the gateway's sign error, exit 1,
+	// and no secret in the output.
+	env["SECRET"] = "wrong-secret-value"
+	ts = newTestState(env, "call", "taobao.time.get")
+	if code := Main(ts.State); code != ExitScript {
+		t.Fatalf("exit %d, want 1; stderr: %s", code, ts.stderr)
+	}
+	out := ts.stdout.String() + ts.stderr.String()
+	if !strings.Contains(out, "taobao.time.get: 25 ") || strings.Contains(out, "wrong-secret-value") || strings.Contains(out, sandbox.DefaultSession) {
+		t.Errorf("output: %s", out)
+	}
+}
+
+func TestCallParams(t *testing.T) {
+	got, err := callParams(strings.NewReader("from stdin"), []string{"a=1", "b=", "c=x=y", "d=@photo.jpg", "e=@@literal", "f=@-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := top.Params{
+		"a": "1", "b": "", "c": "x=y",
+		"d": top.File{Name: "photo.jpg", Path: "photo.jpg"},
+		"e": "@literal",
+		"f": top.File{Name: "f", Data: []byte("from stdin")},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %#v\nwant %#v", got, want)
+	}
+	for _, bad := range [][]string{{"novalue"}, {"=x"}, {"a=1", "a=2"}, {"a=@"}, {"a=@-", "b=@-"}} {
+		if _, err := callParams(strings.NewReader(""), bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestFlagParsing(t *testing.T) {
+	c := &command{name: "run"}
+	tests := []struct {
+		args           []string
+		passAfterFirst bool
+		pos            []string
+		sandbox        bool
+		profile        string
+	}{
+		{[]string{"--sandbox", "s.lua", "a"}, true, []string{"s.lua", "a"}, true, ""},
+		{[]string{"s.lua", "a", "--sandbox", "--profile=p"}, true, []string{"s.lua", "a"}, true, "p"},
+		{[]string{"s.lua", "--since", "1h", "-x"}, true, []string{"s.lua", "--since", "1h", "-x"}, false, ""},
+		{[]string{"s.lua", "--", "--sandbox", "-h"}, true, []string{"s.lua", "--sandbox", "-h"}, false, ""},
+		{[]string{"s.lua", "-5", "--profile", "q"}, true, []string{"s.lua", "-5"}, false, "q"},
+		{[]string{"m", "k=v", "--sandbox"}, false, []string{"m", "k=v"}, true, ""},
+	}
+	for _, tt := range tests {
+		fs := newFlagSet(c)
+		var o clientOptions
+		o.register(fs)
+		pos, err := fs.parse(tt.args, tt.passAfterFirst)
+		if err != nil {
+			t.Errorf("%q: %v", tt.args, err)
+			continue
+		}
+		if !reflect.DeepEqual(pos, tt.pos) || o.Sandbox != tt.sandbox || o.Profile != tt.profile {
+			t.Errorf("%q: pos %q sandbox %v profile %q", tt.args, pos, o.Sandbox, o.Profile)
+		}
+	}
+
+	fs := newFlagSet(c)
+	if _, err := fs.parse([]string{"m", "--nope"}, false); err == nil || !strings.Contains(err.Error(), "unknown flag --nope") {
+		t.Errorf("unknown flag: %v", err)
+	}
+}
+
+func TestPanicIsOneLine(t *testing.T) {
+	ts := newTestState(nil)
+	boom := &command{name: "boom", run: func(context.Context, *State, *command, []string) error { panic("something broke") }}
+	saved := commands
+	commands = append([]*command{boom}, commands...)
+	defer func() { commands = saved }()
+	ts.Args = []string{"boom"}
+	if code := Main(ts.State); code != ExitScript {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if got := ts.stderr.String(); got != "topscript: internal error: something broke\n" {
+		t.Errorf("stderr = %q", got)
+	}
+}
+
+func TestWriteJSONExact(t *testing.T) {
+	var b bytes.Buffer
+	payload := map[string]any{"tid": json.Number("3612345000299995457"), "title": "<新款> & co", "list": []any{json.Number("1.50")}}
+	if err := writeJSON(&b, payload); err != nil {
+		t.Fatal(err)
+	}
+	want := "{\n  \"list\": [\n    1.50\n  ],\n  \"tid\": 3612345000299995457,\n  \"title\": \"<新款> & co\"\n}\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// errHelp asks for a command's help (-h, --help).
+var errHelp = errors.New("help requested")
+
+// flagSet is a command's flags and its help text.
+type flagSet struct {
+	*flag.FlagSet
+	cmd *command
+}
+
+func newFlagSet(c *command) *flagSet {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return &flagSet{FlagSet: fs, cmd: c}
+}
+
+// parse reads flags anywhere among args ("--" ends them) and returns the
+// other arguments in order. With passAfterFirst, once the first positional
+// argument is seen, arguments that are not this command's flags are
+// positional too instead of errors: `run` hands them to the script.
+func (fs *flagSet) parse(args []string, passAfterFirst bool) ([]string, error) {
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(pos, args[i+1:]...), nil
+		}
+		if len(a) < 2 || a[0] != '-' || isNumber(a) {
+			pos = append(pos, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		passing := passAfterFirst && len(pos) > 0
+		if name == "h" || name == "help" {
+			if passing {
+				pos = append(pos, a)
+				continue
+			}
+			return nil, errHelp
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			if passing {
+				pos = append(pos, a)
+				continue
+			}
+			return nil, usageErrorf(fs.cmd.name, "unknown flag %s", a)
+		}
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !bf.IsBoolFlag() {
+			if !hasValue {
+				if i+1 >= len(args) {
+					return nil, usageErrorf(fs.cmd.name, "flag %s needs a value", a)
+				}
+				i++
+				value = args[i]
+			}
+		} else if !hasValue {
+			value = "true"
+		}
+		if err := fs.Set(name, value); err != nil {
+			return nil, usageErrorf(fs.cmd.name, "bad value %q for flag -%s: %v", value, name, unwrapFlagErr(err))
+		}
+	}
+	return pos, nil
+}
+
+func unwrapFlagErr(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
+}
+
+func isNumber(s string) bool {
+	if len(s) < 2 || s[0] != '-' {
+		return false
+	}
+	for _, c := range s[1:] {
+		if (c < '0' || c > '9') && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// help writes the command's usage, flags and long text.
+func (fs *flagSet) help(w io.Writer) {
+	fmt.Fprintf(w, "Usage: topscript %s\n\n%s\n", fs.cmd.usage, fs.cmd.short)
+	if fs.cmd.long != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(fs.cmd.long))
+	}
+	var n int
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		return
+	}
+	fmt.Fprint(w, "\nFlags:\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		arg, usage := flag.UnquoteUsage(f)
+		left := dash + f.Name
+		if arg != "" {
+			left += " " + arg
+		}
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(tw, "  %s\t%s%s\n", left, usage, def)
+	})
+	tw.Flush()
+}
+
+// parseOrHelp parses args; on -h it prints the help to stdout and returns
+// an error that exits 0.
+func (fs *flagSet) parseOrHelp(st *State, args []string, passAfterFirst bool) ([]string, error) {
+	pos, err := fs.parse(args, passAfterFirst)
+	if errors.Is(err, errHelp) {
+		fs.help(st.Stdout)
+		return nil, &exitError{code: ExitOK}
+	}
+	return pos, err
+}
+
+// closest returns the candidate nearest to s within edit distance 2, or "".
+func closest(s string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/top"
+)
+
+var runCommand = &command{
+	name:  "run",
+	usage: "run SCRIPT [ARGS...]",
+	short: "Run a Lua script",
+	long:  runLong,
+	run:   runRun,
+}
+
+const runLong = `
+The script sees its arguments as arg[1], arg[2], ... (arg[0] is SCRIPT).
+topscript's own flags below may come before or after SCRIPT; any other
+argument after SCRIPT goes to the script, in order. Everything after "--"
+goes to the script as it is, flags included:
+
+  topscript run --sandbox sync.lua orders.csv
+  topscript run sync.lua orders.csv --sandbox --dry-run
+  topscript run sync.lua -- -v       # the script gets "-v"
+
+State (the state module, job checkpoints) and --lock locks live in the
+[state] backend of the configuration: .topscript/state.db by default.
+--lock takes a lock named after the script's file name without its
+extension (bulk_price.lua → "bulk_price").
+
+Exit status: 0 ok, 1 script error (an uncaught Lua or TOP error, printed as
+file:line: message) or --timeout, 2 usage or configuration error, 3 a job
+finished with failed rows (or rows of unknown outcome), 4 --lock is held by
+another run, 130 interrupted (SIGINT, SIGTERM), or n after os.exit(n).`
+
+// runOptions are the flags and arguments of `run`.
+type runOptions struct {
+	clientOptions
+	DryRun    bool
+	Lock      bool
+	Timeout   time.Duration
+	LogFormat string
+	Verbose   bool
+	Script    string
+	Args      []string
+}
+
+func runRun(ctx context.Context, st *State, c *command, args []string) error {
+	var o runOptions
+	fs := newFlagSet(c)
+	o.register(fs)
+	fs.BoolVar(&o.DryRun, "dry-run", false, "log writes instead of sending them; reads are sent")
+	fs.BoolVar(&o.Lock, "lock", false, "hold a lock named after the script while it runs; exit 4 at once if another run holds it")
+	fs.DurationVar(&o.Timeout, "timeout", 0, "stop the script after `duration` (e.g. 10m), exit 1")
+	fs.StringVar(&o.LogFormat, "log-format", "text", "log records on stderr as `text` or json")
+	fs.BoolVar(&o.Verbose, "v", false, "log at debug level (each call, retry and wait)")
+	pos, err := fs.parseOrHelp(st, args, true)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageErrorf("run", "missing SCRIPT")
+	}
+	o.Script, o.Args = pos[0], pos[1:]
+	if fi, err := os.Stat(o.Script); err != nil || fi.IsDir() {
+		reason := "not a file"
+		if err != nil {
+			reason = err.Error()
+			if inner := errors.Unwrap(err); inner != nil { // drop the PathError's "stat name: "
+				reason = inner.Error()
+			}
+		}
+		return usageErrorf("run", "%s: %s", o.Script, reason)
+	}
+	if o.Timeout < 0 {
+		return usageErrorf("run", "--timeout must not be negative")
+	}
+	logger, err := newLogger(st, o.LogFormat, o.Verbose)
+	if err != nil {
+		return usageErrorf("run", "%v", err)
+	}
+
+	s, err := o.connect(st, logger, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	backend := newStateBackend(s.cfg.State, s.appKey())
+	defer backend.Close()
+	ctx, stop := st.Interruptible(ctx)
+	defer stop()
+	if o.Lock {
+		lock, err := backend.acquireRunLock(ctx, o.Script)
+		if err != nil {
+			return err
+		}
+		defer releaseLock(lock)
+	}
+	var jobs jobTracker
+	eng, err := runtime.New(runtime.Options{
+		Client: s.client,
+		Stdin:  st.Stdin,
+		Stdout: st.Stdout,
+		Stderr: st.Stderr,
+		Logger: logger,
+		DryRun: o.DryRun,
+		Store:  backend.store,
+		OnJob:  jobs.add,
+	})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, &timeoutError{o.Timeout})
+		defer cancel()
+	}
+	err = eng.RunFile(ctx, o.Script, o.Args)
+	if res := scriptResult(ctx, o.Script, err); res != nil {
+		return res
+	}
+	return jobs.failed()
+}
+
+// timeoutError is the cause of a run's context when --timeout expires.
+type timeoutError struct{ d time.Duration }
+
+func (e *timeoutError) Error() string { return "timed out after " + e.d.String() }
+
+// scriptResult maps the end of a script run to its exit status: an
+// interrupt wins (130), then the timeout (1), os.exit(n) (n), and script
+// errors (1, printed as file:line: message).
+func scriptResult(ctx context.Context, script string, err error) error {
+	cause := context.Cause(ctx)
+	var te *timeoutError
+	switch {
+	case errors.Is(cause, ErrInterrupted):
+		return &exitError{code: ExitInterrupted, msg: "topscript: interrupted"}
+	case err != nil && errors.As(cause, &te):
+		where := script
+		var se *runtime.ScriptError
+		if errors.As(err, &se) && se.File != "" && se.Line > 0 {
+			where = fmt.Sprintf("%s:%d", se.File, se.Line)
+		}
+		return &exitError{code: ExitScript, msg: fmt.Sprintf("%s: %v", where, te)}
+	case err == nil:
+		return nil
+	}
+	var ee *runtime.ExitError
+	if errors.As(err, &ee) {
+		return &exitError{code: ee.Code}
+	}
+	var se *runtime.ScriptError
+	if errors.As(err, &se) {
+		return &exitError{code: ExitScript, msg: se.Error()}
+	}
+	var tpe *top.Error
+	if errors.As(err, &tpe) {
+		return &exitError{code: ExitScript, msg: script + ": " + tpe.Error()}
+	}
+	return &exitError{code: ExitScript, msg: fmt.Sprintf("topscript: %s: %v", script, err)}
+}
+
+// newLogger builds the slog logger on stderr: text or JSON records, at
+// info level or debug with -v.
+func newLogger(st *State, format string, verbose bool) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if verbose {
+		opts.Level = slog.LevelDebug
+	}
+	switch format {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(st.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(st.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}

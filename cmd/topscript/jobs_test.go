@@ -1,0 +1,526 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/topscript/topscript/cmd/topscript/internal/cli"
+	"github.com/topscript/topscript/sandbox"
+	"github.com/topscript/topscript/state"
+)
+
+// These tests cover the operator's day of issue #5 end to end: bulk jobs
+// through the real CLI, kill -9 and resume, faults, dry-run, --lock, exit
+// codes and the scheduler. Some run the CLI in-process (cli.Main), the
+// ones that kill or signal a process run a topscript binary built here.
+
+// examplesDir is scripts/examples, absolute.
+func examplesDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", "scripts", "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// buffer is a bytes.Buffer safe for concurrent use.
+type buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// topscript runs the CLI in-process in dir and returns the exit code,
+// stdout and stderr.
+func topscript(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	t.Chdir(dir)
+	var stdout, stderr buffer
+	code := cli.Main(&cli.State{
+		Args:      args,
+		Stdin:     strings.NewReader(""),
+		Stdout:    &stdout,
+		Stderr:    &stderr,
+		LookupEnv: func(string) (string, bool) { return "", false },
+		Version:   "test",
+	})
+	return code, stdout.String(), stderr.String()
+}
+
+// startSandbox starts a sandbox for the test.
+func startSandbox(t *testing.T, o sandbox.Options) *sandbox.Server {
+	t.Helper()
+	sb, err := sandbox.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	return sb
+}
+
+// writeConfig writes a topscript.toml pointing at sb into dir.
+func writeConfig(t *testing.T, dir string, sb *sandbox.Server, extra string) string {
+	t.Helper()
+	path := filepath.Join(dir, "topscript.toml")
+	cfg := fmt.Sprintf(`profile = "sandbox"
+[profiles.sandbox]
+app_key    = %q
+app_secret = %q
+session    = %q
+gateway    = %q
+
+[retry]
+max_attempts = 10
+backoff = "20ms"
+
+[state]
+path = %q
+%s`, sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession, sb.URL(),
+		filepath.Join(dir, "state.db"), extra)
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// report reads a job report and counts its statuses.
+func report(t *testing.T, path string) (map[string]int, [][]string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(data, []byte("\xEF\xBB\xBF")) {
+		t.Errorf("%s: no BOM", path)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(data[3:])).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := map[string]int{}
+	for _, r := range recs[1:] {
+		st[r[1]]++
+	}
+	return st, recs
+}
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// binary builds the topscript command once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary: skipped with -short")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "topscript-test-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "topscript")
+		if runtime.GOOS == "windows" {
+			buildPath += ".exe"
+		}
+		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+const priceMethod = "taobao.item.sku.price.update"
+
+// Every example runs on the sandbox's seed data with --sandbox, and its
+// rows end ok.
+func TestExamples(t *testing.T) {
+	ex := examplesDir(t)
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		code, stdout, stderr := topscript(t, dir, append([]string{"run", "--sandbox"}, args...)...)
+		if code != 0 {
+			t.Fatalf("topscript run %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
+		}
+		return stdout
+	}
+	lines := func(path string) int {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(dir, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Count(data, []byte("\n"))
+	}
+
+	t.Run("bulk_price", func(t *testing.T) {
+		out := run(filepath.Join(ex, "bulk_price.lua"), filepath.Join(ex, "prices.csv"))
+		if !strings.Contains(out, "1000 SKUs: 1000 updated, 0 failed") {
+			t.Errorf("stdout: %s", out)
+		}
+		st, recs := report(t, filepath.Join(dir, "bulk_price.report.csv"))
+		if st["ok"] != 1000 || len(recs) != 1001 {
+			t.Errorf("report statuses %v", st)
+		}
+		if got := strings.Join(recs[0], ","); got != "key,status,code,sub_code,message,request_id,num_iid,properties,price" {
+			t.Errorf("report header %s", got)
+		}
+	})
+	t.Run("bulk_stock", func(t *testing.T) {
+		out := run(filepath.Join(ex, "bulk_stock.lua"), filepath.Join(ex, "stock.csv"))
+		if !regexp.MustCompile(`^\d+ calls for \d+ items: \d+ ok, 0 failed`).MatchString(out) {
+			t.Errorf("stdout: %s", out)
+		}
+		st, _ := report(t, filepath.Join(dir, "bulk_stock.report.csv"))
+		if st["ok"] == 0 || len(st) != 1 {
+			t.Errorf("report statuses %v", st)
+		}
+	})
+	t.Run("fenxiao_sync", func(t *testing.T) {
+		out := run(filepath.Join(ex, "fenxiao_sync.lua"), filepath.Join(ex, "fenxiao.csv"))
+		if !strings.Contains(out, "0 failed") {
+			t.Errorf("stdout: %s", out)
+		}
+		st, _ := report(t, filepath.Join(dir, "fenxiao_sync.report.csv"))
+		if st["ok"] == 0 || st["skipped"] == 0 || st["failed"] != 0 {
+			t.Errorf("want updates and unchanged SKUs, got statuses %v", st)
+		}
+	})
+	t.Run("channel_shelf", func(t *testing.T) {
+		run(filepath.Join(ex, "channel_shelf.lua"), filepath.Join(ex, "shelf.csv"))
+		st, _ := report(t, filepath.Join(dir, "channel_shelf.report.csv"))
+		if st["ok"] == 0 || len(st) != 1 {
+			t.Errorf("report statuses %v", st)
+		}
+	})
+	t.Run("order_sync", func(t *testing.T) {
+		run(filepath.Join(ex, "order_sync.lua"), "orders.jsonl", "48")
+		n := lines("orders.jsonl")
+		if n == 0 {
+			t.Fatal("no trades synced")
+		}
+		// The rerun continues from the saved cursor: nothing is fetched twice.
+		run(filepath.Join(ex, "order_sync.lua"), "orders.jsonl", "48")
+		if m := lines("orders.jsonl"); m != n {
+			t.Errorf("rerun added %d trades; want it to continue from the cursor", m-n)
+		}
+	})
+	t.Run("orders", func(t *testing.T) {
+		run(filepath.Join(ex, "orders.lua"), "orders.csv")
+		if n := lines("orders.csv"); n != 3001 {
+			t.Errorf("orders.csv has %d lines, want the 3000 sandbox trades and a header", n)
+		}
+	})
+	t.Run("activity_sync", func(t *testing.T) {
+		_, _, stderr := topscript(t, dir, "run", "--sandbox", filepath.Join(ex, "activity_sync.lua"), filepath.Join(ex, "activity_items.csv"))
+		if !strings.Contains(stderr, "calls=3 failed=0") {
+			t.Errorf("stderr: %s", stderr)
+		}
+	})
+	t.Run("export_skus", func(t *testing.T) {
+		run(filepath.Join(ex, "export_skus.lua"), "skus.csv", "50")
+		if n := lines("skus.csv"); n != 51 {
+			t.Errorf("skus.csv has %d lines, want 50 and a header", n)
+		}
+	})
+}
+
+// A job with failed rows exits 3 and says where the report is; --dry-run
+// sends no write at all.
+func TestRunJobExitCodesAndDryRun(t *testing.T) {
+	dir := t.TempDir()
+	sb := startSandbox(t, sandbox.Options{})
+	cfg := writeConfig(t, dir, sb, "")
+	input := filepath.Join(dir, "prices.csv")
+	data, err := os.ReadFile(filepath.Join(examplesDir(t), "prices.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := strings.Join(strings.SplitAfter(string(data), "\n")[:21], "")
+	if err := os.WriteFile(input, []byte(head+"600000153551,1627207:1;20509:1,9.90\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(examplesDir(t), "bulk_price.lua")
+
+	code, stdout, stderr := topscript(t, dir, "run", "--config", cfg, "--dry-run", script, input)
+	if code != 0 {
+		t.Fatalf("dry run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if w := sb.Stats().Writes; len(w) != 0 {
+		t.Errorf("--dry-run wrote %v", w)
+	}
+	if n := strings.Count(stderr, "dry-run: would call "+priceMethod); n != 21 {
+		t.Errorf("%d dry-run lines, want 21:\n%s", n, stderr)
+	}
+	if strings.Contains(stderr, sandbox.DefaultAppSecret) || strings.Contains(stderr, sandbox.DefaultSession) {
+		t.Error("a secret reached the log")
+	}
+
+	code, _, stderr = topscript(t, dir, "run", "--config", cfg, script, input)
+	if code != 3 {
+		t.Fatalf("exit %d, want 3\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "job bulk_price:prices.csv: 1 failed of 21 rows; see bulk_price.report.csv") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	st, _ := report(t, filepath.Join(dir, "bulk_price.report.csv"))
+	if st["ok"] != 20 || st["failed"] != 1 {
+		t.Errorf("report statuses %v", st)
+	}
+}
+
+// --lock exits 4 at once while another run holds the script's lock.
+func TestRunLockHeld(t *testing.T) {
+	dir := t.TempDir()
+	sb := startSandbox(t, sandbox.Options{})
+	cfg := writeConfig(t, dir, sb, "")
+	script := filepath.Join(dir, "sync.lua")
+	if err := os.WriteFile(script, []byte(`print("ran")`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := state.NewFileLocker(state.LockDirFor(filepath.Join(dir, "state.db"))).Acquire(context.Background(), "sync", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	code, stdout, stderr := topscript(t, dir, "run", "--config", cfg, "--lock", script)
+	if code != 4 || strings.Contains(stdout, "ran") {
+		t.Fatalf("exit %d, stdout %q; want 4 and the script not run\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, `lock "sync" is held by another run`) {
+		t.Errorf("stderr: %s", stderr)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v to give up: want at once", d)
+	}
+	lock.Release(context.Background())
+	if code, stdout, _ := topscript(t, dir, "run", "--config", cfg, "--lock", script); code != 0 || stdout != "ran\n" {
+		t.Errorf("after release: exit %d, stdout %q", code, stdout)
+	}
+}
+
+// With isp errors and HTTP 502s injected, a 1,000-row job still ends with
+// every row ok after retries, each SKU written once.
+func TestJobWithFaults(t *testing.T) {
+	dir := t.TempDir()
+	faults, err := sandbox.ParseFaults("isp=0.1,http502=0.02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := startSandbox(t, sandbox.Options{Faults: faults})
+	cfg := writeConfig(t, dir, sb, "")
+	ex := examplesDir(t)
+	code, stdout, stderr := topscript(t, dir, "run", "--config", cfg,
+		filepath.Join(ex, "bulk_price.lua"), filepath.Join(ex, "prices.csv"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	st, _ := report(t, filepath.Join(dir, "bulk_price.report.csv"))
+	if st["ok"] != 1000 {
+		t.Errorf("report statuses %v, want 1000 ok", st)
+	}
+	stats := sb.Stats()
+	writes := stats.Writes[priceMethod]
+	if len(writes) != 1000 {
+		t.Errorf("%d SKUs written, want 1000", len(writes))
+	}
+	for k, n := range writes {
+		if n != 1 {
+			t.Errorf("SKU %s written %d times", k, n)
+		}
+	}
+	var injected int64
+	for k, n := range stats.Errors {
+		if strings.Contains(k, "isp") || k == "http502" {
+			injected += n
+		}
+	}
+	if injected < 50 {
+		t.Errorf("only %d faults injected (%v): the test proves little", injected, stats.Errors)
+	}
+	t.Logf("faults: %d injected (%v), %d calls, every row ok", injected, stats.Errors, stats.Calls[priceMethod])
+}
+
+// kill -9 in the middle of a 1,000-row job, then a rerun: every row ends
+// ok, and no SKU is written twice beyond the calls in flight at the kill.
+// SIGINT instead: the calls in flight finish, their checkpoints are saved,
+// exit 130, and the rerun writes nothing twice.
+func TestJobKillAndResume(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("signals")
+	}
+	bin := binary(t)
+	ex := examplesDir(t)
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			sb := startSandbox(t, sandbox.Options{Latency: 3 * time.Millisecond})
+			cfg := writeConfig(t, dir, sb, "")
+			args := []string{"run", "--config", cfg, filepath.Join(ex, "bulk_price.lua"), filepath.Join(ex, "prices.csv")}
+
+			cmd := exec.Command(bin, args...)
+			cmd.Dir = dir
+			var stderr buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for len(sb.Stats().Writes[priceMethod]) < 300 {
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("the job did not get going\n%s", stderr.String())
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			atKill := len(sb.Stats().Writes[priceMethod])
+			code := cmd.ProcessState.ExitCode()
+			if sig == syscall.SIGINT && code != 130 {
+				t.Errorf("SIGINT: exit %d (%v), want 130\n%s", code, err, stderr.String())
+			}
+			if atKill >= 1000 {
+				t.Fatalf("the job finished before the %s", sig)
+			}
+
+			rerun := exec.Command(bin, args...)
+			rerun.Dir = dir
+			out, err := rerun.CombinedOutput()
+			if err != nil {
+				t.Fatalf("rerun: %v\n%s", err, out)
+			}
+			st, _ := report(t, filepath.Join(dir, "bulk_price.report.csv"))
+			if st["ok"]+st["skipped"] != 1000 || st["failed"] != 0 || st["unknown"] != 0 {
+				t.Errorf("after the rerun: report statuses %v, want every row ok", st)
+			}
+			writes := sb.Stats().Writes[priceMethod]
+			twice := 0
+			for k, n := range writes {
+				if n > 2 {
+					t.Errorf("SKU %s written %d times", k, n)
+				}
+				if n == 2 {
+					twice++
+				}
+			}
+			if len(writes) != 1000 {
+				t.Errorf("%d SKUs written, want 1000", len(writes))
+			}
+			limit := 4 // the job's concurrency: the calls that can be in flight
+			if sig == syscall.SIGINT {
+				limit = 0
+			}
+			if twice > limit {
+				t.Errorf("%d SKUs written twice after %s, want at most %d", twice, sig, limit)
+			}
+			t.Logf("%s after %d writes: rerun re-sent %d SKUs (skipped %d), every row ok", sig, atKill, twice, st["skipped"])
+		})
+	}
+}
+
+// topscript schedule: an "@every 1s" entry whose script takes 1.5 s runs
+// again and again and never overlaps itself; SIGINT stops the schedule
+// after the running run.
+func TestScheduleNoOverlap(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("signals")
+	}
+	bin := binary(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "slow.lua")
+	os.WriteFile(script, []byte(`
+local f = assert(io.open(arg[1], "a")); f:write("start\n"); f:close()
+require("time").sleep("1.5s")
+f = assert(io.open(arg[1], "a")); f:write("end\n"); f:close()
+`), 0o644)
+	cfg := filepath.Join(dir, "topscript.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+[[schedule]]
+name = "slow"
+cron = "@every 1s"
+script = %q
+args = [%q]
+`, script, filepath.Join(dir, "marks.txt"))), 0o644)
+
+	cmd := exec.Command(bin, "schedule", "--config", cfg, "--log-format", "json")
+	cmd.Dir = dir
+	var stderr buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(6 * time.Second)
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("schedule: %v\n%s", err, stderr.String())
+	}
+	log := stderr.String()
+	data, _ := os.ReadFile(filepath.Join(dir, "marks.txt"))
+	marks := strings.Fields(string(data))
+	runs := 0
+	for i, m := range marks {
+		want := "start"
+		if i%2 == 1 {
+			want = "end"
+		}
+		if m != want {
+			t.Fatalf("runs overlapped: marks %v", marks)
+		}
+		if m == "start" {
+			runs++
+		}
+	}
+	if runs < 2 || len(marks)%2 != 0 {
+		t.Errorf("%d runs (marks %v), want at least 2, each finished", runs, marks)
+	}
+	started := strings.Count(log, `"msg":"run started"`)
+	finished := strings.Count(log, `"msg":"run finished"`)
+	skipped := strings.Count(log, `"msg":"skipped: previous run still running"`)
+	if started != runs || finished != runs || skipped == 0 || !strings.Contains(log, `"exit_code":0`) {
+		t.Errorf("log: %d started, %d finished, %d skipped for %d runs:\n%s", started, finished, skipped, runs, log)
+	}
+	sc := bufio.NewScanner(strings.NewReader(log))
+	for sc.Scan() {
+		if !strings.HasPrefix(sc.Text(), "{") {
+			t.Errorf("--log-format json: a line that is not JSON: %q", sc.Text())
+		}
+	}
+	t.Logf("schedule over 6s: %d runs, %d ticks skipped, no overlap", runs, skipped)
+}

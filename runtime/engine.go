@@ -1,0 +1,459 @@
+// Package runtime is topscript's Lua host. An Engine owns one Lua state
+// with only safe libraries opened, the module registry (`top`, the stdlib
+// modules, host-registered modules and .lua files next to the script),
+// per-run cancellation, a compiled-chunk cache and typed errors.
+//
+// A Go program embeds topscript like this:
+//
+//	eng, err := runtime.New(runtime.Options{Client: client, Stdout: os.Stdout})
+//	if err != nil { ... }
+//	defer eng.Close()
+//	eng.Set("shop", myShop)               // any Go value, through gopher-luar
+//	err = eng.RunFile(ctx, "sync.lua", args)
+//	var se *runtime.ScriptError           // file:line, message, TOP error fields
+//	var ee *runtime.ExitError             // os.exit(n)
+//
+// # Libraries
+//
+// Scripts get: the base library without dofile and loadfile (load and
+// loadstring compile strings only), package/require, table, string, math,
+// coroutine, os limited to time, clock, date, difftime, getenv and exit, and
+// io over the engine's streams: io.write/io.read/io.lines and
+// io.stdout/io.stderr/io.stdin use Options.Stdout/Stderr/Stdin. io.open is
+// allowed (operators read inputs and write reports), io.popen and
+// os.execute only with Options.AllowExec. There is no debug library. print
+// writes to Options.Stdout.
+//
+// topscript's runtime guards the host process (no exec, no os.exit of the
+// host, cancellation), it is not a sandbox against a hostile script reading
+// or writing files the host user can.
+//
+// # Concurrency
+//
+// An Engine is not safe for concurrent use: run one script at a time on it
+// and call its methods from one goroutine. Separate Engines are
+// independent and may run in parallel (they share only the read-only
+// compiled-chunk cache).
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+	luar "layeh.com/gopher-luar"
+
+	"github.com/topscript/topscript/bindings"
+	"github.com/topscript/topscript/state"
+	"github.com/topscript/topscript/stdlib"
+	"github.com/topscript/topscript/top"
+)
+
+// Options configure an Engine. Every field is optional.
+type Options struct {
+	// Client is the TOP client behind the `top` module. Without one,
+	// top.call and friends raise "no TOP client configured".
+	Client *top.Client
+	// Stdin, Stdout and Stderr are the script's streams (print, io.*,
+	// csv.writer("-")). Nil means os.Stdin, os.Stdout, os.Stderr.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Logger receives the log module's records and dry-run lines. Nil
+	// means text records on Stderr.
+	Logger *slog.Logger
+	// Modules lists the modules scripts may require: "top", "json",
+	// "csv", "time", "log", "iter", "state", "job". Nil allows all of
+	// them; an empty, non-nil slice allows none. Host-registered modules
+	// (Register) and .lua files next to the script are always allowed.
+	Modules []string
+	// AllowExec enables os.execute and io.popen.
+	AllowExec bool
+	// DryRun makes top.call of a write method log the call instead of
+	// sending it; top.dry_run is true.
+	DryRun bool
+	// Globals are set as Lua globals with Set before any script runs.
+	Globals map[string]any
+	// Store backs the state module and job.run's checkpoints. Nil keeps
+	// them in memory for the life of the Engine.
+	Store state.Store
+	// OnJob receives the summary of every job.run that ends (a host exits
+	// non-zero when rows failed).
+	OnJob func(stdlib.JobSummary)
+}
+
+// Engine runs Lua scripts. See the package documentation.
+type Engine struct {
+	L    *lua.LState
+	opts Options
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	logger         *slog.Logger
+
+	// per run
+	ctx     context.Context
+	cancel  context.CancelFunc
+	exit    *ExitError
+	running bool
+	lastErr errInfo
+	closed  bool
+	io      *ioLib
+}
+
+// errInfo is what the error handler records where an error was raised.
+type errInfo struct {
+	file, line string
+	traceback  string
+}
+
+// New builds an Engine with its Lua state, safe libraries and modules.
+func New(o Options) (e *Engine, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("runtime: creating the Lua state: %v", r)
+		}
+	}()
+	e = &Engine{opts: o, ctx: context.Background()}
+	e.stdin, e.stdout, e.stderr = o.Stdin, o.Stdout, o.Stderr
+	if e.stdin == nil {
+		e.stdin = os.Stdin
+	}
+	if e.stdout == nil {
+		e.stdout = os.Stdout
+	}
+	if e.stderr == nil {
+		e.stderr = os.Stderr
+	}
+	e.logger = o.Logger
+	if e.logger == nil {
+		e.logger = slog.New(slog.NewTextHandler(e.stderr, nil))
+	}
+
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	e.L = L
+	if err := e.openLibs(); err != nil {
+		L.Close()
+		return nil, err
+	}
+
+	allow := e.allowFunc()
+	stdlib.Preload(L, &stdlib.Env{
+		Context:  e.context,
+		Logger:   e.logger,
+		Stdout:   e.stdout,
+		Store:    o.Store,
+		Client:   o.Client,
+		DryRun:   o.DryRun,
+		Progress: e.stderr,
+		OnJob:    o.OnJob,
+	}, allow)
+	if allow == nil || allow("top") {
+		bindings.Open(L, bindings.Options{
+			Client: o.Client,
+			DryRun: o.DryRun,
+			Logger: e.logger,
+		})
+	}
+	e.installDisabledLoader(allow)
+
+	for name, v := range o.Globals {
+		e.Set(name, v)
+	}
+	return e, nil
+}
+
+// allowFunc returns the module filter of Options.Modules (nil = all).
+func (e *Engine) allowFunc() func(string) bool {
+	if e.opts.Modules == nil {
+		return nil
+	}
+	set := make(map[string]bool, len(e.opts.Modules))
+	for _, m := range e.opts.Modules {
+		set[m] = true
+	}
+	return func(name string) bool { return set[name] }
+}
+
+// context returns the context of the run in progress (Background between runs).
+func (e *Engine) context() context.Context {
+	if e.ctx == nil {
+		return context.Background()
+	}
+	return e.ctx
+}
+
+// Register makes a host module available to require(name). loader follows
+// gopher-lua's convention: it pushes the module value (usually a table)
+// and returns 1. Registered modules are allowed whatever Options.Modules says.
+func (e *Engine) Register(name string, loader lua.LGFunction) {
+	e.L.PreloadModule(name, loader)
+}
+
+// Set exposes a Go value to scripts as the global name, converted with
+// gopher-luar (structs, maps, slices and funcs keep their Go behaviour;
+// methods are callable with ':'). A lua.LValue is set as is.
+func (e *Engine) Set(name string, v any) {
+	if lv, ok := v.(lua.LValue); ok {
+		e.L.SetGlobal(name, lv)
+		return
+	}
+	e.L.SetGlobal(name, luar.New(e.L, v))
+}
+
+// State returns the engine's Lua state, for hosts that need gopher-lua
+// directly. Do not use it while a script runs.
+func (e *Engine) State() *lua.LState { return e.L }
+
+// Close releases the Lua state and any files the script left open. The
+// Engine is unusable afterwards.
+func (e *Engine) Close() {
+	if e.closed {
+		return
+	}
+	e.closed = true
+	if e.io != nil {
+		e.io.closeAll()
+	}
+	e.L.Close()
+}
+
+// RunFile runs the script at path with args: arg[0] is path, arg[1..] the
+// args, and the chunk also receives them as `...`. package.path is set to
+// the script's directory. The compiled chunk is cached by path, size and
+// modification time.
+func (e *Engine) RunFile(ctx context.Context, path string, args []string) error {
+	proto, err := compileFile(path)
+	if err != nil {
+		return err
+	}
+	e.setPath(filepath.Dir(path))
+	e.setArg(path, args)
+	lv := make([]lua.LValue, len(args))
+	for i, a := range args {
+		lv[i] = lua.LString(a)
+	}
+	_, err = e.run(ctx, proto, lv, 0)
+	return err
+}
+
+// RunString runs src as a chunk called name (used in error positions and
+// arg[0]). package.path is the current directory. Compiled chunks are
+// cached by name and source.
+func (e *Engine) RunString(ctx context.Context, name, src string) error {
+	if name == "" {
+		name = "chunk"
+	}
+	proto, err := compileString(name, src)
+	if err != nil {
+		return err
+	}
+	e.setPath(".")
+	e.setArg(name, nil)
+	_, err = e.run(ctx, proto, nil, 0)
+	return err
+}
+
+// Eval runs one REPL input and returns its values. It first tries
+// "return "+src (so an expression yields its value), then src as a
+// statement. When src is an unfinished chunk the error satisfies
+// IsIncomplete. Globals persist between calls. Each call is a run of its
+// own: a coroutine created in one call keeps that call's (then cancelled)
+// context, so resume it within the same input.
+func (e *Engine) Eval(ctx context.Context, src string) ([]lua.LValue, error) {
+	const name = "stdin"
+	proto, rerr := compileString(name, "return "+src)
+	if rerr != nil {
+		var err error
+		proto, err = compileString(name, src)
+		if err != nil {
+			if IsIncomplete(rerr) && !IsIncomplete(err) {
+				// "1 +" or "f(1,": an expression that goes on.
+				return nil, rerr
+			}
+			return nil, err
+		}
+	}
+	return e.run(ctx, proto, nil, lua.MultRet)
+}
+
+func (e *Engine) setPath(dir string) {
+	pkg, ok := e.L.GetGlobal("package").(*lua.LTable)
+	if !ok {
+		return
+	}
+	sep := string(filepath.Separator)
+	if dir == "" {
+		dir = "."
+	}
+	p := dir + sep + "?.lua;" + dir + sep + "?" + sep + "init.lua"
+	pkg.RawSetString("path", lua.LString(p))
+}
+
+func (e *Engine) setArg(name string, args []string) {
+	t := e.L.CreateTable(len(args), 1)
+	t.RawSetInt(0, lua.LString(name))
+	for i, a := range args {
+		t.RawSetInt(i+1, lua.LString(a))
+	}
+	e.L.SetGlobal("arg", t)
+}
+
+// run calls proto under ctx and converts every failure into an error.
+func (e *Engine) run(ctx context.Context, proto *lua.FunctionProto, args []lua.LValue, nret int) (rets []lua.LValue, err error) {
+	if e.closed {
+		return nil, errors.New("runtime: engine is closed")
+	}
+	if e.running {
+		return nil, errors.New("runtime: engine is already running a script")
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, &ScriptError{Msg: "interrupted: " + err.Error(), Err: err}
+	}
+	L := e.L
+	runCtx, cancel := context.WithCancel(ctx)
+	e.ctx, e.cancel, e.exit, e.running = runCtx, cancel, nil, true
+	e.lastErr = errInfo{}
+	L.SetContext(runCtx)
+	base := L.GetTop()
+	defer func() {
+		if r := recover(); r != nil {
+			// No Go panic reaches the host: report it as a script error.
+			buf := make([]byte, 4096)
+			buf = buf[:goruntime.Stack(buf, false)]
+			rets, err = nil, &ScriptError{Msg: fmt.Sprintf("internal error: %v", r), Traceback: string(buf)}
+		}
+		L.RemoveContext()
+		L.SetTop(base)
+		cancel()
+		e.ctx, e.cancel, e.running = context.Background(), nil, false
+	}()
+
+	L.Push(e.errorHandler())
+	L.Push(L.NewFunctionFromProto(proto))
+	for _, a := range args {
+		L.Push(a)
+	}
+	perr := L.PCall(len(args), nret, L.Get(base+1).(*lua.LFunction))
+	if e.exit != nil {
+		if e.exit.Code == 0 {
+			return nil, nil
+		}
+		return nil, e.exit
+	}
+	if perr != nil {
+		return nil, e.scriptError(ctx, perr)
+	}
+	if n := L.GetTop() - base - 1; n > 0 {
+		rets = make([]lua.LValue, n)
+		for i := 0; i < n; i++ {
+			rets[i] = L.Get(base + 2 + i)
+		}
+	}
+	return rets, nil
+}
+
+// errorHandler returns the message handler of the outer PCall: it runs at
+// the point of the error (before the stack unwinds) and records the Lua
+// position and a traceback. It returns the error value unchanged.
+func (e *Engine) errorHandler() *lua.LFunction {
+	return e.L.NewFunction(func(L *lua.LState) int {
+		obj := L.Get(1)
+		info := errInfo{}
+		var tb strings.Builder
+		for level := 1; level < 200; level++ {
+			dbg, ok := L.GetStack(level)
+			if !ok {
+				break
+			}
+			if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil {
+				continue
+			}
+			if dbg.What == "G" || dbg.CurrentLine <= 0 {
+				continue
+			}
+			if info.file == "" {
+				info.file = dbg.Source
+				info.line = fmt.Sprint(dbg.CurrentLine)
+			}
+			if level < 40 {
+				fmt.Fprintf(&tb, "\t%s:%d\n", dbg.Source, dbg.CurrentLine)
+			}
+		}
+		info.traceback = strings.TrimRight(tb.String(), "\n")
+		e.lastErr = info
+		L.Push(obj)
+		return 1
+	})
+}
+
+// scriptError converts the error of the outer PCall.
+func (e *Engine) scriptError(ctx context.Context, perr error) error {
+	se := &ScriptError{Traceback: e.lastErr.traceback}
+	var obj lua.LValue = lua.LString(perr.Error())
+	var ae *lua.ApiError
+	if errors.As(perr, &ae) {
+		obj = ae.Object
+		if ae.Type == lua.ApiErrorPanic {
+			se.Msg = "internal error: " + lua.LVAsString(obj)
+		}
+	}
+	// The run was interrupted (Ctrl-C, --timeout): say so, whatever the
+	// Lua error looked like.
+	if cerr := ctx.Err(); cerr != nil {
+		se.Err = cerr
+		se.Msg = "interrupted: " + cerr.Error()
+		e.positionFromHandler(se)
+		return se
+	}
+	if se.Msg == "" {
+		switch v := obj.(type) {
+		case lua.LString:
+			if file, line, msg, ok := splitPosition(string(v)); ok {
+				se.File, se.Line, se.Msg = file, line, msg
+			} else {
+				se.Msg = string(v)
+				e.positionFromHandler(se)
+			}
+		default:
+			if te, ok := stdlib.TopErrorFrom(v); ok {
+				se.Top = te
+				se.Msg = te.Error()
+			} else {
+				se.Msg = e.tostring(v)
+			}
+			e.positionFromHandler(se)
+		}
+	}
+	return se
+}
+
+func (e *Engine) positionFromHandler(se *ScriptError) {
+	if se.File != "" || e.lastErr.file == "" {
+		return
+	}
+	se.File = e.lastErr.file
+	fmt.Sscan(e.lastErr.line, &se.Line)
+}
+
+// tostring converts an error object to text, honouring __tostring.
+func (e *Engine) tostring(v lua.LValue) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = v.String()
+		}
+	}()
+	if v == lua.LNil {
+		return "nil"
+	}
+	return e.L.ToStringMeta(v).String()
+}

@@ -1,0 +1,161 @@
+// Package stdlib holds the Lua modules topscript gives scripts besides `top`:
+// json, csv, time, log, iter, state and job. Each module
+// lives in its own file as a loader plus a table of Go functions, in the style
+// of gopher-lua's own libraries, and is registered in package.preload by
+// Preload, so scripts load it with require("json") and friends.
+//
+// The modules reach the host only through an Env: its context (for
+// cancellation), its logger, its standard output, its clock, and for state
+// and job its state store, TOP client, dry-run flag, progress output and
+// job observer.
+package stdlib
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/topscript/topscript/state"
+	"github.com/topscript/topscript/top"
+)
+
+// Env is what the modules need from their host. Every field is optional: a
+// nil Context means context.Background, a nil Logger logs text to stderr, a
+// nil Stdout is os.Stdout and a nil Now is time.Now.
+type Env struct {
+	// Context returns the context of the run in progress; time.sleep returns
+	// early with the error "interrupted" when it is done.
+	Context func() context.Context
+	// Logger receives the log module's records.
+	Logger *slog.Logger
+	// Stdout is where modules write a script's output (csv.writer("-")).
+	Stdout io.Writer
+	// Now is the clock of the time module; tests inject a fixed one.
+	Now func() time.Time
+
+	// Store backs the state module and job.run's checkpoints. Nil means an
+	// in-memory store private to this Env: nothing persists between runs.
+	Store state.Store
+	// Client sends job.run's calls (throttle, retry and closure windows
+	// apply). Without one job.run's calls fail with "no TOP client configured".
+	Client *top.Client
+	// DryRun makes job.run log writes instead of sending them and keep no
+	// checkpoints (reads are sent).
+	DryRun bool
+	// Progress is where job.run draws its progress bar when it is a
+	// terminal; otherwise job.run logs a progress line every few seconds.
+	Progress io.Writer
+	// OnJob, when set, receives the summary of every job.run that ends,
+	// so a host can tell that rows failed (the CLI exits 3).
+	OnJob func(JobSummary)
+
+	memOnce sync.Once
+	mem     state.Store
+}
+
+// module is one entry of the registry: a name for require and a loader
+// bound to the host's Env.
+type module struct {
+	name string
+	open func(env *Env) lua.LGFunction
+}
+
+// registry lists the modules Preload knows, in the order they register.
+var registry = []module{
+	{"json", openJSON},
+	{"csv", openCSV},
+	{"time", openTime},
+	{"log", openLog},
+	{"iter", openIter},
+	{"state", openState},
+	{"job", openJob},
+}
+
+// Names returns the names of the modules Preload can register, sorted.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for _, m := range registry {
+		names = append(names, m.name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Preload registers the stdlib modules in L's package.preload, so that
+// require(name) loads them. allow filters modules by name; a nil allow
+// admits them all. env may be nil.
+func Preload(L *lua.LState, env *Env, allow func(name string) bool) {
+	if env == nil {
+		env = &Env{}
+	}
+	for _, m := range registry {
+		if allow != nil && !allow(m.name) {
+			continue
+		}
+		L.PreloadModule(m.name, m.open(env))
+	}
+}
+
+// context returns the context a blocking call should honour: the Env's, and
+// failing that the LState's, and failing that Background.
+func (e *Env) context(L *lua.LState) context.Context {
+	if e.Context != nil {
+		if ctx := e.Context(); ctx != nil {
+			return ctx
+		}
+	}
+	if L != nil {
+		if ctx := L.Context(); ctx != nil {
+			return ctx
+		}
+	}
+	return context.Background()
+}
+
+// logger returns the Env's logger or a text logger on stderr.
+func (e *Env) logger() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}
+
+// stdout returns the Env's standard output.
+func (e *Env) stdout() io.Writer {
+	if e.Stdout != nil {
+		return e.Stdout
+	}
+	return os.Stdout
+}
+
+// now returns the current time in GMT+8.
+func (e *Env) now() time.Time {
+	if e.Now != nil {
+		return e.Now().In(cst)
+	}
+	return time.Now().In(cst)
+}
+
+// store returns the Env's state store, or its private in-memory one.
+func (e *Env) store() state.Store {
+	if e.Store != nil {
+		return e.Store
+	}
+	e.memOnce.Do(func() { e.mem = state.NewMemStore() })
+	return e.mem
+}
+
+// newModule builds a module table from fns and pushes it, the body of every
+// loader.
+func newModule(L *lua.LState, fns map[string]lua.LGFunction) *lua.LTable {
+	mod := L.NewTable()
+	L.SetFuncs(mod, fns)
+	L.Push(mod)
+	return mod
+}
