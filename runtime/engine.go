@@ -86,6 +86,10 @@ type Options struct {
 	// OnJob receives the summary of every job.run that ends (a host exits
 	// non-zero when rows failed).
 	OnJob func(stdlib.JobSummary)
+	// Progress is where job.run draws its progress bar when it is a
+	// terminal (else it logs progress lines). Nil means Stderr; io.Discard
+	// turns the bar off.
+	Progress io.Writer
 }
 
 // Engine runs Lua scripts. See the package documentation.
@@ -144,6 +148,10 @@ func New(o Options) (e *Engine, err error) {
 	}
 
 	allow := e.allowFunc()
+	progress := o.Progress
+	if progress == nil {
+		progress = e.stderr
+	}
 	stdlib.Preload(L, &stdlib.Env{
 		Context:  e.context,
 		Logger:   e.logger,
@@ -151,7 +159,7 @@ func New(o Options) (e *Engine, err error) {
 		Store:    o.Store,
 		Client:   o.Client,
 		DryRun:   o.DryRun,
-		Progress: e.stderr,
+		Progress: progress,
 		OnJob:    o.OnJob,
 	}, allow)
 	if allow == nil || allow("top") {

@@ -588,6 +588,22 @@ func TestJobSkipAndReset(t *testing.T) {
 	`)
 }
 
+// Without a terminal, a long job logs its progress every few seconds.
+func TestJobProgressLines(t *testing.T) {
+	defer func(d time.Duration) { progressLogEvery = d }(progressLogEvery)
+	progressLogEvery = 50 * time.Millisecond
+	f := newJobFixture(t, fixtureOptions{sandbox: sandbox.Options{Latency: 20 * time.Millisecond}})
+	f.env.Progress = &bytes.Buffer{} // not a terminal: log lines, no bar
+	f.runPriceJob(t, f.pricesCSV(t, 40))
+	logs := f.logs.String()
+	if !strings.Contains(logs, `msg="job progress" job=prices done=`) || !strings.Contains(logs, "total=40") {
+		t.Errorf("no progress lines:\n%s", logs)
+	}
+	if f.env.Progress.(*bytes.Buffer).Len() != 0 {
+		t.Error("a bar was drawn on a non-terminal")
+	}
+}
+
 func TestRenderBar(t *testing.T) {
 	bar := renderBar("bulk_price", snapshot{done: 500, total: 1000, failed: 2, elapsed: 10 * time.Second})
 	for _, want := range []string{"bulk_price [", "500/1000", " 50%", "50.0/s", "ETA 10s", "failed 2"} {

@@ -19,9 +19,11 @@ import (
 
 const (
 	progressRedraw   = 100 * time.Millisecond
-	progressLogEvery = 5 * time.Second
 	progressBarWidth = 24
 )
+
+// progressLogEvery is the interval of progress log lines (a variable for tests).
+var progressLogEvery = 5 * time.Second
 
 // progress counts finished rows and shows them.
 type progress struct {

@@ -48,12 +48,15 @@ func runREPL(ctx context.Context, st *State, c *command, args []string) error {
 		return err
 	}
 	defer s.Close()
+	backend := newStateBackend(s.cfg.State, s.appKey()) // state and job.reset see the configured store
+	defer backend.Close()
 	eng, err := runtime.New(runtime.Options{
 		Client: s.client,
 		Stdin:  st.Stdin,
 		Stdout: st.Stdout,
 		Stderr: st.Stderr,
 		Logger: logger,
+		Store:  backend.store,
 	})
 	if err != nil {
 		return err

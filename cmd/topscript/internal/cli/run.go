@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -104,15 +105,20 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 		defer releaseLock(lock)
 	}
 	var jobs jobTracker
+	var progress io.Writer // job progress bar on stderr when it is a terminal
+	if o.LogFormat == "json" {
+		progress = io.Discard // one JSON object per line: no bar
+	}
 	eng, err := runtime.New(runtime.Options{
-		Client: s.client,
-		Stdin:  st.Stdin,
-		Stdout: st.Stdout,
-		Stderr: st.Stderr,
-		Logger: logger,
-		DryRun: o.DryRun,
-		Store:  backend.store,
-		OnJob:  jobs.add,
+		Client:   s.client,
+		Stdin:    st.Stdin,
+		Stdout:   st.Stdout,
+		Stderr:   st.Stderr,
+		Logger:   logger,
+		DryRun:   o.DryRun,
+		Store:    backend.store,
+		OnJob:    jobs.add,
+		Progress: progress,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,44 @@
+-- bulk_price.lua — push SKU prices from a spreadsheet export.
+--
+--   topscript run --sandbox scripts/examples/bulk_price.lua scripts/examples/prices.csv
+--   topscript run --lock bulk_price.lua prices.csv [report.csv]
+--
+-- The CSV (UTF-8 or GBK, as Excel saves it) has the columns num_iid,
+-- properties and price, one SKU a row. Each row becomes one
+-- taobao.item.sku.price.update call; four run at a time under the
+-- configured throttle, with retries.
+--
+-- Safe to run again: every SKU whose price was set is checkpointed (in the
+-- [state] store, namespace "job:bulk_price:<file name>"), so after a crash, a
+-- Ctrl-C or a failed row, a rerun of the same file sends only what is left.
+-- The report (default bulk_price.report.csv in the working directory) lists
+-- every row with its status, error code and request_id. The exit status is
+-- 3 when rows failed.
+--
+-- To push the same file again from scratch, forget its checkpoints:
+--   echo 'require("job").reset("bulk_price:prices.csv")' | topscript repl
+-- A row reported "unknown" may or may not have been applied (the answer was
+-- lost): check it, then forget it with job.reset(name, key) or add
+-- resend_unknown = true below for one run.
+
+local csv = require("csv")
+local job = require("job")
+
+local input = assert(arg[1], "usage: bulk_price.lua PRICES.csv [REPORT.csv]")
+local report = arg[2] or "bulk_price.report.csv"
+local file = input:match("([^/\\]+)$")
+
+local summary = job.run {
+  name = "bulk_price:" .. file,
+  rows = csv.rows(input),
+  key = function(r) return r.num_iid .. ":" .. r.properties end,
+  call = function(r)
+    return "taobao.item.sku.price.update",
+      {num_iid = r.num_iid, properties = r.properties, price = r.price}
+  end,
+  concurrency = 4,
+  report = report,
+}
+print(string.format("%d SKUs: %d updated, %d failed, %d already done, %d unknown%s",
+  summary.total, summary.ok, summary.failed, summary.skipped, summary.unknown,
+  summary.dry_run and " (dry run: nothing sent)" or ""))
