@@ -40,6 +40,10 @@ type Client struct {
 	throttle *throttle
 	gates    *gates
 	redactor redactor
+	// batchTurn (capacity 1) lets one batch at a time take its throttle
+	// tokens, so concurrent batches do not interleave theirs (see
+	// CallBatch).
+	batchTurn chan struct{}
 
 	// hooks for tests; nil means the catalog.
 	isWriteFn      func(method string) bool
@@ -145,11 +149,12 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	cfg.Closures = append([]Closure(nil), cfg.Closures...)
 
 	c := &Client{
-		cfg:      cfg,
-		clock:    realClock{},
-		logger:   slog.New(slog.DiscardHandler),
-		gates:    newGates(),
-		redactor: newRedactor(cfg.AppSecret, cfg.Session),
+		cfg:       cfg,
+		clock:     realClock{},
+		logger:    slog.New(slog.DiscardHandler),
+		gates:     newGates(),
+		redactor:  newRedactor(cfg.AppSecret, cfg.Session),
+		batchTurn: make(chan struct{}, 1),
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -349,8 +354,34 @@ func (c *Client) attempt(ctx context.Context, cl *call, tk *ticket) attemptResul
 	if err != nil {
 		return attemptResult{err: &Error{Method: cl.method, Kind: KindInvalid, Msg: rd.redact("encoding the request: " + err.Error())}}
 	}
+	raw, status, fail := c.exchange(ctx, exchange{
+		method: cl.method, url: c.cfg.Gateway, body: body, ctype: ctype,
+		timeout: cl.timeout, rd: rd, tk: tk,
+	})
+	if fail != nil {
+		return *fail
+	}
+	return judgeAnswer(cl.method, status, raw, rd)
+}
 
-	actx, cancel := context.WithTimeout(ctx, cl.timeout)
+// exchange is one HTTP request of an attempt.
+type exchange struct {
+	method  string // the call's method (the batch's label for a batch), for errors
+	url     string
+	body    []byte
+	ctype   string
+	timeout time.Duration
+	rd      redactor
+	tk      *ticket // committed right before the request goes; may be nil
+}
+
+// exchange posts x and reads the whole answer. It returns the body and the
+// HTTP status, or the failed attemptResult of a transport failure (no
+// answer, an answer cut short or too big), saying whether the request may
+// have reached the gateway.
+func (c *Client) exchange(ctx context.Context, x exchange) ([]byte, int, *attemptResult) {
+	rd := x.rd
+	actx, cancel := context.WithTimeout(ctx, x.timeout)
 	defer cancel()
 	var written atomic.Bool
 	trace := &httptrace.ClientTrace{
@@ -360,22 +391,22 @@ func (c *Client) attempt(ctx context.Context, cl *call, tk *ticket) attemptResul
 			}
 		},
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, trace), http.MethodPost, c.cfg.Gateway, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, trace), http.MethodPost, x.url, bytes.NewReader(x.body))
 	if err != nil {
-		return attemptResult{err: &Error{Method: cl.method, Kind: KindInvalid, Msg: rd.redact(err.Error())}}
+		return nil, 0, &attemptResult{err: &Error{Method: x.method, Kind: KindInvalid, Msg: rd.redact(err.Error())}}
 	}
-	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Content-Type", x.ctype)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "topscript")
 
-	tk.commit()
+	x.tk.commit()
 	hresp, err := c.http.Do(req)
 	if err != nil {
 		reached := written.Load()
 		msg := rd.redact(err.Error())
 		switch {
 		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-			msg = fmt.Sprintf("no answer within %s", cl.timeout)
+			msg = fmt.Sprintf("no answer within %s", x.timeout)
 			if !reached {
 				msg += " (request not sent)"
 			}
@@ -384,8 +415,8 @@ func (c *Client) attempt(ctx context.Context, cl *call, tk *ticket) attemptResul
 		default:
 			msg = "connection lost after the request was sent: " + msg
 		}
-		return attemptResult{
-			err:       &Error{Method: cl.method, Kind: KindTransport, Msg: msg, Err: &scrubbedError{msg: rd.redact(err.Error()), err: err}},
+		return nil, 0, &attemptResult{
+			err:       &Error{Method: x.method, Kind: KindTransport, Msg: msg, Err: &scrubbedError{msg: rd.redact(err.Error()), err: err}},
 			retryable: true,
 			reached:   reached,
 		}
@@ -393,27 +424,33 @@ func (c *Client) attempt(ctx context.Context, cl *call, tk *ticket) attemptResul
 	defer hresp.Body.Close()
 	raw, rerr := io.ReadAll(io.LimitReader(hresp.Body, maxBody+1))
 	if rerr == nil && len(raw) > maxBody {
-		return attemptResult{status: hresp.StatusCode, reached: true,
-			err: &Error{Method: cl.method, Kind: KindTransport, Msg: fmt.Sprintf("response body over %d bytes", maxBody)}}
+		return nil, 0, &attemptResult{status: hresp.StatusCode, reached: true,
+			err: &Error{Method: x.method, Kind: KindTransport, Msg: fmt.Sprintf("response body over %d bytes", maxBody)}}
 	}
 	if rerr != nil {
 		msg := "answer cut short: " + rd.redact(rerr.Error())
-		return attemptResult{status: hresp.StatusCode, retryable: true, reached: true,
-			err: &Error{Method: cl.method, Kind: KindTransport, Msg: msg, Err: &scrubbedError{msg: msg, err: rerr}}}
+		return nil, 0, &attemptResult{status: hresp.StatusCode, retryable: true, reached: true,
+			err: &Error{Method: x.method, Kind: KindTransport, Msg: msg, Err: &scrubbedError{msg: msg, err: rerr}}}
 	}
+	return raw, hresp.StatusCode, nil
+}
 
-	resp, derr := decodeResponse(cl.method, raw)
-	if derr == nil && hresp.StatusCode/100 == 2 {
-		return attemptResult{resp: resp, status: hresp.StatusCode}
+// judgeAnswer decodes the complete answer raw (HTTP status) of a call of
+// method: a Response, a gateway error_response (whatever the status), an
+// HTTP error status, or a malformed body.
+func judgeAnswer(method string, status int, raw []byte, rd redactor) attemptResult {
+	resp, derr := decodeResponse(method, raw)
+	if derr == nil && status/100 == 2 {
+		return attemptResult{resp: resp, status: status}
 	}
 	var te *Error
 	if errors.As(derr, &te) {
 		// A gateway error_response, whatever the HTTP status. Its texts
 		// are scrubbed in case the gateway echoes a secret.
 		te.Msg, te.SubCode, te.SubMsg = rd.redact(te.Msg), rd.redact(te.SubCode), rd.redact(te.SubMsg)
-		return attemptResult{err: te, status: hresp.StatusCode, gateway: true, reached: true}
+		return attemptResult{err: te, status: status, gateway: true, reached: true}
 	}
-	st := hresp.StatusCode
+	st := status
 	if st/100 != 2 {
 		// 429, 502 and 503 say the request was not processed; other
 		// statuses (500, 504…) leave the outcome open.
@@ -422,7 +459,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, tk *ticket) attemptResul
 			status:    st,
 			retryable: st >= 500 || st == http.StatusTooManyRequests,
 			reached:   !notProcessed,
-			err:       &Error{Method: cl.method, Kind: KindTransport, Msg: fmt.Sprintf("HTTP %d %s", st, http.StatusText(st))},
+			err:       &Error{Method: method, Kind: KindTransport, Msg: fmt.Sprintf("HTTP %d %s", st, http.StatusText(st))},
 		}
 	}
 	msg := rd.redact(derr.Error())
@@ -430,7 +467,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, tk *ticket) attemptResul
 		msg = "empty response body"
 	}
 	return attemptResult{status: st, retryable: true, reached: true,
-		err: &Error{Method: cl.method, Kind: KindTransport, Msg: msg, Err: derr}}
+		err: &Error{Method: method, Kind: KindTransport, Msg: msg, Err: derr}}
 }
 
 // signedParams returns every param of one attempt, system params and sign

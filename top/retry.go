@@ -75,25 +75,20 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 		}
 
 		var wait time.Duration
-		switch {
-		case res.gateway && e.Kind == KindFlowControl && e.RetryAfter > 0:
+		switch judge(res, cl.write, cl.idempotent) {
+		case verdictBan:
 			// Hold back the scope, even when the ban is too long to wait
 			// out: later callers then fail without sending.
-			scope := c.banScope(cl, e)
-			c.gates.set(scope, c.clock.Now().Add(e.RetryAfter+banSlack), e)
+			scope := c.holdBan(cl, e)
 			if e.RetryAfter > c.cfg.Retry.MaxBanWait || attempt >= cl.attempts {
 				return nil, e
 			}
 			// The wait is done by waitGates at the top of the loop.
 			c.logger.Debug("top ban", "method", cl.method, "scope", scope, "wait", e.RetryAfter+banSlack)
 			continue
-		case res.gateway && (e.Kind == KindISP || e.Kind == KindFlowControl):
-			// Retried after a backoff.
-		case res.gateway:
+		case verdictFail:
 			return nil, e
-		case !res.retryable:
-			return nil, e
-		case res.reached && cl.write && !cl.idempotent:
+		case verdictUnknown:
 			return nil, unknownOutcome(cl, e, nil)
 		}
 		if attempt >= cl.attempts {
@@ -105,6 +100,42 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 			return nil, c.ctxError(cl, "waiting to retry", err, e)
 		}
 	}
+}
+
+// verdict is the retry policy's answer about one failed attempt.
+type verdict int
+
+const (
+	verdictFail    verdict = iota // give up with the error as it is
+	verdictBackoff                // try again after a backoff
+	verdictBan                    // flow control with a ban: hold its scope back, try again after it
+	verdictUnknown                // a write not known idempotent may have been processed: fail as unknown_outcome
+)
+
+// judge applies the policy to the failed attempt res of a call that writes
+// (write) and is known idempotent or not. It is the one place the policy's
+// classification lives: single calls (do) and batches (CallBatch) use it.
+func judge(res attemptResult, write, idempotent bool) verdict {
+	e := res.err
+	switch {
+	case res.gateway && e.Kind == KindFlowControl && e.RetryAfter > 0:
+		return verdictBan
+	case res.gateway && (e.Kind == KindISP || e.Kind == KindFlowControl):
+		return verdictBackoff
+	case res.gateway, !res.retryable:
+		return verdictFail
+	case res.reached && write && !idempotent:
+		return verdictUnknown
+	}
+	return verdictBackoff
+}
+
+// holdBan shuts the ban scope of a flow-control error e of cl for the
+// ban's duration (plus banSlack) and returns the scope.
+func (c *Client) holdBan(cl *call, e *Error) string {
+	scope := c.banScope(cl, e)
+	c.gates.set(scope, c.clock.Now().Add(e.RetryAfter+banSlack), e)
+	return scope
 }
 
 // backoff is the wait after failed attempt n (1-based): Backoff·2^(n-1)

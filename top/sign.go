@@ -23,6 +23,13 @@ import (
 // File params are never in params (they travel as multipart parts and are
 // not signed). An unknown m is an error.
 func Sign(params map[string]string, secret string, m SignMethod) (string, error) {
+	return signWithBody(params, nil, secret, m)
+}
+
+// signWithBody is Sign with body appended to the concatenation, after the
+// sorted params: the signature of a batch call (system params in the URL,
+// sub-requests in the raw body).
+func signWithBody(params map[string]string, body []byte, secret string, m SignMethod) (string, error) {
 	var h hash.Hash
 	switch m {
 	case SignMD5:
@@ -49,6 +56,7 @@ func Sign(params map[string]string, secret string, m SignMethod) (string, error)
 		h.Write([]byte(k))
 		h.Write([]byte(params[k]))
 	}
+	h.Write(body)
 	if m == SignMD5 {
 		h.Write([]byte(secret))
 	}

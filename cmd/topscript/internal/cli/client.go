@@ -6,6 +6,7 @@ import (
 
 	"github.com/topscript/topscript/config"
 	"github.com/topscript/topscript/sandbox"
+	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
 )
 
@@ -44,6 +45,7 @@ type session struct {
 	cfg    *config.File
 	client *top.Client
 	sb     *sandbox.Server
+	scope  string // state.Scope of the app and shop the client works for
 }
 
 // appKey is the app key the session's client uses ("" without one): it
@@ -91,6 +93,7 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 		}
 		return nil, &exitError{code: ExitUsage, msg: noCredentials(f)}
 	}
+	s.scope = state.Scope(cfg.AppKey, cfg.Session)
 	var opts []top.Option
 	if logger != nil {
 		opts = append(opts, top.WithLogger(logger))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/topscript/topscript/repl"
 	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/state"
 )
 
 var replCommand = &command{
@@ -56,7 +57,7 @@ func runREPL(ctx context.Context, st *State, c *command, args []string) error {
 		Stdout: st.Stdout,
 		Stderr: st.Stderr,
 		Logger: logger,
-		Store:  backend.store,
+		Store:  state.Scoped(backend.store, s.scope),
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
 )
 
@@ -116,7 +117,7 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 		Stderr:   st.Stderr,
 		Logger:   logger,
 		DryRun:   o.DryRun,
-		Store:    backend.store,
+		Store:    state.Scoped(backend.store, s.scope),
 		OnJob:    jobs.add,
 		Progress: progress,
 	})
