@@ -25,8 +25,9 @@
 // writes to Options.Stdout.
 //
 // topscript's runtime guards the host process (no exec, no os.exit of the
-// host, cancellation), it is not a sandbox against a hostile script reading
-// or writing files the host user can.
+// host, cancellation, a memory watchdog and bounded string building: see
+// Options.MemoryLimit and MaxStringBytes); it is not a sandbox against a
+// hostile script reading or writing files the host user can.
 //
 // # Concurrency
 //
@@ -46,6 +47,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
@@ -90,6 +92,11 @@ type Options struct {
 	// terminal (else it logs progress lines). Nil means Stderr; io.Discard
 	// turns the bar off.
 	Progress io.Writer
+	// MemoryLimit is the Go heap size, in bytes, over which a running
+	// script is stopped with ErrMemoryLimit (the heap is the whole
+	// process's: a host with a big heap of its own sets it higher). 0
+	// means DefaultMemoryLimit; a negative value means no limit.
+	MemoryLimit int64
 }
 
 // Engine runs Lua scripts. See the package documentation.
@@ -109,6 +116,9 @@ type Engine struct {
 	lastErr errInfo
 	closed  bool
 	io      *ioLib
+
+	memMu   sync.Mutex
+	memOver uint64 // heap size that made the watchdog stop the run
 }
 
 // errInfo is what the error handler records where an error was raised.
@@ -146,6 +156,7 @@ func New(o Options) (e *Engine, err error) {
 		L.Close()
 		return nil, err
 	}
+	installStringLimits(L)
 
 	allow := e.allowFunc()
 	progress := o.Progress
@@ -331,14 +342,27 @@ func (e *Engine) run(ctx context.Context, proto *lua.FunctionProto, args []lua.L
 	runCtx, cancel := context.WithCancel(ctx)
 	e.ctx, e.cancel, e.exit, e.running = runCtx, cancel, nil, true
 	e.lastErr = errInfo{}
+	e.memMu.Lock()
+	e.memOver = 0
+	e.memMu.Unlock()
 	L.SetContext(runCtx)
 	base := L.GetTop()
+	endWatch := e.watchMemory(cancel)
 	defer func() {
+		endWatch()
 		if r := recover(); r != nil {
 			// No Go panic reaches the host: report it as a script error.
-			buf := make([]byte, 4096)
-			buf = buf[:goruntime.Stack(buf, false)]
-			rets, err = nil, &ScriptError{Msg: fmt.Sprintf("internal error: %v", r), Traceback: string(buf)}
+			se := &ScriptError{}
+			text := fmt.Sprint(r)
+			if ae, ok := r.(*lua.ApiError); ok {
+				// gopher-lua raised past PCall (its stack overflows do).
+				text = lua.LVAsString(ae.Object)
+			} else {
+				buf := make([]byte, 4096)
+				se.Traceback = string(buf[:goruntime.Stack(buf, false)])
+			}
+			se.Msg = panicMessage(text, se)
+			rets, err = nil, se
 		}
 		L.RemoveContext()
 		L.SetTop(base)
@@ -352,6 +376,10 @@ func (e *Engine) run(ctx context.Context, proto *lua.FunctionProto, args []lua.L
 		L.Push(a)
 	}
 	perr := L.PCall(len(args), nret, L.Get(base+1).(*lua.LFunction))
+	endWatch()
+	if used := e.memoryOverrun(); used > 0 {
+		return nil, e.memoryError(used)
+	}
 	if e.exit != nil {
 		if e.exit.Code == 0 {
 			return nil, nil
@@ -412,7 +440,7 @@ func (e *Engine) scriptError(ctx context.Context, perr error) error {
 	if errors.As(perr, &ae) {
 		obj = ae.Object
 		if ae.Type == lua.ApiErrorPanic {
-			se.Msg = "internal error: " + lua.LVAsString(obj)
+			se.Msg = panicMessage(lua.LVAsString(obj), se)
 		}
 	}
 	// The run was interrupted (Ctrl-C, --timeout): say so, whatever the
@@ -443,6 +471,25 @@ func (e *Engine) scriptError(ctx context.Context, perr error) error {
 		}
 	}
 	return se
+}
+
+// panicMessage turns the text of a Go panic the VM recovered (gopher-lua
+// appends a Lua traceback to it) into one line, moving the traceback to se
+// and reading the position off the first line. gopher-lua's own overflow
+// panics are reported as the stack overflows they are.
+func panicMessage(text string, se *ScriptError) string {
+	msg, tb, found := strings.Cut(text, "\nstack traceback:")
+	if found && se.Traceback == "" {
+		se.Traceback = strings.TrimSpace(tb)
+	}
+	if file, line, rest, ok := splitPosition(msg); ok {
+		se.File, se.Line, msg = file, line, rest
+	}
+	switch msg {
+	case "registry overflow", "lua callstack overflow":
+		return "stack overflow (" + msg + ": too many nested calls or values on the Lua stack)"
+	}
+	return "internal error: " + strings.Join(strings.Fields(msg), " ")
 }
 
 func (e *Engine) positionFromHandler(se *ScriptError) {

@@ -240,6 +240,10 @@ func openCSVReader(path string, o csvOptions) (*csvReader, error) {
 		header = make([]string, len(rec))
 		seen := make(map[string]int, len(rec))
 		line, _ := cr.FieldPos(0)
+		if err := checkUTF8(path, line, rec); err != nil {
+			f.Close()
+			return nil, err
+		}
 		for i, h := range rec {
 			h = strings.TrimSpace(h)
 			if h == "" {
@@ -294,6 +298,10 @@ func (r *csvReader) next(L *lua.LState) (*lua.LTable, int, error) {
 		if blankRecord(rec) {
 			continue
 		}
+		if err := checkUTF8(r.path, line, rec); err != nil {
+			r.close()
+			return nil, 0, err
+		}
 		if len(rec) != len(r.header) {
 			r.close()
 			return nil, 0, fmt.Errorf("%s:%d: row has %d columns, header has %d", r.path, line, len(rec), len(r.header))
@@ -305,6 +313,18 @@ func (r *csvReader) next(L *lua.LState) (*lua.LTable, int, error) {
 		return t, line, nil
 	}
 	return nil, 0, nil
+}
+
+// checkUTF8 refuses a record that is not valid UTF-8: a file read as
+// UTF-8 that is not (a GBK export read with encoding = "utf-8", or a file
+// mixing encodings) would otherwise hand the script garbled keys and values.
+func checkUTF8(path string, line int, rec []string) error {
+	for i, v := range rec {
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("%s:%d: column %d is not valid UTF-8 (is the file GBK? read it with {encoding = \"gbk\"})", path, line, i+1)
+		}
+	}
+	return nil
 }
 
 // blankRecord reports a row of empty cells (what spreadsheets leave behind).

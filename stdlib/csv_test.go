@@ -224,3 +224,19 @@ func TestCSVWriterStdout(t *testing.T) {
 		t.Fatalf("stdout got %q", got)
 	}
 }
+
+// A GBK export read as UTF-8 (explicitly, or auto-detected as UTF-8 from
+// its first 64 KiB) used to hand the script garbled bytes: it is an error
+// naming the line now. Found by FuzzCSVRead.
+func TestCSVWrongEncodingIsAnError(t *testing.T) {
+	L := newState(t, nil)
+	path := writeFile(t, "gbk.csv", gbk(t, priceCSV))
+	L.SetGlobal("path", luaString(path))
+	wantError(t, L, `csv.read(path, {encoding = "utf-8"})`, path+":1", "column 4 is not valid UTF-8", `encoding = "gbk"`)
+	mixed := writeFile(t, "mixed.csv", append([]byte("a,b\n"+strings.Repeat("1,夏季\n", 20000)), gbk(t, "2,连衣裙\n")...))
+	L.SetGlobal("mixed", luaString(mixed))
+	wantError(t, L, `n = 0; for r in csv.rows(mixed) do n = n + 1 end`, mixed+":20002", "column 2 is not valid UTF-8")
+	if n := L.GetGlobal("n").String(); n != "20000" {
+		t.Errorf("rows before the bad one: %s", n)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Params are the application parameters of a call. Values may be string,
@@ -311,6 +312,9 @@ func encodeParams(p Params) (*encodedParams, error) {
 		if k == "" {
 			return nil, fmt.Errorf("empty parameter name")
 		}
+		if !validParamName(k) {
+			return nil, fmt.Errorf("parameter name %q: control characters or invalid UTF-8 are not allowed", k)
+		}
 		if systemParams[k] {
 			return nil, fmt.Errorf("parameter %q is a system parameter set by the client (use the call options)", k)
 		}
@@ -421,4 +425,18 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// validParamName reports whether k can be sent as a parameter name: valid
+// UTF-8 without control characters (a multipart header cannot carry them).
+func validParamName(k string) bool {
+	if !utf8.ValidString(k) {
+		return false
+	}
+	for _, r := range k {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,281 @@
+package reliability
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/sandbox"
+	"github.com/topscript/topscript/state"
+	"github.com/topscript/topscript/stdlib"
+	"github.com/topscript/topscript/top"
+)
+
+// seed is the sandbox seed of every test here.
+const seed = 7
+
+// world is a sandbox behind a real loopback HTTP server (so dropped
+// connections are real), a client with fast retries and a state store.
+type world struct {
+	t      *testing.T
+	sb     *sandbox.Server
+	srv    *httptest.Server
+	client *top.Client
+	store  state.Store
+	logs   *syncBuffer
+
+	hits   atomic.Int64 // requests that reached the HTTP server
+	spiked atomic.Int64 // answers delayed past the client's timeout
+}
+
+// worldOptions shape a world.
+type worldOptions struct {
+	faults sandbox.Faults
+	// spikeEvery > 0 delays the answer to every spikeEvery-th request by
+	// spike, after the sandbox has applied it.
+	spikeEvery int64
+	spike      time.Duration
+	timeout    time.Duration // client timeout per attempt (default 5 s)
+	attempts   int           // client attempts (default 5)
+}
+
+func newWorld(t *testing.T, o worldOptions) *world {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{Seed: seed, Faults: o.faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, sb: sb, store: state.NewMemStore(), logs: &syncBuffer{}}
+	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		n := w.hits.Add(1)
+		if o.spikeEvery > 0 && n%o.spikeEvery == 0 {
+			rec := httptest.NewRecorder()
+			sb.ServeHTTP(rec, r)
+			w.spiked.Add(1)
+			time.Sleep(o.spike)
+			for k, v := range rec.Header() {
+				rw.Header()[k] = v
+			}
+			rw.WriteHeader(rec.Code)
+			_, _ = rw.Write(rec.Body.Bytes())
+			return
+		}
+		sb.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(w.srv.Close)
+	cfg := top.DefaultConfig()
+	cfg.Gateway = w.srv.URL + "/router/rest"
+	cfg.AppKey, cfg.AppSecret, cfg.Session = sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession
+	cfg.Retry.MaxAttempts = 5
+	if o.attempts > 0 {
+		cfg.Retry.MaxAttempts = o.attempts
+	}
+	cfg.Retry.Backoff, cfg.Retry.MaxBackoff = time.Millisecond, 4*time.Millisecond
+	cfg.Timeout = 5 * time.Second
+	if o.timeout > 0 {
+		cfg.Timeout = o.timeout
+	}
+	c, err := top.NewClient(cfg, top.WithLogger(slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.client = c
+	return w
+}
+
+// runResult is what one script run produced.
+type runResult struct {
+	stdout string
+	err    error
+	jobs   []stdlib.JobSummary
+}
+
+// run runs src (named name) on a fresh engine over the world's client and
+// store.
+func (w *world) run(name, src string, args ...string) runResult {
+	w.t.Helper()
+	var out syncBuffer
+	var res runResult
+	var mu sync.Mutex
+	eng, err := runtime.New(runtime.Options{
+		Client:   w.client,
+		Stdout:   &out,
+		Stderr:   w.logs,
+		Logger:   slog.New(slog.NewTextHandler(w.logs, nil)),
+		Store:    w.store,
+		Progress: io.Discard,
+		OnJob: func(s stdlib.JobSummary) {
+			mu.Lock()
+			res.jobs = append(res.jobs, s)
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer eng.Close()
+	path := filepath.Join(w.t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res.err = eng.RunFile(ctx, path, args)
+	res.stdout = out.String()
+	return res
+}
+
+// row is one SKU of the seed data.
+type row struct {
+	numIID, skuID, props, price string
+}
+
+var (
+	rowsOnce sync.Once
+	rowsData []row
+	rowsErr  error
+)
+
+// seedRows returns one SKU of each of the first n items of the seed data,
+// read from a fault-free sandbox.
+func seedRows(t *testing.T, n int) []row {
+	t.Helper()
+	rowsOnce.Do(func() { rowsData, rowsErr = loadRows() })
+	if rowsErr != nil {
+		t.Fatal(rowsErr)
+	}
+	if n > len(rowsData) {
+		t.Fatalf("want %d rows, the seed has %d", n, len(rowsData))
+	}
+	return rowsData[:n]
+}
+
+func loadRows() ([]row, error) {
+	sb, err := sandbox.New(sandbox.Options{Seed: seed})
+	if err != nil {
+		return nil, err
+	}
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+	cfg := top.DefaultConfig()
+	cfg.Gateway = srv.URL + "/router/rest"
+	cfg.AppKey, cfg.AppSecret, cfg.Session = sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession
+	c, err := top.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	var rows []row
+	p := c.Pages(ctx, "taobao.items.onsale.get", top.Params{"fields": "num_iid"}, top.PageOptions{PageSize: 200})
+	for {
+		resp, ok, err := p.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		for _, it := range p.Items(resp) {
+			id := fmt.Sprint(it.(map[string]any)["num_iid"])
+			r, err := c.Call(ctx, "taobao.item.seller.get", top.Params{"num_iid": id, "fields": "num_iid,sku"}, nil)
+			if err != nil {
+				return nil, err
+			}
+			skus, _, _ := top.FindList(r.Payload["item"].(map[string]any), "skus")
+			if len(skus) == 0 {
+				continue
+			}
+			s := skus[0].(map[string]any)
+			rows = append(rows, row{numIID: id, skuID: fmt.Sprint(s["sku_id"]), props: fmt.Sprint(s["properties"]), price: fmt.Sprint(s["price"])})
+		}
+	}
+	return rows, nil
+}
+
+// writeRowsCSV writes rows as a CSV file with a header and returns its path.
+func writeRowsCSV(t *testing.T, rows []row) string {
+	t.Helper()
+	var b bytes.Buffer
+	b.WriteString("num_iid,sku_id,properties,price\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%s,%s,%s,%s\n", r.numIID, r.skuID, r.props, r.price)
+	}
+	path := filepath.Join(t.TempDir(), "rows.csv")
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// readReport reads a job report: key → status, and the report's rows.
+func readReport(t *testing.T, path string) (map[string]string, [][]string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte("\uFEFF")))).ReadAll()
+	if err != nil {
+		t.Fatalf("report %s: %v", path, err)
+	}
+	if len(recs) == 0 || strings.Join(recs[0][:6], ",") != "key,status,code,sub_code,message,request_id" {
+		t.Fatalf("report header: %v", recs)
+	}
+	out := map[string]string{}
+	for _, r := range recs[1:] {
+		if _, dup := out[r[0]]; dup {
+			t.Fatalf("report names %s twice", r[0])
+		}
+		out[r[0]] = r[1]
+	}
+	return out, recs[1:]
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// errorTotals splits the sandbox's error counters into faults that did not
+// apply the call (isp, HTTP 502, bans) and faults that applied it and lost
+// the answer (drop, truncate).
+func errorTotals(st sandbox.Stats) (notApplied, lost int64, other map[string]int64) {
+	other = map[string]int64{}
+	for k, n := range st.Errors {
+		switch {
+		case k == "drop" || k == "truncate":
+			lost += n
+		case k == "http502" || strings.HasPrefix(k, "15/isp.") || strings.HasPrefix(k, "7/"):
+			notApplied += n
+		default:
+			other[k] = n
+		}
+	}
+	return notApplied, lost, other
+}
