@@ -129,6 +129,10 @@ func TestContainmentExecDisabled(t *testing.T) {
 		if se.File != "x.lua" || se.Line != 1 {
 			t.Errorf("%s: got %q", src, se.Error())
 		}
+		if strings.Contains(src, "execute") && !strings.Contains(se.Msg, "os.execute is disabled") ||
+			strings.Contains(src, "popen") && !strings.Contains(se.Msg, "io.popen is disabled") {
+			t.Errorf("%s: the error %q does not name the disabled function", src, se.Msg)
+		}
 	}
 	// load cannot reach files or bytecode either.
 	if err := run(t, e, `assert(load(function() return "os.exit(1)" end) == nil)`); err != nil {

@@ -86,6 +86,11 @@ func openIO(e *Engine) *ioLib {
 	}
 	if e.opts.AllowExec {
 		funcs["popen"] = lib.ioPopen
+	} else {
+		funcs["popen"] = func(L *lua.LState) int {
+			L.RaiseError("io.popen is disabled: the host does not allow running commands")
+			return 0
+		}
 	}
 	mod := L.SetFuncs(L.CreateTable(0, 16), funcs)
 	mod.RawSetString("stdin", stdin)

@@ -65,12 +65,24 @@ func (e *Engine) openLibs() error {
 		osmod.RawSetString("exit", L.NewFunction(e.osExit))
 		if e.opts.AllowExec {
 			osmod.RawSetString("execute", L.NewFunction(e.osExecute))
+		} else {
+			osmod.RawSetString("execute", disabledFunc(L, "os.execute"))
 		}
 	}
 
 	// io over the engine's streams.
 	e.io = openIO(e)
 	return nil
+}
+
+// disabledFunc stands in for a function the host does not allow, so that a
+// script calling it gets an error naming it rather than "attempt to call a
+// nil value".
+func disabledFunc(L *lua.LState, name string) *lua.LFunction {
+	return L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("%s is disabled: the host does not allow running commands", name)
+		return 0
+	})
 }
 
 // baseLoadString is load/loadstring restricted to strings:

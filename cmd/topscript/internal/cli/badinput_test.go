@@ -177,7 +177,7 @@ func TestBadInputTable(t *testing.T) {
 		{name: "unknown command", args: []string{"runn"}, code: 2, want: []string{`unknown command "runn"`, `"run"`}},
 		{name: "bad log format", files: script("ok.lua", "print(1)"), args: []string{"run", "--log-format", "xml", "ok.lua"}, code: 2, want: []string{"xml"}},
 		{name: "call param syntax", args: []string{"call", "taobao.time.get", "novalue"}, code: 2, want: []string{"novalue"}},
-		{name: "call upload missing", args: []string{"call", "taobao.time.get", "image=@nope.jpg"}, code: 1, want: []string{"nope.jpg"}},
+		{name: "call upload missing", args: []string{"call", "taobao.time.get", "image=@nope.jpg"}, code: 2, want: []string{"parameter image", "nope.jpg"}},
 		// Scripts.
 		{name: "missing script", args: []string{"run", "nope.lua"}, code: 2, want: []string{"nope.lua", "no such file"}},
 		{name: "script is a directory", files: map[string]string{"dir.lua/x": ""}, args: []string{"run", "dir.lua"}, code: 2, want: []string{"dir.lua", "not a file"}},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -110,6 +111,11 @@ func callParams(stdin io.Reader, args []string) (top.Params, error) {
 			path := value[1:]
 			if path == "" {
 				return nil, usageErrorf("call", "parameter %s: @ needs a file path", name)
+			}
+			if fi, err := os.Stat(path); err != nil {
+				return nil, usageErrorf("call", "parameter %s: cannot read %s: %v", name, path, errors.Unwrap(err))
+			} else if fi.IsDir() {
+				return nil, usageErrorf("call", "parameter %s: %s is a directory", name, path)
 			}
 			params[name] = top.File{Name: filepath.Base(path), Path: path}
 		default:
