@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -51,7 +52,20 @@ type StateConfig struct {
 	Backend  StateBackend
 	Path     string // file backend: the database file
 	RedisURL string // redis backend: "redis://host:6379/0"; may hold a password
+	// LockLease is the lease of Redis locks (--lock, the scheduler's
+	// no-overlap) and of job row claims: a holder that dies frees them
+	// after at most this long, a live one renews them every third of it.
+	// Zero means DefaultLockLease. Ignored by the file backend, whose locks
+	// the OS frees when a process dies.
+	LockLease time.Duration
 }
+
+// DefaultLockLease is [state] lock_lease when unset.
+const DefaultLockLease = 30 * time.Second
+
+// MinLockLease is the shortest [state] lock_lease accepted: renewals every
+// third of it must outpace network hiccups.
+const MinLockLease = time.Second
 
 // Schedule is one [[schedule]] entry.
 type Schedule struct {

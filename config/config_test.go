@@ -228,6 +228,10 @@ func TestErrors(t *testing.T) {
 			`c.toml:2: state.backend: backend "redis" needs redis_url`},
 		{"bad redis url keeps password hidden", "[state]\nredis_url = \"http://:pw@host/0\"\n", "",
 			`c.toml:2: state.redis_url: bad redis_url http://:****@host/0: want redis://[:password@]host:port/db`},
+		{"lock lease too short", "[state]\nlock_lease = \"500ms\"\n", "",
+			`c.toml:2: state.lock_lease: too short: 500ms (at least 1s)`},
+		{"bad lock lease", "[state]\nlock_lease = 30\n", "",
+			`c.toml:2: state.lock_lease: want a duration such as "30s" or "2m", got integer 30`},
 		{"bad cron", "[[schedule]]\nname = \"a\"\ncron = \"* * *\"\nscript = \"a.lua\"\n", "",
 			`c.toml:3: schedule[1].cron: bad cron "* * *": expected 5 to 6 fields, found 3: [* * *] (want 5 fields, 6 with seconds, or "@every 30s")`},
 		{"duplicate schedule", "[[schedule]]\nname = \"a\"\ncron = \"@every 30s\"\nscript = \"a.lua\"\n[[schedule]]\nname = \"a\"\ncron = \"@hourly\"\nscript = \"b.lua\"\n", "",
@@ -253,6 +257,19 @@ func TestErrors(t *testing.T) {
 				t.Errorf("%T is not a *config.Error", err)
 			}
 		})
+	}
+}
+
+func TestLockLease(t *testing.T) {
+	f, err := Parse("c.toml", "[state]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:6379/0\"\nlock_lease = \"2s\"\n", Options{Env: envMap(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.State.LockLease != 2*time.Second {
+		t.Errorf("lock_lease = %v, want 2s", f.State.LockLease)
+	}
+	if !strings.Contains(f.String(), "lock_lease 2s") {
+		t.Errorf("effective settings do not show the lease:\n%s", f)
 	}
 }
 

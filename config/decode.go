@@ -34,7 +34,7 @@ var (
 	throttleKeys = []string{"qps", "methods"}
 	retryKeys    = []string{"max_attempts", "backoff", "max_ban_wait"}
 	closureKeys  = []string{"methods", "start", "end", "action"}
-	stateKeys    = []string{"backend", "path", "redis_url"}
+	stateKeys    = []string{"backend", "path", "redis_url", "lock_lease"}
 	scheduleKeys = []string{"name", "cron", "script", "args"}
 )
 
@@ -332,6 +332,15 @@ func (d *decoder) state(v any, s *StateConfig) {
 				d.errorf("state.redis_url", "bad redis_url %s: want redis://[:password@]host:port/db", RedactURL(r))
 			} else {
 				s.RedisURL = r
+			}
+		}
+	}
+	if v, ok := m["lock_lease"]; ok {
+		if t, ok := d.duration("state.lock_lease", v, false); ok {
+			if t < MinLockLease {
+				d.errorf("state.lock_lease", "too short: %s (at least %s)", t, MinLockLease)
+			} else {
+				s.LockLease = t
 			}
 		}
 	}

@@ -81,7 +81,11 @@ func (f *File) Redacted() string {
 
 	switch f.State.Backend {
 	case StateRedis:
-		row("state", "redis %s", RedactURL(f.State.RedisURL))
+		if f.State.LockLease != 0 {
+			row("state", "redis %s, lock_lease %s", RedactURL(f.State.RedisURL), f.State.LockLease)
+		} else {
+			row("state", "redis %s", RedactURL(f.State.RedisURL))
+		}
 	default:
 		row("state", "file %s", f.State.Path)
 	}

@@ -23,6 +23,7 @@ type RedisStore struct {
 	client *redis.Client
 	app    string
 	url    string // redacted
+	claims redisClaims
 }
 
 // OpenRedis connects to the Redis server at rawURL (redis://, rediss:// or
@@ -160,8 +161,10 @@ func (s *RedisStore) Keys(ctx context.Context, ns string) ([]string, error) {
 	return keys, nil
 }
 
-// Close implements Store; it closes the client.
+// Close implements Store; it closes the client. Claims still held are not
+// released: they expire after their lease.
 func (s *RedisStore) Close() error {
+	s.claims.close()
 	err := s.client.Close()
 	if errors.Is(err, redis.ErrClosed) {
 		return nil

@@ -31,11 +31,7 @@ func NewRedisLocker(client redis.UniversalClient, prefix string) *RedisLocker {
 }
 
 var (
-	renewScript = redis.NewScript(`
-if redis.call("GET", KEYS[1]) == ARGV[1] then
-  return redis.call("PEXPIRE", KEYS[1], ARGV[2])
-end
-return 0`)
+	renewScript   = redis.NewScript(renewSource)
 	releaseScript = redis.NewScript(`
 if redis.call("GET", KEYS[1]) == ARGV[1] then
   return redis.call("DEL", KEYS[1])

@@ -16,7 +16,9 @@
 //     process dies.
 //   - Redis: a hash per namespace, SET NX PX locks with background renewal,
 //     a shared GCRA rate limiter and shared bans (RedisStore, RedisLocker,
-//     RedisLimiter). Use it when several machines work for one app key.
+//     RedisLimiter), and leased claims on keys so that processes running
+//     the same job split its rows (Claimer). Use it when several machines
+//     work for one app key.
 //
 // MemStore and MemLocker are in-process implementations for tests, dry runs
 // and embedding.

@@ -17,6 +17,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
 	"github.com/topscript/topscript/top/catalog"
 )
@@ -60,6 +61,20 @@ import (
 // rows checkpointed ok are skipped (status "skipped") and failed rows are
 // tried again. job.reset(name) forgets every checkpoint of a job (job.reset(name,
 // key) one of them); state.open("job:<name>") reads them.
+//
+// # Several processes
+//
+// With a store shared by several processes (state.Claimer: the Redis
+// backend), each row is claimed before its call is sent and released once
+// its checkpoint is saved, so processes running the same job (same name,
+// same store) over the same rows split them and send each row once. A row
+// another process holds is put aside and looked at again every
+// jobClaimPoll once the other rows are dispatched: done there, it counts as
+// skipped ("done by another run"); left unknown there, it is not re-sent;
+// released without a checkpoint (it failed there), it is tried here. The
+// store keeps claims alive while the process lives; the claims of a process
+// that died expire after their lease and its rows are taken over. Dry runs
+// claim nothing.
 //
 // # Unknown outcomes
 //
@@ -291,6 +306,11 @@ type jobRow struct {
 	cells []string // input columns for the report
 	prev  checkpoint
 	done  bool // a checkpoint says ok: skip
+	// elsewhere is set when prev was written by another process while
+	// this job ran (a shared store).
+	elsewhere bool
+	claimed   bool // this run holds the row's claim
+	deferred  bool // another process held the claim when the row came up
 }
 
 // where names the row in messages.
@@ -338,6 +358,12 @@ type job struct {
 	prog    *progress
 	sum     JobSummary
 	start   time.Time
+
+	// claims and token, when the store is a state.Claimer (not under
+	// dry-run): each row is claimed before its call is sent, so processes
+	// running the same job on one shared store split the rows.
+	claims state.Claimer
+	token  string
 }
 
 func jobRun(L *lua.LState, env *Env) int {
@@ -345,6 +371,9 @@ func jobRun(L *lua.LState, env *Env) int {
 	j := &job{env: env, L: L, spec: spec, ns: jobCheckpointNS(spec.name), log: env.logger(), start: time.Now()}
 	j.sum = JobSummary{Name: spec.name, DryRun: env.DryRun, Report: spec.report}
 	ctx := env.context(L)
+	if c, ok := env.store().(state.Claimer); ok && !env.DryRun {
+		j.claims, j.token = c, state.NewToken()
+	}
 
 	if err := j.readRows(); err != nil {
 		L.RaiseError("job.run %s: %v", spec.name, err)
@@ -556,13 +585,19 @@ func (j *job) loadCheckpoints(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		var cp checkpoint
-		if json.Unmarshal(raw, &cp) != nil || cp.Status == "" {
-			cp.Status = strings.Trim(string(raw), `"`)
-		}
-		r.prev = cp
+		r.prev = parseCheckpoint(raw)
 	}
 	return nil
+}
+
+// parseCheckpoint decodes a stored checkpoint (a JSON object, or a bare
+// status from older versions).
+func parseCheckpoint(raw []byte) checkpoint {
+	var cp checkpoint
+	if json.Unmarshal(raw, &cp) != nil || cp.Status == "" {
+		cp.Status = strings.Trim(string(raw), `"`)
+	}
+	return cp
 }
 
 // loop dispatches the rows and processes the results. It returns the error
@@ -595,29 +630,78 @@ func (j *job) loop(ctx context.Context) error {
 		}
 	}()
 	unknownSkipped := 0
+	// Rows another process has claimed wait in deferred and are tried
+	// again in rounds (queue), every jobClaimPoll, once the other rows are
+	// dispatched.
+	var queue, deferred []*jobRow
+	var retryAt, waitingSince time.Time
+	waitLogged := false
+	pick := func() *jobRow {
+		if next < len(j.rows) {
+			next++
+			return j.rows[next-1]
+		}
+		if len(queue) == 0 && len(deferred) > 0 && !time.Now().Before(retryAt) {
+			queue, deferred = deferred, nil
+		}
+		if len(queue) == 0 {
+			return nil
+		}
+		r := queue[0]
+		queue = queue[1:]
+		return r
+	}
 	for {
 		// Fill the free slots. Checkpoints of finished calls are durable at
 		// this point, so at most concurrency calls are ever unrecorded.
-		for !stopping && inflight < j.spec.concurrency && next < len(j.rows) {
+		for !stopping && inflight < j.spec.concurrency {
 			if ctx.Err() != nil {
 				stop()
 				break
 			}
-			r := j.rows[next]
-			next++
+			r := pick()
+			if r == nil {
+				break
+			}
 			if skip, unk := j.skipRow(r); skip {
 				if unk {
 					unknownSkipped++
 				}
 				continue
 			}
+			if j.claims != nil {
+				got, err := j.claim(ctx, r)
+				if err != nil {
+					if ctx.Err() == nil {
+						fatal = err
+					}
+					stop()
+					break
+				}
+				if !got {
+					if len(deferred) == 0 {
+						retryAt = time.Now().Add(jobClaimPoll)
+					}
+					deferred = append(deferred, r)
+					continue
+				}
+				if skip, unk := j.skipRow(r); skip { // done by another process meanwhile
+					j.unclaim(r)
+					if unk {
+						unknownSkipped++
+					}
+					continue
+				}
+			}
 			c, err := j.prepare(r)
 			if err != nil {
+				j.unclaim(r)
 				fatal = err
 				stop()
 				break
 			}
 			if c == nil {
+				j.unclaim(r)
 				j.sum.Skipped++
 				j.prog.add(statusSkipped)
 				j.writeReport(r, statusSkipped, nil, "nothing to send (call returned nil)", "")
@@ -626,16 +710,41 @@ func (j *job) loop(ctx context.Context) error {
 			inflight++
 			go j.work(callCtx, c, results)
 		}
-		if inflight == 0 {
+		// Rows claimed elsewhere and not due yet: wake up for them.
+		var due *time.Timer
+		if !stopping && len(deferred) > 0 && len(queue) == 0 && next == len(j.rows) {
+			due = time.NewTimer(time.Until(retryAt))
+		}
+		if inflight == 0 && due == nil {
 			break
 		}
+		if inflight == 0 && !waitLogged {
+			// Only rows other processes hold are left.
+			if waitingSince.IsZero() {
+				waitingSince = time.Now()
+			} else if time.Since(waitingSince) > jobClaimWaitLog {
+				waitLogged = true
+				j.log.Info(fmt.Sprintf("job %s: waiting for %d rows claimed by another run (freed when it finishes them, or after the lease if it died)",
+					j.spec.name, len(deferred)), "job", j.spec.name, "claimed_elsewhere", len(deferred))
+			}
+		}
 		var batch []jobResult
+		var dueC <-chan time.Time
+		if due != nil {
+			dueC = due.C
+		}
 		select {
 		case res := <-results:
 			batch = append(batch, res)
+		case <-dueC:
 		case <-done:
 			done = nil
 			stop()
+		}
+		if due != nil {
+			due.Stop()
+		}
+		if len(batch) == 0 {
 			continue
 		}
 	drain:
@@ -655,7 +764,7 @@ func (j *job) loop(ctx context.Context) error {
 			stop()
 		}
 	}
-	j.sum.Pending = len(j.rows) - next
+	j.sum.Pending = len(j.rows) - next + len(queue) + len(deferred)
 	if unknownSkipped > 0 {
 		j.log.Warn(fmt.Sprintf("job %s: %d rows have an unknown outcome from an earlier run and were not sent again: "+
 			"check them on the platform, then forget them with job.reset(name, key) or run once with resend_unknown = true",
@@ -671,7 +780,11 @@ func (j *job) skipRow(r *jobRow) (skip, unk bool) {
 	case statusOK:
 		j.sum.Skipped++
 		j.prog.add(statusSkipped)
-		j.writeReport(r, statusSkipped, nil, "done in an earlier run", r.prev.RequestID)
+		msg := "done in an earlier run"
+		if r.elsewhere {
+			msg = "done by another run (another process sharing the checkpoints)"
+		}
+		j.writeReport(r, statusSkipped, nil, msg, r.prev.RequestID)
 		return true, false
 	case statusUnknown:
 		if j.spec.resendUnknown {
@@ -683,6 +796,71 @@ func (j *job) skipRow(r *jobRow) (skip, unk bool) {
 		return true, true
 	}
 	return false, false
+}
+
+// jobClaimPoll is how often rows claimed by another process are tried
+// again.
+const jobClaimPoll = 200 * time.Millisecond
+
+// jobClaimWaitLog is how long a job waits only for rows claimed elsewhere
+// before it says so in the log.
+const jobClaimWaitLog = 3 * time.Second
+
+// claim claims r for this job run in the shared store and, once claimed,
+// re-reads its checkpoint (another process may have finished it since the
+// job started; r.prev then says so). A row deferred once is first looked
+// up without claiming: it was most likely done meanwhile. It returns false
+// when another process holds the row.
+func (j *job) claim(ctx context.Context, r *jobRow) (bool, error) {
+	if r.deferred {
+		if err := j.reload(ctx, r); err != nil || r.prev.Status == statusOK {
+			return err == nil, err
+		}
+	}
+	ok, err := j.claims.Claim(ctx, j.ns, r.key, j.token, 0)
+	if err != nil {
+		return false, fmt.Errorf("claiming %s (key %q): %v", r.where(), r.key, err)
+	}
+	if !ok {
+		r.deferred = true
+		return false, nil
+	}
+	r.claimed = true
+	if err := j.reload(ctx, r); err != nil {
+		j.unclaim(r)
+		return false, err
+	}
+	return true, nil
+}
+
+// reload re-reads the checkpoint of r.
+func (j *job) reload(ctx context.Context, r *jobRow) error {
+	raw, found, err := j.env.store().Get(ctx, j.ns, r.key)
+	if err != nil {
+		return fmt.Errorf("reading the checkpoint of %s: %v", r.where(), err)
+	}
+	if !found {
+		return nil
+	}
+	cp := parseCheckpoint(raw)
+	if cp != r.prev {
+		r.prev, r.elsewhere = cp, true
+	}
+	return nil
+}
+
+// unclaim releases the claim on r, if any. A failure only delays other
+// processes until the claim's lease runs out, so it is logged, not fatal.
+func (j *job) unclaim(r *jobRow) {
+	if !r.claimed {
+		return
+	}
+	r.claimed = false
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := j.claims.Unclaim(ctx, j.ns, r.key, j.token); err != nil {
+		j.log.Warn("job: cannot release a row's claim (other processes get it after its lease)", "job", j.spec.name, "key", r.key, "error", err.Error())
+	}
 }
 
 // prepare runs call(row) and converts its results for a worker.
@@ -925,6 +1103,11 @@ func (j *job) finish(ctx context.Context, batch []jobResult, quiet bool) error {
 			if err := j.env.store().Delete(wctx, j.ns, k); err != nil {
 				return fmt.Errorf("saving checkpoints: %v", err)
 			}
+		}
+		// Checkpoints first, then the claims go: another process that
+		// claims a row next sees how it ended.
+		for _, res := range batch {
+			j.unclaim(res.call.row)
 		}
 	}
 	var cbErr error

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -242,8 +243,8 @@ func ToLua(L *lua.LState, v any) lua.LValue {
 }
 
 func intToLua(i int64) lua.LValue {
-	if i >= 0 && i < int64(len(smallInts)) {
-		return smallInts[i]
+	if small := smallInts(); i >= 0 && i < int64(len(small)) {
+		return small[i]
 	}
 	if i > maxSafeInt || i < -maxSafeInt {
 		return lua.LString(strconv.FormatInt(i, 10))
@@ -252,13 +253,15 @@ func intToLua(i int64) lua.LValue {
 }
 
 // smallInts holds boxed small numbers (counts, quantities, flags), so
-// converting them allocates nothing.
-var smallInts = func() (a [1024]lua.LValue) {
+// converting them allocates nothing. Built on first use: every start of
+// the program would pay its thousand allocations otherwise.
+var smallInts = sync.OnceValue(func() *[1024]lua.LValue {
+	var a [1024]lua.LValue
 	for i := range a {
 		a[i] = lua.LNumber(i)
 	}
-	return
-}()
+	return &a
+})
 
 func uintToLua(u uint64) lua.LValue {
 	if u > maxSafeInt {
@@ -634,7 +637,8 @@ var (
 	typStrdict, typKeys, typK2i = reflect.TypeOf(map[string]lua.LValue(nil)), reflect.TypeOf([]lua.LValue(nil)), reflect.TypeOf(map[lua.LValue]int(nil))
 )
 
-func init() {
+// checkFastTables sets fastTables, once, before the first conversion.
+var checkFastTables = sync.OnceFunc(func() {
 	tt := reflect.TypeOf(lua.LTable{})
 	f1, ok1 := tt.FieldByName("strdict")
 	f2, ok2 := tt.FieldByName("keys")
@@ -656,7 +660,7 @@ func init() {
 		n++
 	}
 	fastTables = n == 2 && t.RawGetString("a") == lua.LNumber(1)
-}
+})
 
 // buildFast makes a table whose string part is exactly dict (taken over,
 // not copied), with keys in the order next/pairs walk them.
@@ -671,6 +675,7 @@ func buildFast(dict map[string]lua.LValue, keys []lua.LValue, k2i map[lua.LValue
 
 // mapToLua converts a JSON object; nil values are left out.
 func mapToLua(L *lua.LState, m map[string]any) *lua.LTable {
+	checkFastTables()
 	if !fastTables {
 		t := L.CreateTable(0, len(m))
 		for k, e := range m {

@@ -18,7 +18,9 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,10 +42,21 @@ type Client struct {
 	throttle *throttle
 	gates    *gates
 	redactor redactor
+	signer   *signer // keyed digests reused across calls
+	// lastStamp is the last timestamp formatted (see timestamp).
+	lastStamp atomic.Pointer[stamp]
+	// defaultHTTP makes the client's own HTTP client, at the first
+	// request, when WithHTTPClient gave none (http is nil then).
+	defaultHTTP func() *http.Client
 	// batchTurn (capacity 1) lets one batch at a time take its throttle
 	// tokens, so concurrent batches do not interleave theirs (see
 	// CallBatch).
 	batchTurn chan struct{}
+
+	// sharedLimiter and sharedBans share the throttle and the ban
+	// hold-backs with other processes (WithShared; see shared.go).
+	sharedLimiter SharedLimiter
+	sharedBans    *sharedBans
 
 	// hooks for tests; nil means the catalog.
 	isWriteFn      func(method string) bool
@@ -154,6 +167,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		logger:    slog.New(slog.DiscardHandler),
 		gates:     newGates(),
 		redactor:  newRedactor(cfg.AppSecret, cfg.Session),
+		signer:    newSigner(cfg.AppSecret, cfg.SignMethod),
 		batchTurn: make(chan struct{}, 1),
 	}
 	for _, o := range opts {
@@ -162,11 +176,17 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		}
 	}
 	if c.http == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 256
-		c.http = &http.Client{Transport: tr}
+		// The default transport is made at the first request: cloning
+		// http.DefaultTransport sets up HTTP/2, which a run that makes
+		// no call (or a short CLI command) need not pay for.
+		c.defaultHTTP = sync.OnceValue(func() *http.Client {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.MaxIdleConnsPerHost = 256
+			return &http.Client{Transport: tr}
+		})
 	}
 	c.throttle = newThrottle(c.clock, cfg.Throttle)
+	c.throttle.shared = c.sharedLimiter
 	return c, nil
 }
 
@@ -324,6 +344,8 @@ func (c *Client) isIdempotent(method string, params map[string]string) bool {
 // SetRate sets the client-side rate of calls matching pattern, a
 // path.Match-style glob ("taobao.trades.sold.*"); "" or "*" is the whole
 // app. qps <= 0 removes the limit. It takes effect for the next call.
+// Under a shared limiter (WithShared) it changes the rate this process asks
+// the limiter for: every process of the fleet must set the same one.
 func (c *Client) SetRate(pattern string, qps float64) {
 	if c == nil {
 		return
@@ -345,14 +367,18 @@ type attemptResult struct {
 // ticket is committed right before the request goes.
 func (c *Client) attempt(ctx context.Context, cl *call, tk *ticket) attemptResult {
 	defer tk.release()
-	all, err := c.signedParams(cl)
-	if err != nil {
-		return attemptResult{err: &Error{Method: cl.method, Kind: KindInvalid, Msg: err.Error()}}
-	}
-	rd := cl.redact.with(all["sign"])
-	body, ctype, err := encodeBody(all, cl.files)
-	if err != nil {
-		return attemptResult{err: &Error{Method: cl.method, Kind: KindInvalid, Msg: rd.redact("encoding the request: " + err.Error())}}
+	pairs, sign := c.signed(cl)
+	rd := cl.redact.with(sign)
+	var body []byte
+	ctype := formContentType
+	if len(cl.files) == 0 {
+		body = appendForm(make([]byte, 0, formLen(pairs)), pairs)
+	} else {
+		var err error
+		body, ctype, err = encodeBody(pairsMap(pairs), cl.files)
+		if err != nil {
+			return attemptResult{err: &Error{Method: cl.method, Kind: KindInvalid, Msg: rd.redact("encoding the request: " + err.Error())}}
+		}
 	}
 	raw, status, fail := c.exchange(ctx, exchange{
 		method: cl.method, url: c.cfg.Gateway, body: body, ctype: ctype,
@@ -395,12 +421,17 @@ func (c *Client) exchange(ctx context.Context, x exchange) ([]byte, int, *attemp
 	if err != nil {
 		return nil, 0, &attemptResult{err: &Error{Method: x.method, Kind: KindInvalid, Msg: rd.redact(err.Error())}}
 	}
-	req.Header.Set("Content-Type", x.ctype)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "topscript")
+	// Canonical names set directly: Header.Set would check them each time.
+	req.Header["Content-Type"] = []string{x.ctype}
+	req.Header["Accept"] = []string{"application/json"}
+	req.Header["User-Agent"] = []string{"topscript"}
 
 	x.tk.commit()
-	hresp, err := c.http.Do(req)
+	hc := c.http
+	if hc == nil {
+		hc = c.defaultHTTP()
+	}
+	hresp, err := hc.Do(req)
 	if err != nil {
 		reached := written.Load()
 		msg := rd.redact(err.Error())
@@ -473,29 +504,55 @@ func judgeAnswer(method string, status int, raw []byte, rd redactor) attemptResu
 // signedParams returns every param of one attempt, system params and sign
 // included, timestamped now (GMT+8).
 func (c *Client) signedParams(cl *call) (map[string]string, error) {
-	all := make(map[string]string, len(cl.text)+10)
+	pairs, _ := c.signed(cl)
+	return pairsMap(pairs), nil
+}
+
+// signed returns every param of one attempt, system params and sign
+// included, timestamped now (GMT+8), sorted by name; and the sign.
+func (c *Client) signed(cl *call) ([]param, string) {
+	ps := make([]param, 0, len(cl.text)+10)
 	for k, v := range cl.text {
-		all[k] = v
+		ps = append(ps, param{k, v})
 	}
-	all["method"] = cl.method
-	all["app_key"] = c.cfg.AppKey
-	all["timestamp"] = Timestamp(c.clock.Now())
-	all["format"] = "json"
-	all["v"] = "2.0"
-	all["sign_method"] = string(c.cfg.SignMethod)
-	all["partner_id"] = PartnerID
+	ps = append(ps,
+		param{"method", cl.method},
+		param{"app_key", c.cfg.AppKey},
+		param{"timestamp", c.timestamp()},
+		param{"format", "json"},
+		param{"v", "2.0"},
+		param{"sign_method", string(c.cfg.SignMethod)},
+		param{"partner_id", PartnerID})
 	if cl.session != "" {
-		all["session"] = cl.session
+		ps = append(ps, param{"session", cl.session})
 	}
 	if cl.simplify {
-		all["simplify"] = "true"
+		ps = append(ps, param{"simplify", "true"})
 	}
-	sign, err := Sign(all, c.cfg.AppSecret, c.cfg.SignMethod)
-	if err != nil {
-		return nil, err
+	// App params cannot take these names (encodeParams refuses them), so
+	// the names are unique.
+	sortParams(ps)
+	sign := c.signer.sign(ps, nil)
+	i, _ := slices.BinarySearchFunc(ps, "sign", func(p param, name string) int { return strings.Compare(p.name, name) })
+	return slices.Insert(ps, i, param{"sign", sign}), sign
+}
+
+// timestamp is Timestamp(now), formatted once a second.
+func (c *Client) timestamp() string {
+	now := c.clock.Now()
+	sec := now.Unix()
+	if t := c.lastStamp.Load(); t != nil && t.sec == sec {
+		return t.text
 	}
-	all["sign"] = sign
-	return all, nil
+	text := Timestamp(now)
+	c.lastStamp.Store(&stamp{sec: sec, text: text})
+	return text
+}
+
+// stamp is a formatted timestamp and its Unix second.
+type stamp struct {
+	sec  int64
+	text string
 }
 
 // redactURL drops the query and user info of a URL.

@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/big"
 	"mime/multipart"
-	"net/url"
 	"os"
 	"reflect"
 	"sort"
@@ -351,6 +350,20 @@ func encodeParams(p Params) (*encodedParams, error) {
 	return ep, nil
 }
 
+// validParamName reports whether k can be sent as a parameter name: valid
+// UTF-8 without control characters (a multipart header cannot carry them).
+func validParamName(k string) bool {
+	if !utf8.ValidString(k) {
+		return false
+	}
+	for _, r := range k {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // loadFile reads a File's data from Path when it has none, and names it.
 func loadFile(f File) (File, error) {
 	if f.Data == nil {
@@ -379,20 +392,20 @@ func baseName(p string) string {
 	return p
 }
 
+// formContentType is the content type of a body without files.
+const formContentType = "application/x-www-form-urlencoded;charset=utf-8"
+
 // encodeBody writes all params (system, app and sign) as a request body:
 // multipart/form-data when there are files, urlencoded otherwise. It
 // returns the body and its content type.
 func encodeBody(all map[string]string, files map[string]File) ([]byte, string, error) {
 	if len(files) == 0 {
-		v := make(url.Values, len(all))
-		for k, s := range all {
-			v[k] = []string{s}
-		}
-		return []byte(v.Encode()), "application/x-www-form-urlencoded;charset=utf-8", nil
+		ps := mapParams(all)
+		return appendForm(make([]byte, 0, formLen(ps)), ps), formContentType, nil
 	}
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
-	for _, k := range sortedKeys(all) {
+	for _, k := range sortedNames(all) {
 		if err := w.WriteField(k, all[k]); err != nil {
 			return nil, "", err
 		}
@@ -416,27 +429,4 @@ func encodeBody(all map[string]string, files map[string]File) ([]byte, string, e
 		return nil, "", err
 	}
 	return buf.Bytes(), w.FormDataContentType(), nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// validParamName reports whether k can be sent as a parameter name: valid
-// UTF-8 without control characters (a multipart header cannot carry them).
-func validParamName(k string) bool {
-	if !utf8.ValidString(k) {
-		return false
-	}
-	for _, r := range k {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
 }

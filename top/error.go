@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -130,16 +131,17 @@ func classify(code int, subCode string) Kind {
 	return KindISV
 }
 
+// The ban regexps compile on first use, not at every start of the program.
 var (
-	banRe   = regexp.MustCompile(`(?i)(\d+)\s*more\s*seconds?`)
-	banReZh = regexp.MustCompile(`(\d+)\s*秒`)
+	banRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)(\d+)\s*more\s*seconds?`) })
+	banReZh = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(\d+)\s*秒`) })
 )
 
 // banSeconds parses "This ban will last for N more seconds" (or "N秒").
 func banSeconds(s string) (time.Duration, bool) {
-	m := banRe.FindStringSubmatch(s)
+	m := banRe().FindStringSubmatch(s)
 	if m == nil {
-		m = banReZh.FindStringSubmatch(s)
+		m = banReZh().FindStringSubmatch(s)
 	}
 	if m == nil {
 		return 0, false

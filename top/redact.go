@@ -3,6 +3,7 @@ package top
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // redacted replaces secrets in text.
@@ -10,7 +11,9 @@ const redacted = "[REDACTED]"
 
 // secretParamRe matches name=value pairs (query strings, form bodies) and
 // "name":"value" pairs (JSON) whose value is a secret.
-var secretParamRe = regexp.MustCompile(`(?i)(\b(?:sign|session|sessionkey|session_key|app_secret|secret|access_token|refresh_token)=)[^&\s"']*|("(?:sign|session|sessionkey|session_key|app_secret|secret|access_token|refresh_token)"\s*:\s*")[^"]*`)
+var secretParamRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(\b(?:sign|session|sessionkey|session_key|app_secret|secret|access_token|refresh_token)=)[^&\s"']*|("(?:sign|session|sessionkey|session_key|app_secret|secret|access_token|refresh_token)"\s*:\s*")[^"]*`)
+})
 
 // redactor scrubs a set of known secret strings plus anything that looks
 // like a secret parameter.
@@ -47,7 +50,7 @@ func (r redactor) redact(s string) string {
 		}
 	}
 	if strings.Contains(s, "=") || strings.Contains(s, `"`) {
-		s = secretParamRe.ReplaceAllString(s, "${1}${2}"+redacted)
+		s = secretParamRe().ReplaceAllString(s, "${1}${2}"+redacted)
 	}
 	return s
 }

@@ -134,7 +134,9 @@ func judge(res attemptResult, write, idempotent bool) verdict {
 // ban's duration (plus banSlack) and returns the scope.
 func (c *Client) holdBan(cl *call, e *Error) string {
 	scope := c.banScope(cl, e)
-	c.gates.set(scope, c.clock.Now().Add(e.RetryAfter+banSlack), e)
+	until := c.clock.Now().Add(e.RetryAfter + banSlack)
+	c.gates.set(scope, until, e)
+	c.publishBan(scope, until) // WithShared: hold back the other processes too
 	return scope
 }
 
@@ -238,6 +240,7 @@ func (g *gates) latest(now time.Time, scopes []string) (gate, bool) {
 // fails at once with the ban's error and RetryAfter set; nothing is sent.
 func (c *Client) waitGates(ctx context.Context, cl *call, scopes []string) error {
 	for range 1000 {
+		c.syncSharedBans(ctx, scopes) // WithShared: bans other processes ran into
 		now := c.clock.Now()
 		gt, ok := c.gates.latest(now, scopes)
 		if !ok {

@@ -1,14 +1,7 @@
 package top
 
 import (
-	"crypto/hmac"
-	"crypto/md5"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"hash"
-	"sort"
-	"strings"
 )
 
 // Sign computes the TOP signature of params with secret, as the gateway
@@ -30,37 +23,12 @@ func Sign(params map[string]string, secret string, m SignMethod) (string, error)
 // sorted params: the signature of a batch call (system params in the URL,
 // sub-requests in the raw body).
 func signWithBody(params map[string]string, body []byte, secret string, m SignMethod) (string, error) {
-	var h hash.Hash
-	switch m {
-	case SignMD5:
-		h = md5.New()
-	case SignHMAC:
-		h = hmac.New(md5.New, []byte(secret))
-	case SignHMACSHA256:
-		h = hmac.New(sha256.New, []byte(secret))
-	default:
+	h := newHash(secret, m)
+	if h == nil {
 		return "", fmt.Errorf("top: unknown sign method %q (want md5, hmac or hmac-sha256)", string(m))
 	}
-	keys := make([]string, 0, len(params))
-	for k, v := range params {
-		if k == "sign" || v == "" {
-			continue
-		}
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	if m == SignMD5 {
-		h.Write([]byte(secret))
-	}
-	for _, k := range keys {
-		h.Write([]byte(k))
-		h.Write([]byte(params[k]))
-	}
-	h.Write(body)
-	if m == SignMD5 {
-		h.Write([]byte(secret))
-	}
-	return strings.ToUpper(hex.EncodeToString(h.Sum(nil))), nil
+	h.Write(appendSignText(nil, mapParams(params), body, secret, m))
+	return upperHex(h.Sum(nil)), nil
 }
 
 // validSignMethod reports whether m is one of the three digests.

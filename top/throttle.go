@@ -28,6 +28,9 @@ type throttle struct {
 	app     *bucket
 	methods map[string]*bucket // glob → bucket
 	order   []string           // sorted globs, for a stable match (and lock) order
+	// shared, when set (WithShared), replaces the buckets' pacing: their
+	// rates are asked of it (see waitShared).
+	shared SharedLimiter
 }
 
 // bucket is one rate. interval is the gap between calls; zero means
@@ -35,6 +38,7 @@ type throttle struct {
 // departure times of the last n calls (a ring at pos), none of which may be
 // within window of a new one.
 type bucket struct {
+	qps      float64 // the rate set (for a shared limiter)
 	interval time.Duration
 	window   time.Duration
 	next     time.Time
@@ -54,6 +58,7 @@ func newBucket(qps float64) *bucket {
 
 // setRate sets the pace and the window for qps (<= 0: unlimited).
 func (b *bucket) setRate(qps float64) {
+	b.qps = qps
 	b.interval = rateInterval(qps)
 	if b.interval == 0 {
 		b.window, b.sent, b.pos = 0, nil, 0
@@ -199,10 +204,14 @@ func (tk *ticket) release() {
 // acquire waits until every matching method bucket and the app bucket
 // allow a call of method and returns a ticket holding their turns; the
 // caller must commit or release it. It returns ctx.Err() if the context
-// ends first. A method no bucket limits gets a nil ticket.
+// ends first. A method no bucket limits gets a nil ticket. Under a shared
+// limiter (WithShared) the wait is the limiter's and the ticket is nil.
 func (t *throttle) acquire(ctx context.Context, method string) (*ticket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if t.shared != nil {
+		return nil, t.waitShared(ctx, method)
 	}
 	t.mu.Lock()
 	var buckets []*bucket

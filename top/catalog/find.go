@@ -11,8 +11,7 @@ import (
 // Methods not in the catalog are not an error anywhere: they pass through
 // untouched.
 func Lookup(method string) (*API, bool) {
-	a, ok := cat().byMethod[method]
-	return a, ok
+	return lookup(method)
 }
 
 // All returns every entry sorted by method, including the documented titles

@@ -4,8 +4,10 @@ import (
 	_ "embed"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/BurntSushi/toml"
 )
@@ -90,6 +92,8 @@ var (
 	loadOnce sync.Once
 	loaded   *index
 	loadErr  error
+	// full is loaded once cat has run: Lookup then answers from it.
+	full atomic.Pointer[index]
 )
 
 // cat returns the parsed catalog. The data is compiled in and checked by the
@@ -101,8 +105,128 @@ func cat() *index {
 		if loadErr != nil {
 			loaded = &index{byMethod: map[string]*API{}}
 		}
+		full.Store(loaded)
 	})
 	return loaded
+}
+
+// Lookup does not parse the whole catalog (about 10 ms and 4 MB of
+// garbage, a one-call script's biggest cost): a scan of the file finds
+// each [[api]] table's text and method, and an entry is decoded alone the
+// first time it is looked up. Tests check that every entry decodes alone
+// exactly as in the whole file, and the whole file is used instead when
+// it is already parsed or does not have the plain shape the scan expects.
+
+// block is the text of one [[api]] table, decoded on first use.
+type block struct {
+	src  string
+	once sync.Once
+	api  *API // nil when the table does not decode alone
+}
+
+var (
+	blocksOnce sync.Once
+	blocks     map[string]*block // nil: use the whole catalog
+)
+
+// lookup returns the entry of method, decoding only its table when the
+// whole catalog is not parsed yet.
+func lookup(method string) (*API, bool) {
+	if ix := full.Load(); ix != nil {
+		a, ok := ix.byMethod[method]
+		return a, ok
+	}
+	blocksOnce.Do(func() { blocks = scanBlocks(apisTOML) })
+	if blocks == nil {
+		a, ok := cat().byMethod[method]
+		return a, ok
+	}
+	b, ok := blocks[method]
+	if !ok {
+		return nil, false
+	}
+	b.once.Do(func() { b.api = decodeBlock(b.src) })
+	return b.api, b.api != nil
+}
+
+// scanBlocks splits src at its top-level table headers and maps each
+// [[api]] table's method to its text. It returns nil when src is not in
+// the plain shape it expects (every header a line of its own, every
+// [[api]] with one method = "..." line before any other header, no method
+// twice).
+func scanBlocks(src string) map[string]*block {
+	out := make(map[string]*block, 256)
+	start, kind := -1, ""
+	flush := func(end int) bool {
+		if kind != "[[api]]" {
+			return true
+		}
+		text := src[start:end]
+		m, ok := blockMethod(text)
+		if !ok {
+			return false
+		}
+		if _, dup := out[m]; dup {
+			return false
+		}
+		out[m] = &block{src: text}
+		return true
+	}
+	for pos := 0; pos < len(src); {
+		end := strings.IndexByte(src[pos:], '\n')
+		if end < 0 {
+			end = len(src)
+		} else {
+			end += pos
+		}
+		line := strings.TrimRight(src[pos:end], " \t\r")
+		if strings.HasPrefix(line, "[") {
+			switch line {
+			case "[[api]]", "[[unmapped]]":
+			default:
+				return nil // a sub-table or another table: not the plain shape
+			}
+			if start >= 0 && !flush(pos) {
+				return nil
+			}
+			start, kind = pos, line
+		}
+		pos = end + 1
+	}
+	if start >= 0 && !flush(len(src)) {
+		return nil
+	}
+	return out
+}
+
+// blockMethod finds the method = "..." line of one [[api]] table.
+func blockMethod(text string) (string, bool) {
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(line, "method = ")
+		if !ok {
+			continue
+		}
+		m, err := strconv.Unquote(strings.TrimSpace(rest))
+		if err != nil || strings.ContainsAny(m, "\\\"") {
+			return "", false
+		}
+		return m, true
+	}
+	return "", false
+}
+
+// decodeBlock decodes one [[api]] table alone; nil when it does not decode.
+func decodeBlock(text string) *API {
+	var fd fileData
+	md, err := toml.Decode(text, &fd)
+	if err != nil || len(md.Undecoded()) > 0 || len(fd.API) != 1 || len(fd.Unmapped) != 0 {
+		return nil
+	}
+	a, err := fd.API[0].toAPI()
+	if err != nil {
+		return nil
+	}
+	return a
 }
 
 func parse(src string) (*index, error) {

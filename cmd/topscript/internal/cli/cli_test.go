@@ -210,20 +210,24 @@ gateway = "` + sb.URL() + `"
 }
 
 func TestCallParams(t *testing.T) {
-	got, err := callParams(strings.NewReader("from stdin"), []string{"a=1", "b=", "c=x=y", "d=@photo.jpg", "e=@@literal", "f=@-"})
+	photo := filepath.Join(t.TempDir(), "photo.jpg")
+	if err := os.WriteFile(photo, []byte("jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := callParams(strings.NewReader("from stdin"), []string{"a=1", "b=", "c=x=y", "d=@" + photo, "e=@@literal", "f=@-"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := top.Params{
 		"a": "1", "b": "", "c": "x=y",
-		"d": top.File{Name: "photo.jpg", Path: "photo.jpg"},
+		"d": top.File{Name: "photo.jpg", Path: photo},
 		"e": "@literal",
 		"f": top.File{Name: "f", Data: []byte("from stdin")},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %#v\nwant %#v", got, want)
 	}
-	for _, bad := range [][]string{{"novalue"}, {"=x"}, {"a=1", "a=2"}, {"a=@"}, {"a=@-", "b=@-"}} {
+	for _, bad := range [][]string{{"novalue"}, {"=x"}, {"a=1", "a=2"}, {"a=@"}, {"a=@-", "b=@-"}, {"a=@" + filepath.Join(t.TempDir(), "missing.jpg")}, {"a=@" + t.TempDir()}} {
 		if _, err := callParams(strings.NewReader(""), bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -46,6 +47,10 @@ type session struct {
 	client *top.Client
 	sb     *sandbox.Server
 	scope  string // state.Scope of the app and shop the client works for
+	// redis is the [state] backend = "redis" store, opened at start: the
+	// client's throttle and bans are shared through it, and the run's
+	// state, checkpoints and locks live in it.
+	redis *state.RedisStore
 }
 
 // appKey is the app key the session's client uses ("" without one): it
@@ -57,11 +62,31 @@ func (s *session) appKey() string {
 	return s.cfg.Client.AppKey
 }
 
-// Close stops the sandbox, if any.
+// Close stops the sandbox, if any, and closes the Redis store.
 func (s *session) Close() {
+	if s.redis != nil {
+		s.redis.Close()
+	}
 	if s.sb != nil {
 		s.sb.Close()
 	}
+}
+
+// openRedis opens the [state] Redis store of the app eagerly: the throttle
+// needs it before the first call, and an unreachable or misconfigured
+// server must stop the command at start (exit 2, naming the URL with its
+// password redacted), never fall back to local state.
+func openRedis(f *config.File, appKey string) (*state.RedisStore, error) {
+	rs, err := state.OpenRedis(context.Background(), f.State.RedisURL, appKey)
+	if err != nil {
+		where := "[state]"
+		if f.Path != "" {
+			where = f.Path + ": [state]"
+		}
+		return nil, configError(fmt.Errorf("%s: %w", where, err))
+	}
+	rs.SetLease(f.State.LockLease)
+	return rs, nil
 }
 
 // connect loads the configuration and builds the client; with --sandbox it
@@ -97,6 +122,18 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 	var opts []top.Option
 	if logger != nil {
 		opts = append(opts, top.WithLogger(logger))
+	}
+	if f.State.Backend == config.StateRedis {
+		rs, err := openRedis(f, cfg.AppKey)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.redis = rs
+		// One quota for the fleet: the app and method rates, and code-7
+		// bans, are shared by every process of the app.
+		lim := rs.Limiter()
+		opts = append(opts, top.WithShared(lim, lim))
 	}
 	c, err := top.NewClient(cfg, opts...)
 	if err != nil {

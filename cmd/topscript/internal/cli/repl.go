@@ -49,7 +49,7 @@ func runREPL(ctx context.Context, st *State, c *command, args []string) error {
 		return err
 	}
 	defer s.Close()
-	backend := newStateBackend(s.cfg.State, s.appKey()) // state and job.reset see the configured store
+	backend := newStateBackend(s) // state and job.reset see the configured store
 	defer backend.Close()
 	eng, err := runtime.New(runtime.Options{
 		Client: s.client,

@@ -37,6 +37,15 @@ State (the state module, job checkpoints) and --lock locks live in the
 --lock takes a lock named after the script's file name without its
 extension (bulk_price.lua → "bulk_price").
 
+With [state] backend = "redis", a fleet of hosts working for one app key
+shares one quota: the [throttle] rates (and top.throttle, which every host
+must set alike) pace all of them together, and a code-7 ban one of them
+runs into holds back all of them. --lock is a Redis lease ([state]
+lock_lease, default 30s) renewed while the run lives, freed after the lease
+when its holder dies. job.run claims each row before sending it, so hosts
+running the same job over the same rows split them, each row sent once.
+Redis unreachable at start: exit 2, naming the URL.
+
 Exit status: 0 ok, 1 script error (an uncaught Lua or TOP error, printed as
 file:line: message) or --timeout, 2 usage or configuration error, 3 a job
 finished with failed rows (or rows of unknown outcome), 4 --lock is held by
@@ -94,7 +103,7 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 		return err
 	}
 	defer s.Close()
-	backend := newStateBackend(s.cfg.State, s.appKey())
+	backend := newStateBackend(s)
 	defer backend.Close()
 	ctx, stop := st.Interruptible(ctx)
 	defer stop()

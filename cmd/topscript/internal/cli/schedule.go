@@ -13,7 +13,6 @@ import (
 
 	"github.com/topscript/topscript/config"
 	"github.com/topscript/topscript/schedule"
-	"github.com/topscript/topscript/state"
 )
 
 var scheduleCommand = &command{
@@ -100,12 +99,12 @@ func runSchedule(ctx context.Context, st *State, c *command, args []string) erro
 	}
 	opts := []schedule.Option{schedule.WithGrace(o.Grace)}
 	if f.State.Backend == config.StateRedis {
-		rs, err := state.OpenRedis(ctx, f.State.RedisURL, f.Client.AppKey)
+		rs, err := openRedis(f, f.Client.AppKey)
 		if err != nil {
-			return configError(fmt.Errorf("%s: [state]: %w", f.Path, err))
+			return err
 		}
 		defer rs.Close()
-		opts = append(opts, schedule.WithLocker(rs.Locker(), 0))
+		opts = append(opts, schedule.WithLocker(rs.Locker(), f.State.LockLease))
 	}
 	sched, err := schedule.New(entries, r.run, logger, opts...)
 	if err != nil {

@@ -24,16 +24,23 @@ type stateBackend struct {
 	store *lazyStore
 }
 
-// newStateBackend prepares the [state] backend; nothing is opened until a
-// script uses state or job, or --lock asks for a lock.
-func newStateBackend(cfg config.StateConfig, appKey string) *stateBackend {
+// newStateBackend prepares the [state] backend of a session. A Redis store
+// the session opened at start (it shares the client's throttle) is used as
+// it is; otherwise nothing is opened until a script uses state or job, or
+// --lock asks for a lock.
+func newStateBackend(s *session) *stateBackend {
+	cfg, appKey := s.cfg.State, s.appKey()
 	b := &stateBackend{cfg: cfg}
 	b.store = &lazyStore{open: func(ctx context.Context) (state.Store, error) {
 		if cfg.Backend == config.StateRedis {
+			if s.redis != nil {
+				return nopClose{s.redis}, nil // the session closes it
+			}
 			st, err := state.OpenRedis(ctx, cfg.RedisURL, appKey)
 			if err != nil {
 				return nil, err
 			}
+			st.SetLease(cfg.LockLease)
 			return st, nil
 		}
 		st, err := state.OpenFile(b.path(), state.FileOptions{})
@@ -64,8 +71,13 @@ func (b *stateBackend) locker(ctx context.Context) (state.Locker, error) {
 		if err != nil {
 			return nil, err
 		}
-		rs, ok := st.(*state.RedisStore)
-		if !ok {
+		var rs *state.RedisStore
+		switch x := st.(type) {
+		case *state.RedisStore:
+			rs = x
+		case nopClose:
+			rs = x.RedisStore
+		default:
 			return nil, errors.New("state: redis backend without a redis store")
 		}
 		return rs.Locker(), nil
@@ -93,7 +105,7 @@ func (b *stateBackend) acquireRunLock(ctx context.Context, script string) (state
 		return nil, fmt.Errorf("--lock: %w", err)
 	}
 	name := lockName(script)
-	lock, err := l.Acquire(ctx, name, state.DefaultLease)
+	lock, err := l.Acquire(ctx, name, b.cfg.LockLease) // <= 0: state.DefaultLease
 	if errors.Is(err, state.ErrLocked) {
 		return nil, &exitError{code: ExitLockHeld, msg: fmt.Sprintf("topscript: %v: not running %s", err, script)}
 	}
@@ -178,6 +190,38 @@ func (s *lazyStore) Keys(ctx context.Context, ns string) ([]string, error) {
 	}
 	return st.Keys(ctx, ns)
 }
+
+// Claim implements state.Claimer: the store's claims, or every claim
+// granted by a store that is not shared.
+func (s *lazyStore) Claim(ctx context.Context, ns, key, token string, lease time.Duration) (bool, error) {
+	st, err := s.get(ctx)
+	if err != nil {
+		return false, err
+	}
+	if c, ok := st.(state.Claimer); ok {
+		return c.Claim(ctx, ns, key, token, lease)
+	}
+	return true, nil
+}
+
+// Unclaim implements state.Claimer.
+func (s *lazyStore) Unclaim(ctx context.Context, ns, key, token string) error {
+	st, err := s.get(ctx)
+	if err != nil {
+		return err
+	}
+	if c, ok := st.(state.Claimer); ok {
+		return c.Unclaim(ctx, ns, key, token)
+	}
+	return nil
+}
+
+// nopClose is a Redis store owned by the session: the run's backend uses
+// it without closing it.
+type nopClose struct{ *state.RedisStore }
+
+// Close implements state.Store; the session closes the store.
+func (nopClose) Close() error { return nil }
 
 // Close implements state.Store.
 func (s *lazyStore) Close() error {

@@ -1,0 +1,121 @@
+package stdlib
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/topscript/topscript/state"
+)
+
+// claimStore is a shared store as a second process sees it: a MemStore
+// whose claims are kept per token, like state.RedisStore's.
+type claimStore struct {
+	*state.MemStore
+	mu      sync.Mutex
+	holders map[string]string // ns + "\x00" + key → token
+	claims  int
+}
+
+func newClaimStore() *claimStore {
+	return &claimStore{MemStore: state.NewMemStore(), holders: map[string]string{}}
+}
+
+func (c *claimStore) Claim(ctx context.Context, ns, key, token string, lease time.Duration) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.claims++
+	k := ns + "\x00" + key
+	if h, ok := c.holders[k]; ok && h != token {
+		return false, nil
+	}
+	c.holders[k] = token
+	return true, nil
+}
+
+func (c *claimStore) Unclaim(ctx context.Context, ns, key, token string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := ns + "\x00" + key
+	if c.holders[k] == token {
+		delete(c.holders, k)
+	}
+	return nil
+}
+
+func (c *claimStore) held() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for k, tok := range c.holders {
+		out = append(out, strings.ReplaceAll(k, "\x00", " ")+" by "+tok)
+	}
+	return out
+}
+
+// With a shared store, job.run claims each row before sending it. Rows
+// another process holds wait until it lets them go: a row it finished is
+// skipped ("done by another run"), one it left unknown is not re-sent, one
+// it released without a checkpoint (failed there) is sent here. Every
+// claim is released at the end.
+func TestJobClaimsSplitRows(t *testing.T) {
+	f := newJobFixture(t, fixtureOptions{})
+	cs := newClaimStore()
+	f.env.Store = cs
+	input := f.pricesCSV(t, 10)
+	const ns = "job:prices"
+	raw, err := os.ReadFile(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := strings.Split(strings.TrimSpace(string(raw)), "\n")[1:]
+	key := func(i int) string {
+		p := strings.Split(data[i], ",")
+		return p[0] + ":" + p[1]
+	}
+	ctx := context.Background()
+	other := "other-host pid 1 abc"
+	for _, i := range []int{1, 2, 3} {
+		cs.Claim(ctx, ns, key(i), other, 0)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		cs.Set(ctx, ns, key(1), []byte(`{"status":"ok","request_id":"elsewhere"}`))
+		cs.Unclaim(ctx, ns, key(1), other)
+		cs.Unclaim(ctx, ns, key(2), other) // failed there: no checkpoint
+		cs.Set(ctx, ns, key(3), []byte(`{"status":"unknown"}`))
+		cs.Unclaim(ctx, ns, key(3), other)
+	}()
+	start := time.Now()
+	L, report := f.runPriceJob(t, input)
+	wantSummary(t, summaryOf(t, L), map[string]float64{"total": 10, "ok": 8, "failed": 0, "skipped": 1, "unknown": 1})
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("the job ended after %v, before the other process let its rows go", d)
+	}
+	writes := f.writes("taobao.item.sku.price.update")
+	if len(writes) != 8 || writes[key(1)] != 0 || writes[key(3)] != 0 || writes[key(2)] != 1 {
+		t.Errorf("writes %v: want 8 SKUs, %s (done elsewhere) and %s (unknown elsewhere) not sent, %s sent", writes, key(1), key(3), key(2))
+	}
+	for _, r := range readReport(t, report)[1:] {
+		if r[0] == key(1) && (r[1] != "skipped" || !strings.Contains(r[4], "done by another run") || r[5] != "elsewhere") {
+			t.Errorf("report row of the row done elsewhere: %q", r)
+		}
+	}
+	if h := cs.held(); len(h) != 0 {
+		t.Errorf("claims still held after the job: %v", h)
+	}
+	if cs.claims < 10 {
+		t.Errorf("%d claims for 10 rows", cs.claims)
+	}
+
+	// Under --dry-run nothing is claimed.
+	cs.claims = 0
+	f.env.DryRun = true
+	f.runPriceJob(t, input)
+	if cs.claims != 0 {
+		t.Errorf("dry run made %d claims", cs.claims)
+	}
+}
