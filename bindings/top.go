@@ -34,8 +34,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -370,28 +368,7 @@ func dryRunResponse(method string) *top.Response {
 
 // logDryRun logs a write that dry-run does not send, secrets redacted.
 func (m *module) logDryRun(r *request) {
-	keys := make([]string, 0, len(r.params))
-	for k := range r.params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		v, err := top.EncodeValue(r.params[k])
-		if err != nil {
-			v = fmt.Sprint(r.params[k])
-		}
-		if v == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(v)
-	}
-	m.log.Info("dry-run: would call "+r.method, "method", r.method, "params", m.c.Redact(b.String()))
+	m.log.Info("dry-run: would call "+r.method, "method", r.method, "params", m.c.Redact(top.FormatParams(r.params)))
 }
 
 func (m *module) isWriteMethod(method string) bool {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/topscript/topscript/internal/suggest"
 	"math"
 	"net/url"
 	"path"
@@ -428,7 +429,7 @@ func (d *decoder) known(p string, m map[string]any, allowed []string) {
 			continue
 		}
 		reason := "unknown key"
-		if s := closest(k, allowed); s != "" {
+		if s := suggest.Closest(k, allowed); s != "" {
 			reason += fmt.Sprintf(" (did you mean %q?)", s)
 		} else {
 			reason += " (known: " + strings.Join(allowed, ", ") + ")"
@@ -608,39 +609,4 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// closest returns the candidate within edit distance 2 of s (or sharing
-// its case-folded spelling), else "".
-func closest(s string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if strings.EqualFold(s, c) {
-			return c
-		}
-		if dist := editDistance(s, c); dist < bestD {
-			best, bestD = c, dist
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

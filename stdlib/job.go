@@ -919,28 +919,7 @@ func (j *job) isWrite(method string) bool {
 
 // logDryRun logs a write that dry-run does not send, secrets redacted.
 func (j *job) logDryRun(c *jobCall) {
-	keys := make([]string, 0, len(c.params))
-	for k := range c.params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		v, err := top.EncodeValue(c.params[k])
-		if err != nil {
-			v = fmt.Sprint(c.params[k])
-		}
-		if v == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(v)
-	}
-	params := b.String()
+	params := top.FormatParams(c.params)
 	if j.env.Client != nil {
 		params = j.env.Client.Redact(params)
 	} else {

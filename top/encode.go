@@ -430,3 +430,32 @@ func encodeBody(all map[string]string, files map[string]File) ([]byte, string, e
 	}
 	return buf.Bytes(), w.FormDataContentType(), nil
 }
+
+// FormatParams renders params for a log line as they would be sent:
+// "name=value" pairs, sorted by name, joined by "&", each value encoded by
+// EncodeValue (a value it refuses is shown with fmt.Sprint), empty values
+// left out. It redacts nothing: pass the result through (*Client).Redact.
+func FormatParams(p Params) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		v, err := EncodeValue(p[k])
+		if err != nil {
+			v = fmt.Sprint(p[k])
+		}
+		if v == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(v)
+	}
+	return b.String()
+}

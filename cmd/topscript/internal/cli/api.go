@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/topscript/topscript/internal/suggest"
 	"sort"
 	"strings"
 
@@ -116,7 +117,7 @@ func nearMethods(q string, n int) []*catalog.API {
 		if a.Method == "" {
 			continue
 		}
-		if d := editDistance(q, a.Method); d <= limit {
+		if d := suggest.Distance(q, a.Method); d <= limit {
 			s = append(s, scored{a, d})
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/topscript/topscript/internal/suggest"
 	"io"
 	"os"
 	"os/signal"
@@ -152,7 +153,7 @@ func dispatch(ctx context.Context, st *State, args []string) error {
 	c := lookup(name)
 	if c == nil {
 		msg := fmt.Sprintf("unknown command %q", name)
-		if s := closest(name, commandNames()); s != "" {
+		if s := suggest.Closest(name, commandNames()); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
 		return usageErrorf("", "%s", msg)
