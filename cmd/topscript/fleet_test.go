@@ -2,8 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +71,12 @@ func startRedis(t *testing.T) string {
 // credentials, a Redis state backend with a 2 s lease, and extra.
 func fleetConfig(t *testing.T, dir string, sb *sandbox.Server, redisURL, extra string) string {
 	t.Helper()
+	return fleetConfigAt(t, dir, sb.URL(), redisURL, extra)
+}
+
+// fleetConfigAt is fleetConfig for a sandbox served at gateway.
+func fleetConfigAt(t *testing.T, dir, gateway, redisURL, extra string) string {
+	t.Helper()
 	path := filepath.Join(dir, "topscript.toml")
 	cfg := fmt.Sprintf(`profile = "sandbox"
 [profiles.sandbox]
@@ -82,7 +93,7 @@ backoff = "20ms"
 backend = "redis"
 redis_url = %q
 lock_lease = "2s"
-%s`, sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession, sb.URL(), redisURL, extra)
+%s`, sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession, gateway, redisURL, extra)
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +200,131 @@ print(n)
 		if n, _ := strconv.Atoi(p); n < runFor*5 {
 			t.Errorf("host %d made %s calls: the hosts must share the rate, not starve one", i+1, p)
 		}
+	}
+}
+
+// arrival is one request as the gateway saw it.
+type arrival struct {
+	at     time.Time
+	method string
+}
+
+func (a arrival) String() string { return a.method + " at " + a.at.Format("15:04:05.000") }
+
+// recordArrivals serves sb on a loopback port of the test through a handler
+// that notes when each gateway request arrives and for which method; it
+// returns the gateway URL and the arrivals so far.
+func recordArrivals(t *testing.T, sb *sandbox.Server) (string, func() []arrival) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []arrival
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/router/rest" {
+			at := time.Now()
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			method := r.URL.Query().Get("method")
+			if q, err := url.ParseQuery(string(body)); err == nil && q.Get("method") != "" {
+				method = q.Get("method")
+			}
+			mu.Lock()
+			seen = append(seen, arrival{at, method})
+			mu.Unlock()
+		}
+		sb.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/router/rest", func() []arrival {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]arrival(nil), seen...)
+	}
+}
+
+// A code-7 ban one host runs into holds back every host of the fleet until
+// it ends: host A's call is answered with a 3 s ban, which A publishes to
+// Redis and waits out; host B, started 0.5 s later while the ban is on,
+// sends nothing until the ban is over (it learns of the ban from Redis,
+// not from a code 7 of its own), and both finish ok.
+func TestFleetSharedBan(t *testing.T) {
+	redisURL := startRedis(t)
+	bin := binary(t)
+	dir := t.TempDir()
+	sb, err := sandbox.New(sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateway, arrivals := recordArrivals(t, sb)
+	cfg := fleetConfigAt(t, dir, gateway, redisURL, "")
+	// A and B call different methods, so the gateway tells their requests apart.
+	const methodA, methodB = "taobao.time.get", "taobao.items.onsale.get"
+	os.WriteFile(filepath.Join(dir, "a.lua"), []byte(`print("A", top.call("taobao.time.get").time ~= nil)`), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.lua"), []byte(`
+local r = top.call("taobao.items.onsale.get", {fields = "num_iid", page_size = 1})
+print("B", r.total_results ~= nil)`), 0o644)
+
+	const ban = 3 * time.Second
+	sb.Ban(ban)
+	banEnd := time.Now().Add(ban)
+	a := startHost(t, bin, dir, "run", "--config", cfg, "a.lua")
+
+	// Wait for A's banned call, then start B half a second later.
+	deadline := time.Now().Add(5 * time.Second)
+	for codeSeven(sb.Stats().Errors) == 0 {
+		if time.Now().After(deadline) || a.cmd.ProcessState != nil {
+			t.Fatalf("host A's call was not answered with code 7\n%s", a.stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if time.Now().After(banEnd.Add(-time.Second)) {
+		t.Fatal("the test machine is too slow: host B would start after the ban")
+	}
+	bStart := time.Now()
+	b := startHost(t, bin, dir, "run", "--config", cfg, "b.lua")
+
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i, h := range []*host{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); codes[i] = h.wait() }()
+	}
+	wg.Wait()
+	for i, h := range []*host{a, b} {
+		if codes[i] != 0 {
+			t.Fatalf("host %c: exit %d\n%s%s", 'A'+i, codes[i], h.stdout.String(), h.stderr.String())
+		}
+	}
+	if got := a.stdout.String() + b.stdout.String(); got != "A\ttrue\nB\ttrue\n" {
+		t.Errorf("outputs %q", got)
+	}
+
+	seen := arrivals()
+	var firstB time.Time
+	var during []arrival
+	for _, r := range seen {
+		if r.method == methodB && firstB.IsZero() {
+			firstB = r.at
+		}
+		if r.at.Before(banEnd) {
+			during = append(during, r)
+		}
+	}
+	stats := sb.Stats()
+	t.Logf("ban 3s; B started %v after the ban began, first B request %v after it ended; %d requests in all (%v), code 7: %d",
+		bStart.Sub(banEnd.Add(-ban)).Round(time.Millisecond), firstB.Sub(banEnd).Round(time.Millisecond),
+		len(seen), stats.Calls, codeSeven(stats.Errors))
+	if n := codeSeven(stats.Errors); n != 1 {
+		t.Errorf("%d calls answered code 7 (errors %v), want only host A's first", n, stats.Errors)
+	}
+	if len(during) != 1 || during[0].method != methodA {
+		t.Errorf("requests during the ban: %v, want only host A's first", during)
+	}
+	if firstB.IsZero() || firstB.Before(banEnd) {
+		t.Errorf("host B's first request arrived %v after the ban's end, want after it", firstB.Sub(banEnd))
+	}
+	if len(seen) != 3 {
+		t.Errorf("%d requests reached the gateway (%v), want 3: A banned, A again and B after the ban", len(seen), seen)
 	}
 }
 
