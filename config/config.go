@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -325,13 +326,16 @@ func syntaxError(path string, err error) error {
 	}
 	if secretKey(pe.LastKey) {
 		// The parser quotes the text it choked on: it may be the secret.
-		reason = quoted.ReplaceAllString(reason, Redacted)
+		reason = quoted().ReplaceAllString(reason, Redacted)
 	}
 	return &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Reason: "syntax error: " + reason}
 }
 
-// quoted matches a quoted fragment of a parser message.
-var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^']*'`)
+// quoted matches a quoted fragment of a parser message. It is compiled on
+// first use, not at start-up.
+var quoted = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'[^']*'`)
+})
 
 // secretKey reports whether a key holds a secret: a profile's app_secret
 // or session, or the Redis URL (which may carry a password).

@@ -2,17 +2,16 @@ package config
 
 import (
 	"fmt"
-	"github.com/topscript/topscript/internal/suggest"
 	"math"
 	"net/url"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/topscript/topscript/internal/suggest"
 	"github.com/topscript/topscript/top"
 )
 
@@ -468,7 +467,51 @@ func (d *decoder) array(p string, v any) []any {
 	return nil
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+// expandRefs replaces each ${NAME} in s (NAME a letter or underscore, then
+// letters, digits and underscores) with repl(NAME), scanning left to
+// right as the regexp `\$\{([A-Za-z_][A-Za-z0-9_]*)\}` would; anything
+// else is kept as is. A hand scanner: no regexp to compile at start-up.
+func expandRefs(s string, repl func(name string) string) string {
+	i := strings.Index(s, "${")
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for i >= 0 {
+		n := refName(s[i+2:])
+		if n > 0 && i+2+n < len(s) && s[i+2+n] == '}' {
+			b.WriteString(s[last:i])
+			b.WriteString(repl(s[i+2 : i+2+n]))
+			last = i + 3 + n
+			i = last
+		} else {
+			i++
+		}
+		j := strings.Index(s[i:], "${")
+		if j < 0 {
+			break
+		}
+		i += j
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// refName returns the length of the variable name at the start of s: a
+// letter or underscore, then letters, digits and underscores.
+func refName(s string) int {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return i
+		}
+	}
+	return len(s)
+}
 
 // str reads a string, expanding ${VAR}s when expand is set. An unset (or
 // empty) variable is an error naming it.
@@ -482,8 +525,7 @@ func (d *decoder) str(p string, v any, expand bool) (string, bool) {
 		return s, true
 	}
 	ok = true
-	s = envRef.ReplaceAllStringFunc(s, func(ref string) string {
-		name := ref[2 : len(ref)-1]
+	s = expandRefs(s, func(name string) string {
 		val := d.env(name)
 		if val == "" && ok {
 			d.errorf(p, "environment variable %s is not set (referenced as ${%s})", name, name)

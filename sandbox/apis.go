@@ -3,6 +3,7 @@ package sandbox
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -16,31 +17,32 @@ type api struct {
 	handle   func(s *Server, c *call) (obj, *apiErr)
 }
 
-// apis are the emulated APIs; any other method answers 22.
-var apis = map[string]*api{}
-
-func register(a *api) {
-	a.root = responseRoot(a.name)
-	apis[a.name] = a
-}
-
-func init() {
-	register(&api{name: "taobao.time.get", handle: (*Server).timeGet})
-	register(&api{name: "taobao.trades.sold.get", session: true, required: []string{"fields"}, handle: (*Server).tradesSoldGet})
-	register(&api{name: "taobao.trades.sold.increment.get", session: true, required: []string{"fields", "start_modified", "end_modified"}, handle: (*Server).tradesSoldIncrementGet})
-	register(&api{name: "taobao.trade.fullinfo.get", session: true, required: []string{"fields", "tid"}, handle: (*Server).tradeFullinfoGet})
-	register(&api{name: "taobao.items.onsale.get", session: true, required: []string{"fields"}, handle: (*Server).itemsOnsaleGet})
-	register(&api{name: "taobao.item.seller.get", session: true, required: []string{"fields", "num_iid"}, handle: (*Server).itemSellerGet})
-	register(&api{name: "taobao.item.sku.price.update", session: true, write: true, required: []string{"num_iid", "price"}, handle: (*Server).itemSkuPriceUpdate})
-	register(&api{name: "taobao.item.quantity.update", session: true, write: true, required: []string{"num_iid", "quantity"}, handle: (*Server).itemQuantityUpdate})
-	register(&api{name: "taobao.skus.quantity.update", session: true, write: true, required: []string{"num_iid"}, handle: (*Server).skusQuantityUpdate})
-	register(&api{name: "taobao.fenxiao.products.get", session: true, handle: (*Server).fenxiaoProductsGet})
-	register(&api{name: "taobao.fenxiao.product.update", session: true, write: true, required: []string{"pid"}, handle: (*Server).fenxiaoProductUpdate})
-	register(&api{name: "taobao.fenxiao.product.sku.update", session: true, write: true, required: []string{"product_id", "properties"}, handle: (*Server).fenxiaoProductSkuUpdate})
-	register(&api{name: "taobao.opentrade.activity.sync", session: true, write: true, required: []string{"activity_id", "start_time", "end_time", "activity_name", "item_id_list"}, handle: (*Server).opentradeActivitySync})
-	register(&api{name: "tmall.supplychain.channel.product.downshelf", session: true, write: true, required: []string{"product_id"}, handle: (*Server).channelDownshelf})
-	register(&api{name: "tmall.supplychain.channel.product.upshelf", session: true, write: true, required: []string{"product_id"}, handle: (*Server).channelUpshelf})
-}
+// apis returns the emulated APIs by name; any other method answers 22.
+// The table is built on first use, not at start-up.
+var apis = sync.OnceValue(func() map[string]*api {
+	m := map[string]*api{}
+	for _, a := range []*api{
+		{name: "taobao.time.get", handle: (*Server).timeGet},
+		{name: "taobao.trades.sold.get", session: true, required: []string{"fields"}, handle: (*Server).tradesSoldGet},
+		{name: "taobao.trades.sold.increment.get", session: true, required: []string{"fields", "start_modified", "end_modified"}, handle: (*Server).tradesSoldIncrementGet},
+		{name: "taobao.trade.fullinfo.get", session: true, required: []string{"fields", "tid"}, handle: (*Server).tradeFullinfoGet},
+		{name: "taobao.items.onsale.get", session: true, required: []string{"fields"}, handle: (*Server).itemsOnsaleGet},
+		{name: "taobao.item.seller.get", session: true, required: []string{"fields", "num_iid"}, handle: (*Server).itemSellerGet},
+		{name: "taobao.item.sku.price.update", session: true, write: true, required: []string{"num_iid", "price"}, handle: (*Server).itemSkuPriceUpdate},
+		{name: "taobao.item.quantity.update", session: true, write: true, required: []string{"num_iid", "quantity"}, handle: (*Server).itemQuantityUpdate},
+		{name: "taobao.skus.quantity.update", session: true, write: true, required: []string{"num_iid"}, handle: (*Server).skusQuantityUpdate},
+		{name: "taobao.fenxiao.products.get", session: true, handle: (*Server).fenxiaoProductsGet},
+		{name: "taobao.fenxiao.product.update", session: true, write: true, required: []string{"pid"}, handle: (*Server).fenxiaoProductUpdate},
+		{name: "taobao.fenxiao.product.sku.update", session: true, write: true, required: []string{"product_id", "properties"}, handle: (*Server).fenxiaoProductSkuUpdate},
+		{name: "taobao.opentrade.activity.sync", session: true, write: true, required: []string{"activity_id", "start_time", "end_time", "activity_name", "item_id_list"}, handle: (*Server).opentradeActivitySync},
+		{name: "tmall.supplychain.channel.product.downshelf", session: true, write: true, required: []string{"product_id"}, handle: (*Server).channelDownshelf},
+		{name: "tmall.supplychain.channel.product.upshelf", session: true, write: true, required: []string{"product_id"}, handle: (*Server).channelUpshelf},
+	} {
+		a.root = responseRoot(a.name)
+		m[a.name] = a
+	}
+	return m
+})
 
 // call is one API call being handled.
 type call struct {

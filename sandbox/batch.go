@@ -110,7 +110,7 @@ func (s *Server) batchCall(b []byte, rd render, p map[string]string, now time.Ti
 		return s.answer(b, rd, nil, sysErr(21, "Missing method"), reqID, "")
 	}
 	s.stats.call(method)
-	a := apis[method]
+	a := apis()[method]
 	if a == nil {
 		return s.answer(b, rd, nil, sysErr(22, "Invalid method"), reqID, "")
 	}

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"strconv"
 	"strings"
+	"sync"
 )
 
 type fxField struct {
@@ -45,13 +46,14 @@ var fxSKUFields = []fxSKUField{
 	{"dealer_cost_price", func(k *fxSKU) any { return money(k.dealer) }},
 }
 
-var fxFieldNames = func() map[string]bool {
+// fxFieldNames is the set of product field names. Built on first use.
+var fxFieldNames = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	for _, f := range fxFields {
 		m[f.name] = true
 	}
 	return m
-}()
+})
 
 // renderFx renders p. fields works as on the platform — "skus" (and
 // "images") add extra information — and, beyond it, naming product fields
@@ -59,7 +61,7 @@ var fxFieldNames = func() map[string]bool {
 func renderFx(p *fxProduct, fs fieldSet) obj {
 	restrict := false
 	for f := range fs.m {
-		if fxFieldNames[f] {
+		if fxFieldNames()[f] {
 			restrict = true
 			break
 		}

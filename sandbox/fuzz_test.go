@@ -16,7 +16,7 @@ import (
 // fuzzMethods returns the methods a signed fuzzed request may name.
 func fuzzMethods() []string {
 	var m []string
-	for name := range apis {
+	for name := range apis() {
 		m = append(m, name)
 	}
 	sort.Strings(m)

@@ -286,7 +286,7 @@ func (s *Server) serveRest(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, rd, nil, sysErr(21, "Missing method"), reqID, "", faultNone)
 		return
 	default:
-		if a = apis[method]; a == nil {
+		if a = apis()[method]; a == nil {
 			s.reply(w, rd, nil, sysErr(22, "Invalid method"), reqID, "", faultNone)
 			return
 		}

@@ -32,23 +32,27 @@ const (
 	stClosedByTB  = "TRADE_CLOSED_BY_TAOBAO"
 )
 
-var tradeStatuses = map[string][]string{
-	"TRADE_NO_CREATE_PAY":               nil,
-	stWaitPay:                           {stWaitPay},
-	stWaitSend:                          {stWaitSend},
-	"SELLER_CONSIGNED_PART":             nil,
-	stWaitConfirm:                       {stWaitConfirm},
-	"TRADE_BUYER_SIGNED":                nil,
-	stFinished:                          {stFinished},
-	stClosed:                            {stClosed},
-	stClosedByTB:                        {stClosedByTB},
-	"PAY_PENDING":                       nil,
-	"WAIT_PRE_AUTH_CONFIRM":             nil,
-	"PAID_FORBID_CONSIGN":               nil,
-	"ALL_WAIT_PAY":                      {stWaitPay},
-	"ALL_CLOSED":                        {stClosed, stClosedByTB},
-	"WAIT_BUYER_CONFIRM_GOODS_ACOUNTED": nil,
-}
+// tradeStatuses maps a status filter of trades.sold.get to the statuses
+// it selects (nil: none of the generated trades). Built on first use.
+var tradeStatuses = sync.OnceValue(func() map[string][]string {
+	return map[string][]string{
+		"TRADE_NO_CREATE_PAY":               nil,
+		stWaitPay:                           {stWaitPay},
+		stWaitSend:                          {stWaitSend},
+		"SELLER_CONSIGNED_PART":             nil,
+		stWaitConfirm:                       {stWaitConfirm},
+		"TRADE_BUYER_SIGNED":                nil,
+		stFinished:                          {stFinished},
+		stClosed:                            {stClosed},
+		stClosedByTB:                        {stClosedByTB},
+		"PAY_PENDING":                       nil,
+		"WAIT_PRE_AUTH_CONFIRM":             nil,
+		"PAID_FORBID_CONSIGN":               nil,
+		"ALL_WAIT_PAY":                      {stWaitPay},
+		"ALL_CLOSED":                        {stClosed, stClosedByTB},
+		"WAIT_BUYER_CONFIRM_GOODS_ACOUNTED": nil,
+	}
+})
 
 // tradeTypes generated, with their weights out of 100; all are returned
 // without a type filter.

@@ -8,7 +8,7 @@ import (
 // tradeFilters reads the optional status, type and buyer_nick filters.
 func tradeFilters(c *call, q *tradeQuery) *apiErr {
 	if st := c.str("status"); st != "" {
-		ss, ok := tradeStatuses[st]
+		ss, ok := tradeStatuses()[st]
 		if !ok {
 			return errInvalid("status")
 		}

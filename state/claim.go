@@ -85,14 +85,16 @@ func (s *scopedStore) Unclaim(ctx context.Context, ns, key, token string) error 
 }
 
 // claimScript sets KEYS[1] to ARGV[1] for ARGV[2] ms when it is free or
-// already held by ARGV[1].
-var claimScript = redis.NewScript(`
+// already held by ARGV[1]. It is built on first use, not at start-up.
+var claimScript = sync.OnceValue(func() *redis.Script {
+	return redis.NewScript(`
 local cur = redis.call("GET", KEYS[1])
 if cur == false or cur == ARGV[1] then
   redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
   return 1
 end
 return 0`)
+})
 
 // claimKey is the Redis key of a claim: the namespace's length keeps any
 // (ns, key) pair apart from every other.
@@ -132,7 +134,7 @@ func (s *RedisStore) Claim(ctx context.Context, ns, key, token string, lease tim
 		lease = 30 * time.Millisecond
 	}
 	k := s.claimKey(ns, key)
-	n, err := claimScript.Run(ctx, s.client, []string{k}, token, lease.Milliseconds()).Int()
+	n, err := claimScript().Run(ctx, s.client, []string{k}, token, lease.Milliseconds()).Int()
 	if err != nil {
 		return false, s.wrap("claim", err)
 	}
@@ -150,7 +152,7 @@ func (s *RedisStore) Unclaim(ctx context.Context, ns, key, token string) error {
 	}
 	k := s.claimKey(ns, key)
 	s.claims.remove(k, token)
-	return s.wrap("unclaim", releaseScript.Run(ctx, s.client, []string{k}, token).Err())
+	return s.wrap("unclaim", releaseScript().Run(ctx, s.client, []string{k}, token).Err())
 }
 
 // redisClaims are the claims a RedisStore holds, kept alive by one

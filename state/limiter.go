@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,7 +34,9 @@ func NewRedisLimiter(client redis.UniversalClient, prefix string) *RedisLimiter 
 // reserveScript: KEYS[1] holds the theoretical arrival time (TAT) in
 // microseconds of the server clock; ARGV[1] is the slot interval in
 // microseconds. It reserves a slot and returns how long to wait for it.
-var reserveScript = redis.NewScript(`
+// It is built on first use, not at start-up.
+var reserveScript = sync.OnceValue(func() *redis.Script {
+	return redis.NewScript(`
 local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
@@ -42,6 +45,7 @@ if tat < now then tat = now end
 local nxt = tat + interval
 redis.call("SET", KEYS[1], string.format("%d", nxt), "PX", math.floor((nxt - now) / 1000) + 1000)
 return tat - now`)
+})
 
 // maxInterval caps one reservation so a misconfigured tiny qps cannot park a
 // caller for days.
@@ -61,7 +65,7 @@ func (l *RedisLimiter) Wait(ctx context.Context, key string, qps float64) error 
 	if interval < time.Microsecond {
 		interval = time.Microsecond
 	}
-	us, err := reserveScript.Run(ctx, l.client, []string{l.prefix + "rate:" + key}, interval.Microseconds()).Int64()
+	us, err := reserveScript().Run(ctx, l.client, []string{l.prefix + "rate:" + key}, interval.Microseconds()).Int64()
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -82,13 +86,15 @@ func (l *RedisLimiter) Wait(ctx context.Context, key string, qps float64) error 
 }
 
 // banScript keeps the later of the stored and the new ban end (ms since the
-// epoch, ARGV[1]) with a TTL of ARGV[2] ms.
-var banScript = redis.NewScript(`
+// epoch, ARGV[1]) with a TTL of ARGV[2] ms. It is built on first use.
+var banScript = sync.OnceValue(func() *redis.Script {
+	return redis.NewScript(`
 local cur = tonumber(redis.call("GET", KEYS[1]) or "0")
 if tonumber(ARGV[1]) > cur then
   redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
 end
 return 1`)
+})
 
 // SetBan records that scope (e.g. "app" or a method name) is banned by the
 // platform until the given time, for every process sharing the server. A
@@ -99,7 +105,7 @@ func (l *RedisLimiter) SetBan(ctx context.Context, scope string, until time.Time
 		return nil
 	}
 	ms := ttl.Milliseconds() + 1
-	err := banScript.Run(ctx, l.client, []string{l.prefix + "ban:" + scope}, until.UnixMilli(), ms).Err()
+	err := banScript().Run(ctx, l.client, []string{l.prefix + "ban:" + scope}, until.UnixMilli(), ms).Err()
 	if err != nil {
 		return fmt.Errorf("state: set shared ban %q in redis: %w", scope, err)
 	}

@@ -30,13 +30,18 @@ func NewRedisLocker(client redis.UniversalClient, prefix string) *RedisLocker {
 	return &RedisLocker{client: client, prefix: prefix}
 }
 
+// renewScript extends a lock's lease while the token is still its own;
+// releaseScript deletes it then. Both are built on first use, not at
+// start-up.
 var (
-	renewScript   = redis.NewScript(renewSource)
-	releaseScript = redis.NewScript(`
+	renewScript   = sync.OnceValue(func() *redis.Script { return redis.NewScript(renewSource) })
+	releaseScript = sync.OnceValue(func() *redis.Script {
+		return redis.NewScript(`
 if redis.call("GET", KEYS[1]) == ARGV[1] then
   return redis.call("DEL", KEYS[1])
 end
 return 0`)
+	})
 )
 
 // Acquire implements Locker.
@@ -98,7 +103,7 @@ func (l *redisLock) renew() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), l.lease/3)
-		n, err := renewScript.Run(ctx, l.client, []string{l.key}, l.token, l.lease.Milliseconds()).Int()
+		n, err := renewScript().Run(ctx, l.client, []string{l.key}, l.token, l.lease.Milliseconds()).Int()
 		cancel()
 		select {
 		case <-l.stop: // released meanwhile: the result does not matter
@@ -122,7 +127,7 @@ func (l *redisLock) Release(ctx context.Context) error {
 		return nil
 	}
 	<-l.done
-	if err := releaseScript.Run(ctx, l.client, []string{l.key}, l.token).Err(); err != nil {
+	if err := releaseScript().Run(ctx, l.client, []string{l.key}, l.token).Err(); err != nil {
 		return fmt.Errorf("state: release lock in redis: %w", err)
 	}
 	return nil

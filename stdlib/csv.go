@@ -24,6 +24,7 @@ import (
 // The csv module reads and writes the spreadsheets operators live in:
 //
 //	for row, line in csv.rows("prices.csv") do ... row.num_iid ... end
+//	-- (csv a local or global: not `in require("csv").rows(...)`, see the package doc)
 //	local all = csv.read("prices.csv")          -- array of rows
 //	local w = csv.writer("out.csv", {"num_iid", "status"})  -- {bom = false} to skip the BOM
 //	w:write({num_iid = "123", status = "ok"})   -- or an array in header order
