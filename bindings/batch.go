@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/topscript/topscript/stdlib"
 	"github.com/topscript/topscript/top"
 )
 
@@ -26,7 +27,7 @@ func (m *module) runBatched(c context.Context, reqs []request, conc, size int) [
 	}
 	if m.c == nil {
 		for _, i := range idx {
-			outs[i] = outcome{err: &top.Error{Method: reqs[i].method, Kind: top.KindInvalid, Msg: errNoClient.Error()}}
+			outs[i] = outcome{err: &top.Error{Method: reqs[i].method, Kind: top.KindInvalid, Msg: stdlib.NoClientMsg}}
 		}
 		return outs
 	}

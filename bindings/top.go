@@ -345,8 +345,6 @@ func asTopError(method string, err error) *top.Error {
 	return &top.Error{Method: method, Kind: top.KindTransport, Msg: err.Error(), Err: err}
 }
 
-var errNoClient = errors.New("no TOP client configured")
-
 // do performs one call (or its dry-run stand-in). It is safe to call from
 // any goroutine: it touches no Lua state.
 func (m *module) do(c context.Context, r *request) (*top.Response, error) {
@@ -354,7 +352,7 @@ func (m *module) do(c context.Context, r *request) (*top.Response, error) {
 		return dryRunResponse(r.method), nil
 	}
 	if m.c == nil {
-		return nil, &top.Error{Method: r.method, Kind: top.KindInvalid, Msg: errNoClient.Error()}
+		return nil, &top.Error{Method: r.method, Kind: top.KindInvalid, Msg: stdlib.NoClientMsg}
 	}
 	return m.c.Call(c, r.method, r.params, r.opts)
 }
@@ -428,7 +426,7 @@ func (m *module) pager(L *lua.LState, fn string) (*top.Pager, string) {
 		argError(L, fn, 3, "opts.reverse needs total_results: do not set use_has_next")
 	}
 	if m.c == nil {
-		L.Error(stdlib.TopErrorValue(L, &top.Error{Method: method, Kind: top.KindInvalid, Msg: errNoClient.Error()}), 1)
+		L.Error(stdlib.TopErrorValue(L, &top.Error{Method: method, Kind: top.KindInvalid, Msg: stdlib.NoClientMsg}), 1)
 	}
 	p := m.c.Pages(ctx(L), method, params, top.PageOptions{
 		PageSize:   o.pageSize,

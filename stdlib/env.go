@@ -57,7 +57,7 @@ type Env struct {
 	// in-memory store private to this Env: nothing persists between runs.
 	Store state.Store
 	// Client sends job.run's calls (throttle, retry and closure windows
-	// apply). Without one job.run's calls fail with "no TOP client configured".
+	// apply). Without one job.run's calls fail with NoClientMsg.
 	Client *top.Client
 	// DryRun makes job.run log writes instead of sending them and keep no
 	// checkpoints (reads are sent).
@@ -173,3 +173,8 @@ func newModule(L *lua.LState, fns map[string]lua.LGFunction) *lua.LTable {
 	L.Push(mod)
 	return mod
 }
+
+// NoClientMsg is the message of the TOP error (kind invalid) that every
+// call raises when the host gave the engine no client, so that a host can
+// tell the user where credentials come from.
+const NoClientMsg = "no TOP client configured"

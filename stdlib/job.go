@@ -1004,8 +1004,6 @@ func jobCallOptions(v lua.LValue) (*top.CallOptions, error) {
 	return o, err
 }
 
-var errNoJobClient = errors.New("no TOP client configured")
-
 // work performs one call on a worker goroutine. It touches no Lua state.
 func (j *job) work(ctx context.Context, c *jobCall, out chan<- jobResult) {
 	res := jobResult{call: c}
@@ -1021,7 +1019,7 @@ func (j *job) work(ctx context.Context, c *jobCall, out chan<- jobResult) {
 	case c.dry:
 		res.resp = &top.Response{Method: c.method, Payload: map[string]any{"dry_run": true}}
 	case j.env.Client == nil:
-		res.err = &top.Error{Method: c.method, Kind: top.KindInvalid, Msg: errNoJobClient.Error()}
+		res.err = &top.Error{Method: c.method, Kind: top.KindInvalid, Msg: NoClientMsg}
 	default:
 		res.resp, res.err = j.env.Client.Call(ctx, c.method, c.params, c.opts)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/topscript/topscript/runtime"
 	"github.com/topscript/topscript/state"
+	"github.com/topscript/topscript/stdlib"
 	"github.com/topscript/topscript/top"
 )
 
@@ -142,6 +143,11 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 	}
 	err = eng.RunFile(ctx, o.Script, o.Args)
 	if res := scriptResult(ctx, o.Script, err); res != nil {
+		var te *top.Error
+		if s.client == nil && errors.As(err, &te) && te.Msg == stdlib.NoClientMsg {
+			// The script called TOP without credentials: say where they come from.
+			return &exitError{code: ExitScript, msg: res.Error() + "\n" + noCredentials(s.cfg)}
+		}
 		return res
 	}
 	return jobs.failed()
