@@ -56,35 +56,32 @@ func (e *env) topscript(ctx context.Context) (string, error) {
 	if e.cfg.binary != "" {
 		return e.cfg.binary, nil
 	}
-	if e.binary != "" {
-		return e.binary, nil
+	if e.binary == "" {
+		bin, err := e.build(ctx, "topscript", "./cmd/topscript")
+		if err != nil {
+			return "", err
+		}
+		e.binary = bin
 	}
-	dir, err := e.tempDir()
-	if err != nil {
-		return "", err
-	}
-	root, err := moduleRoot(ctx)
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "topscript")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/topscript")
-	cmd.Dir = root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building topscript: %v\n%s", err, stderr.String())
-	}
-	e.binary = bin
-	return bin, nil
+	return e.binary, nil
 }
 
 // spawner returns the spawn helper (bench/spawn) built once into the
 // temporary directory: whole-process figures are taken through it.
 func (e *env) spawner(ctx context.Context) (string, error) {
-	if e.spawn != "" {
-		return e.spawn, nil
+	if e.spawn == "" {
+		bin, err := e.build(ctx, "spawn", "./bench/spawn")
+		if err != nil {
+			return "", err
+		}
+		e.spawn = bin
 	}
+	return e.spawn, nil
+}
+
+// build compiles the main-module package pkg into the temporary directory
+// as name and returns the binary's path.
+func (e *env) build(ctx context.Context, name, pkg string) (string, error) {
 	dir, err := e.tempDir()
 	if err != nil {
 		return "", err
@@ -93,15 +90,14 @@ func (e *env) spawner(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "spawn")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./bench/spawn")
+	bin := filepath.Join(dir, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building bench/spawn: %v\n%s", err, stderr.String())
+		return "", fmt.Errorf("building %s: %v\n%s", pkg, err, stderr.String())
 	}
-	e.spawn = bin
 	return bin, nil
 }
 

@@ -35,7 +35,6 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
-	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -211,49 +210,11 @@ func parseOpts(v lua.LValue, base callOpts, allowed map[string]bool) (callOpts, 
 		bad := func(want string) {
 			err = fmt.Errorf("opts.%s must be %s, got %s", name, want, typeName(val))
 		}
+		if isCall, cerr := stdlib.SetCallOption(&co, name, val); isCall {
+			err, setCall = cerr, true
+			return
+		}
 		switch name {
-		case "session":
-			s, ok := val.(lua.LString)
-			if !ok {
-				bad("a string")
-				return
-			}
-			co.Session, setCall = string(s), true
-		case "timeout":
-			switch x := val.(type) {
-			case lua.LString:
-				d, perr := time.ParseDuration(string(x))
-				if perr != nil || d <= 0 {
-					err = fmt.Errorf("opts.timeout: invalid duration %q (use e.g. \"10s\")", string(x))
-					return
-				}
-				co.Timeout = d
-			case lua.LNumber:
-				if x <= 0 {
-					err = fmt.Errorf("opts.timeout must be positive")
-					return
-				}
-				co.Timeout = time.Duration(float64(x) * float64(time.Second))
-			default:
-				bad(`a duration like "10s"`)
-				return
-			}
-			setCall = true
-		case "retries":
-			n, ok := val.(lua.LNumber)
-			if !ok || n < 0 {
-				bad("a number ≥ 0")
-				return
-			}
-			co.Retries, setCall = int(n), true
-		case "simplify":
-			b, ok := val.(lua.LBool)
-			if !ok {
-				bad("a boolean")
-				return
-			}
-			bv := bool(b)
-			co.Simplify, setCall = &bv, true
 		case "items":
 			s, ok := val.(lua.LString)
 			if !ok {

@@ -956,49 +956,12 @@ func jobCallOptions(v lua.LValue) (*top.CallOptions, error) {
 			return
 		}
 		name := lua.LVAsString(k)
-		switch name {
-		case "session":
-			s, ok := val.(lua.LString)
-			if !ok {
-				err = fmt.Errorf("opts.session must be a string, got %s", describe(val))
-				return
-			}
-			o.Session = string(s)
-		case "timeout":
-			switch x := val.(type) {
-			case lua.LString:
-				d, perr := time.ParseDuration(string(x))
-				if perr != nil || d <= 0 {
-					err = fmt.Errorf("opts.timeout: invalid duration %q (use e.g. \"10s\")", string(x))
-					return
-				}
-				o.Timeout = d
-			case lua.LNumber:
-				if x <= 0 {
-					err = errors.New("opts.timeout must be positive")
-					return
-				}
-				o.Timeout = time.Duration(float64(x) * float64(time.Second))
-			default:
-				err = fmt.Errorf("opts.timeout must be a duration like \"10s\", got %s", describe(val))
-			}
-		case "retries":
-			n, ok := val.(lua.LNumber)
-			if !ok || n < 0 {
-				err = fmt.Errorf("opts.retries must be a number ≥ 0, got %s", describe(val))
-				return
-			}
-			o.Retries = int(n)
-		case "simplify":
-			b, ok := val.(lua.LBool)
-			if !ok {
-				err = fmt.Errorf("opts.simplify must be a boolean, got %s", describe(val))
-				return
-			}
-			bv := bool(b)
-			o.Simplify = &bv
-		default:
-			err = fmt.Errorf("unknown option %q (session, timeout, retries, simplify)", name)
+		known, cerr := SetCallOption(o, name, val)
+		switch {
+		case cerr != nil:
+			err = cerr
+		case !known:
+			err = fmt.Errorf("unknown option %q (%s)", name, strings.Join(CallOptionNames, ", "))
 		}
 	})
 	return o, err
