@@ -287,7 +287,7 @@ func TestBigIDsRoundTrip(t *testing.T) {
 	if v.out.String() == "0\n" {
 		t.Fatal("no trades")
 	}
-	if st := v.s.Stats(); st.Errors != nil && len(st.Errors) > 0 {
+	if st := v.s.Stats(); len(st.Errors) > 0 {
 		t.Fatalf("sandbox errors: %v", st.Errors)
 	}
 }

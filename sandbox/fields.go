@@ -56,6 +56,3 @@ func (fs fieldSet) sub(parent string) fieldSet {
 	}
 	return out
 }
-
-// empty reports whether nothing is selected.
-func (fs fieldSet) empty() bool { return !fs.all && len(fs.m) == 0 }

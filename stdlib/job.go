@@ -305,7 +305,6 @@ type jobRow struct {
 	key   string
 	cells []string // input columns for the report
 	prev  checkpoint
-	done  bool // a checkpoint says ok: skip
 	// elsewhere is set when prev was written by another process while
 	// this job ran (a shared store).
 	elsewhere bool

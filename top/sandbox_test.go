@@ -50,32 +50,6 @@ func newClient(t testing.TB, cfg top.Config, opts ...top.Option) *top.Client {
 	return c
 }
 
-// fakeClock is a settable clock that advances when slept on.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if d > 0 {
-		f.sleeps = append(f.sleeps, d)
-		f.now = f.now.Add(d)
-	}
-	return nil
-}
-
 func code7(st sandbox.Stats) int64 {
 	var n int64
 	for k, v := range st.Errors {
@@ -121,7 +95,7 @@ func TestSandboxWrongSecretAndStaleTimestamp(t *testing.T) {
 		t.Errorf("secret in error: %v", err)
 	}
 
-	clk := &fakeClock{now: time.Now().Add(-20 * time.Minute)}
+	clk := top.NewFakeClock(time.Now().Add(-20 * time.Minute))
 	_, err = newClient(t, sandboxConfig(s), top.WithClock(clk)).Call(context.Background(), "taobao.time.get", nil, nil)
 	if !errors.As(err, &e) || e.Code != 31 || e.Kind != top.KindInvalid {
 		t.Fatalf("stale timestamp: %v", err)
@@ -303,7 +277,7 @@ func TestSandboxThrottleVsGatewayQPS(t *testing.T) {
 func TestSandboxClosures(t *testing.T) {
 	start := time.Date(2023, 9, 6, 20, 0, 0, 0, top.CST)
 	end := time.Date(2023, 9, 6, 21, 0, 0, 0, top.CST)
-	clk := &fakeClock{now: start.Add(15 * time.Minute)}
+	clk := top.NewFakeClock(start.Add(15 * time.Minute))
 	s := startSandbox(t, sandbox.Options{Now: clk.Now})
 	cfg := sandboxConfig(s)
 	cfg.Closures = []top.Closure{
@@ -320,8 +294,8 @@ func TestSandboxClosures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !clk.Now().Equal(end) || len(clk.sleeps) != 1 || clk.sleeps[0] != 45*time.Minute {
-		t.Errorf("resumed at %v after %v", clk.Now(), clk.sleeps)
+	if !clk.Now().Equal(end) || len(clk.Sleeps()) != 1 || clk.Sleeps()[0] != 45*time.Minute {
+		t.Errorf("resumed at %v after %v", clk.Now(), clk.Sleeps())
 	}
 	if s.Stats().Requests != 1 || r.RequestID == "" {
 		t.Errorf("requests %d", s.Stats().Requests)
