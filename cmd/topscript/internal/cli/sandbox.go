@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -81,7 +82,11 @@ func runSandbox(ctx context.Context, st *State, c *command, args []string) error
 		return usageErrorf("sandbox", "%v", err)
 	}
 	if err := sb.Start(o.Addr); err != nil {
-		return fmt.Errorf("sandbox: %w", err)
+		// A malformed address or a port in use: the user picks another --addr.
+		if cause := errors.Unwrap(err); cause != nil {
+			err = cause
+		}
+		return usageErrorf("sandbox", "--addr %s: cannot listen: %v", o.Addr, err)
 	}
 	defer sb.Close()
 
