@@ -8,7 +8,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
@@ -38,7 +38,7 @@ end`
 type callAllBench struct {
 	s   *sandbox.Server
 	c   *top.Client
-	eng *runtime.Engine
+	eng *engine.Engine
 }
 
 func newCallAllBench(ctx context.Context, s *sandbox.Server, mut func(*top.Config)) (*callAllBench, error) {

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
@@ -136,8 +136,8 @@ func clientConfig(s *sandbox.Server) top.Config {
 }
 
 // newEngine is a Lua engine over c whose output is discarded.
-func newEngine(c *top.Client) (*runtime.Engine, error) {
-	return runtime.New(runtime.Options{Client: c, Stdout: io.Discard, Stderr: io.Discard})
+func newEngine(c *top.Client) (*engine.Engine, error) {
+	return engine.New(engine.Options{Client: c, Stdout: io.Discard, Stderr: io.Discard})
 }
 
 // anItem returns the num_iid of one of the sandbox's items.

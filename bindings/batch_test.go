@@ -4,14 +4,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/sandbox"
 )
 
 // call_all with {batch = N} packs N calls per /router/batch request and
 // still answers each call on its own, in input order.
 func TestCallAllBatch(t *testing.T) {
-	v := newEnv(t, sandbox.Options{}, runtime.Options{})
+	v := newEnv(t, sandbox.Options{}, engine.Options{})
 	v.run(t, `
 		local calls = {}
 		for i = 1, 25 do calls[i] = {"taobao.time.get"} end
@@ -36,7 +36,7 @@ func TestCallAllBatch(t *testing.T) {
 
 // Under dry-run, batched writes are not sent.
 func TestCallAllBatchDryRun(t *testing.T) {
-	v := newEnv(t, sandbox.Options{}, runtime.Options{DryRun: true})
+	v := newEnv(t, sandbox.Options{}, engine.Options{DryRun: true})
 	v.run(t, `
 		local rs = top.call_all({
 			{"taobao.time.get"},

@@ -9,7 +9,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
@@ -42,7 +42,7 @@ func BenchmarkGoCall(b *testing.B) {
 // BenchmarkLuaCall is the same call from a script through top.call
 // (params converted from Lua, the result converted to tables).
 func BenchmarkLuaCall(b *testing.B) {
-	v := newEnv(b, sandbox.Options{}, runtime.Options{})
+	v := newEnv(b, sandbox.Options{}, engine.Options{})
 	v.e.Set("id", lua.LString(benchItem(b, v.c)))
 	v.e.Set("fields", benchFields)
 	v.e.Set("N", b.N)
@@ -59,7 +59,7 @@ func BenchmarkLuaCall(b *testing.B) {
 // BenchmarkLuaOverGo interleaves the Go and the Lua call against one
 // sandbox and client and reports the Lua/Go time ratio (goal ≤ 1.10).
 func BenchmarkLuaOverGo(b *testing.B) {
-	v := newEnv(b, sandbox.Options{}, runtime.Options{})
+	v := newEnv(b, sandbox.Options{}, engine.Options{})
 	id := benchItem(b, v.c)
 	v.e.Set("id", lua.LString(id))
 	v.e.Set("fields", benchFields)
@@ -101,7 +101,7 @@ func BenchmarkCallAll(b *testing.B) {
 	const calls = 32
 	for _, conc := range []int{1, 4, 16} {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
-			v := newEnv(b, sandbox.Options{Latency: latency}, runtime.Options{})
+			v := newEnv(b, sandbox.Options{Latency: latency}, engine.Options{})
 			v.e.Set("id", lua.LString(benchItem(b, v.c)))
 			if err := v.e.RunString(context.Background(), "setup.lua", fmt.Sprintf(`
 				calls = {}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
@@ -93,19 +93,19 @@ func (l *lockedBuffer) String() string {
 type env struct {
 	s   *sandbox.Server
 	c   *top.Client
-	e   *runtime.Engine
+	e   *engine.Engine
 	out *lockedBuffer
 	log *lockedBuffer
 }
 
-func newEnv(t testing.TB, so sandbox.Options, ro runtime.Options, copts ...top.Option) *env {
+func newEnv(t testing.TB, so sandbox.Options, ro engine.Options, copts ...top.Option) *env {
 	t.Helper()
 	s, c := startSandbox(t, so, copts...)
 	out, log := &lockedBuffer{}, &lockedBuffer{}
 	ro.Client = c
 	ro.Stdout, ro.Stderr = out, log
 	ro.Logger = slog.New(slog.NewTextHandler(log, nil))
-	e, err := runtime.New(ro)
+	e, err := engine.New(ro)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func (v *env) run(t testing.TB, src string) {
 }
 
 func TestCallAndTry(t *testing.T) {
-	v := newEnv(t, sandbox.Options{}, runtime.Options{})
+	v := newEnv(t, sandbox.Options{}, engine.Options{})
 	v.run(t, `
 		local top2 = require("top")
 		assert(top2 == top, "require('top') is the global")
@@ -156,9 +156,9 @@ func TestCallAndTry(t *testing.T) {
 }
 
 func TestUncaughtTopError(t *testing.T) {
-	v := newEnv(t, sandbox.Options{}, runtime.Options{})
+	v := newEnv(t, sandbox.Options{}, engine.Options{})
 	err := v.e.RunString(context.Background(), "bulk.lua", "local x = 1\n\ntop.call('taobao.item.seller.get', {num_iid = 1, fields = 'num_iid'})")
-	var se *runtime.ScriptError
+	var se *engine.ScriptError
 	if !errors.As(err, &se) || se.Top == nil {
 		t.Fatalf("err = %#v", err)
 	}
@@ -172,7 +172,7 @@ func TestUncaughtTopError(t *testing.T) {
 }
 
 func TestBadArguments(t *testing.T) {
-	v := newEnv(t, sandbox.Options{}, runtime.Options{})
+	v := newEnv(t, sandbox.Options{}, engine.Options{})
 	for _, c := range []struct{ src, want string }{
 		{`top.call(1)`, "bad argument #1 to 'top.call' (method must be a string, got number)"},
 		{`top.call()`, "bad argument #1 to 'top.call' (method must be a string, got no value)"},
@@ -201,7 +201,7 @@ func TestPagesAndEach(t *testing.T) {
 			name = "plain"
 		}
 		t.Run(name, func(t *testing.T) {
-			v := newEnv(t, sandbox.Options{Trades: 250}, runtime.Options{})
+			v := newEnv(t, sandbox.Options{Trades: 250}, engine.Options{})
 			v.e.Set("simplify", simplify)
 			v.run(t, `
 				local opts = {simplify = simplify}
@@ -244,7 +244,7 @@ func TestPagesAndEach(t *testing.T) {
 }
 
 func TestReversePages(t *testing.T) {
-	v := newEnv(t, sandbox.Options{Trades: 3000}, runtime.Options{})
+	v := newEnv(t, sandbox.Options{Trades: 3000}, engine.Options{})
 	v.run(t, `
 		-- Find a busy day, then walk its increment backwards.
 		local now = top.call("taobao.time.get").time
@@ -271,7 +271,7 @@ func TestReversePages(t *testing.T) {
 }
 
 func TestBigIDsRoundTrip(t *testing.T) {
-	v := newEnv(t, sandbox.Options{Trades: 300}, runtime.Options{})
+	v := newEnv(t, sandbox.Options{Trades: 300}, engine.Options{})
 	v.run(t, `
 		local n = 0
 		for t in top.each("taobao.trades.sold.get", {fields = "tid,tid_str,status", use_has_next = true, page_size = 100}) do
@@ -295,7 +295,7 @@ func TestBigIDsRoundTrip(t *testing.T) {
 func TestCallAllOrderAndConcurrency(t *testing.T) {
 	const latency = 40 * time.Millisecond
 	counter := &inflight{next: http.DefaultTransport}
-	v := newEnv(t, sandbox.Options{Latency: latency}, runtime.Options{}, top.WithHTTPClient(&http.Client{Transport: counter}))
+	v := newEnv(t, sandbox.Options{Latency: latency}, engine.Options{}, top.WithHTTPClient(&http.Client{Transport: counter}))
 	v.run(t, `
 		local items = top.call("taobao.items.onsale.get", {fields = "num_iid", page_size = 12}).items
 		local calls = {}
@@ -326,7 +326,7 @@ func TestCallAllOrderAndConcurrency(t *testing.T) {
 }
 
 func TestCallAllCancel(t *testing.T) {
-	v := newEnv(t, sandbox.Options{Latency: 300 * time.Millisecond}, runtime.Options{})
+	v := newEnv(t, sandbox.Options{Latency: 300 * time.Millisecond}, engine.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -345,7 +345,7 @@ func TestCallAllCancel(t *testing.T) {
 }
 
 func TestDryRun(t *testing.T) {
-	v := newEnv(t, sandbox.Options{}, runtime.Options{DryRun: true})
+	v := newEnv(t, sandbox.Options{}, engine.Options{DryRun: true})
 	v.run(t, `
 		assert(top.dry_run == true)
 		local item = top.call("taobao.items.onsale.get", {fields = "num_iid", page_size = 1}).items[1]
@@ -373,7 +373,7 @@ func TestDryRun(t *testing.T) {
 }
 
 func TestNoClient(t *testing.T) {
-	e, err := runtime.New(runtime.Options{Stdout: &bytes.Buffer{}})
+	e, err := engine.New(engine.Options{Stdout: &bytes.Buffer{}})
 	if err != nil {
 		t.Fatal(err)
 	}

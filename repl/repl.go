@@ -1,4 +1,4 @@
-// Package repl is topscript's interactive Lua prompt over a runtime.Engine.
+// Package repl is topscript's interactive Lua prompt over a engine.Engine.
 //
 // On a terminal it edits lines with liner: prompt "top> ", continuation
 // "...> " while a chunk is incomplete, Tab completion (globals, module
@@ -29,7 +29,7 @@ import (
 	"github.com/yuin/gopher-lua/parse"
 	"golang.org/x/term"
 
-	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/stdlib"
 	"github.com/topscript/topscript/top/catalog"
 )
@@ -48,7 +48,7 @@ type Options struct {
 	// Engine evaluates the input; required. Run makes the stdlib modules
 	// the engine allows available as globals (json, csv, time, log, iter)
 	// for convenience.
-	Engine *runtime.Engine
+	Engine *engine.Engine
 	// In is the input; nil means os.Stdin. The line editor is used only
 	// when In is the process's standard input and both it and standard
 	// output are terminals.
@@ -130,7 +130,7 @@ func historyPath(p string) string {
 
 // session is the evaluation state shared by both modes.
 type session struct {
-	eng     *runtime.Engine
+	eng     *engine.Engine
 	L       *lua.LState
 	out     io.Writer
 	errw    io.Writer
@@ -179,7 +179,7 @@ func (s *session) feed(ctx context.Context, line string, interrupted *atomic.Boo
 		src = strings.TrimPrefix(strings.TrimSpace(src), "=")
 	}
 	vals, err := s.eval(ctx, src)
-	if err != nil && (runtime.IsIncomplete(err) || incompleteExpr(src)) {
+	if err != nil && (engine.IsIncomplete(err) || incompleteExpr(src)) {
 		s.pending = chunk
 		return true
 	}
@@ -200,7 +200,7 @@ func (s *session) feed(ctx context.Context, line string, interrupted *atomic.Boo
 // syntax error.
 func incompleteExpr(src string) bool {
 	_, err := parse.Parse(strings.NewReader("return "+src), "stdin")
-	return err != nil && runtime.IsIncomplete(err)
+	return err != nil && engine.IsIncomplete(err)
 }
 
 // eval runs Engine.Eval, turning a Go panic into an error.

@@ -10,16 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
 
 // newEngine returns an engine whose output goes to out, with a TOP client
 // against an in-process sandbox when withSandbox is set.
-func newEngine(t *testing.T, out io.Writer, withSandbox bool) *runtime.Engine {
+func newEngine(t *testing.T, out io.Writer, withSandbox bool) *engine.Engine {
 	t.Helper()
-	o := runtime.Options{Stdout: out, Stderr: out, Stdin: strings.NewReader("")}
+	o := engine.Options{Stdout: out, Stderr: out, Stdin: strings.NewReader("")}
 	if withSandbox {
 		srv, err := sandbox.New(sandbox.Options{})
 		if err != nil {
@@ -39,7 +39,7 @@ func newEngine(t *testing.T, out io.Writer, withSandbox bool) *runtime.Engine {
 		}
 		o.Client = client
 	}
-	eng, err := runtime.New(o)
+	eng, err := engine.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

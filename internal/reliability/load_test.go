@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	goruntime "runtime"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -67,7 +67,7 @@ func TestLoad(t *testing.T) {
 	items := seedRows(t, 40)
 
 	settle()
-	g0, rss0 := goruntime.NumGoroutine(), rss()
+	g0, rss0 := runtime.NumGoroutine(), rss()
 
 	sb, err := sandbox.New(sandbox.Options{Seed: seed, Faults: loadFaults})
 	if err != nil {
@@ -157,7 +157,7 @@ func TestLoad(t *testing.T) {
 	var rss1 int64
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		settle()
-		g1, rss1 = goruntime.NumGoroutine(), rss()
+		g1, rss1 = runtime.NumGoroutine(), rss()
 		if g1 <= g0+1 && rss1 <= rss0+64<<20 || time.Now().After(deadline) {
 			break
 		}
@@ -188,7 +188,7 @@ func TestLoadHelperProcess(t *testing.T) {
 		t.Fatal("bad helper environment")
 	}
 	settle()
-	rep := loadReport{Calls: int64(calls), Kinds: map[string]int64{}, GoroutinesBefore: goruntime.NumGoroutine(), RSSBefore: rss()}
+	rep := loadReport{Calls: int64(calls), Kinds: map[string]int64{}, GoroutinesBefore: runtime.NumGoroutine(), RSSBefore: rss()}
 
 	var attempts atomic.Int64
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -260,7 +260,7 @@ func TestLoadHelperProcess(t *testing.T) {
 	rep.RSSPeak = max(peak.Load(), rss())
 	tr.CloseIdleConnections()
 	settle()
-	rep.GoroutinesAfter, rep.RSSAfter = goruntime.NumGoroutine(), rss()
+	rep.GoroutinesAfter, rep.RSSAfter = runtime.NumGoroutine(), rss()
 	b, _ := json.Marshal(rep)
 	fmt.Printf("LOAD %s\n", b)
 }
@@ -279,7 +279,7 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // settle lets finished goroutines exit and returns memory to the OS.
 func settle() {
 	for i := 0; i < 3; i++ {
-		goruntime.GC()
+		runtime.GC()
 		time.Sleep(20 * time.Millisecond)
 	}
 	debug.FreeOSMemory()

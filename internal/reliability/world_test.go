@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/stdlib"
@@ -110,7 +110,7 @@ func (w *world) run(name, src string, args ...string) runResult {
 	var out syncBuffer
 	var res runResult
 	var mu sync.Mutex
-	eng, err := runtime.New(runtime.Options{
+	eng, err := engine.New(engine.Options{
 		Client:   w.client,
 		Stdout:   &out,
 		Stderr:   w.logs,

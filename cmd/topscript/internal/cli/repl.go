@@ -4,8 +4,8 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/repl"
-	"github.com/topscript/topscript/runtime"
 	"github.com/topscript/topscript/state"
 )
 
@@ -51,7 +51,7 @@ func runREPL(ctx context.Context, st *State, c *command, args []string) error {
 	defer s.Close()
 	backend := newStateBackend(s) // state and job.reset see the configured store
 	defer backend.Close()
-	eng, err := runtime.New(runtime.Options{
+	eng, err := engine.New(engine.Options{
 		Client: s.client,
 		Stdin:  st.Stdin,
 		Stdout: st.Stdout,

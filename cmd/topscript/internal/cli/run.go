@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/stdlib"
 	"github.com/topscript/topscript/top"
@@ -120,7 +120,7 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 	if o.LogFormat == "json" {
 		progress = io.Discard // one JSON object per line: no bar
 	}
-	eng, err := runtime.New(runtime.Options{
+	eng, err := engine.New(engine.Options{
 		Client:   s.client,
 		Stdin:    st.Stdin,
 		Stdout:   st.Stdout,
@@ -169,7 +169,7 @@ func scriptResult(ctx context.Context, script string, err error) error {
 		return &exitError{code: ExitInterrupted, msg: "topscript: interrupted"}
 	case err != nil && errors.As(cause, &te):
 		where := script
-		var se *runtime.ScriptError
+		var se *engine.ScriptError
 		if errors.As(err, &se) && se.File != "" && se.Line > 0 {
 			where = fmt.Sprintf("%s:%d", se.File, se.Line)
 		}
@@ -177,11 +177,11 @@ func scriptResult(ctx context.Context, script string, err error) error {
 	case err == nil:
 		return nil
 	}
-	var ee *runtime.ExitError
+	var ee *engine.ExitError
 	if errors.As(err, &ee) {
 		return &exitError{code: ee.Code}
 	}
-	var se *runtime.ScriptError
+	var se *engine.ScriptError
 	if errors.As(err, &se) {
 		return &exitError{code: ExitScript, msg: se.Error()}
 	}

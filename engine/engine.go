@@ -1,17 +1,17 @@
-// Package runtime is topscript's Lua host. An Engine owns one Lua state
+// Package engine is topscript's Lua host. An Engine owns one Lua state
 // with only safe libraries opened, the module registry (`top`, the stdlib
 // modules, host-registered modules and .lua files next to the script),
 // per-run cancellation, a compiled-chunk cache and typed errors.
 //
 // A Go program embeds topscript like this:
 //
-//	eng, err := runtime.New(runtime.Options{Client: client, Stdout: os.Stdout})
+//	eng, err := engine.New(engine.Options{Client: client, Stdout: os.Stdout})
 //	if err != nil { ... }
 //	defer eng.Close()
 //	eng.Set("shop", myShop)               // any Go value, through gopher-luar
 //	err = eng.RunFile(ctx, "sync.lua", args)
-//	var se *runtime.ScriptError           // file:line, message, TOP error fields
-//	var ee *runtime.ExitError             // os.exit(n)
+//	var se *engine.ScriptError            // file:line, message, TOP error fields
+//	var ee *engine.ExitError              // os.exit(n)
 //
 // # Libraries
 //
@@ -24,7 +24,7 @@
 // os.execute only with Options.AllowExec. There is no debug library. print
 // writes to Options.Stdout.
 //
-// topscript's runtime guards the host process (no exec, no os.exit of the
+// The engine guards the host process (no exec, no os.exit of the
 // host, cancellation, a memory watchdog and bounded string building: see
 // Options.MemoryLimit and MaxStringBytes); it is not a sandbox against a
 // hostile script reading or writing files the host user can.
@@ -35,7 +35,7 @@
 // and call its methods from one goroutine. Separate Engines are
 // independent and may run in parallel (they share only the read-only
 // compiled-chunk cache).
-package runtime
+package engine
 
 import (
 	"context"
@@ -45,7 +45,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -131,7 +131,7 @@ type errInfo struct {
 func New(o Options) (e *Engine, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("runtime: creating the Lua state: %v", r)
+			err = fmt.Errorf("engine: creating the Lua state: %v", r)
 		}
 	}()
 	e = &Engine{opts: o, ctx: context.Background()}
@@ -327,10 +327,10 @@ func (e *Engine) setArg(name string, args []string) {
 // run calls proto under ctx and converts every failure into an error.
 func (e *Engine) run(ctx context.Context, proto *lua.FunctionProto, args []lua.LValue, nret int) (rets []lua.LValue, err error) {
 	if e.closed {
-		return nil, errors.New("runtime: engine is closed")
+		return nil, errors.New("engine: closed")
 	}
 	if e.running {
-		return nil, errors.New("runtime: engine is already running a script")
+		return nil, errors.New("engine: already running a script")
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -359,7 +359,7 @@ func (e *Engine) run(ctx context.Context, proto *lua.FunctionProto, args []lua.L
 				text = lua.LVAsString(ae.Object)
 			} else {
 				buf := make([]byte, 4096)
-				se.Traceback = string(buf[:goruntime.Stack(buf, false)])
+				se.Traceback = string(buf[:runtime.Stack(buf, false)])
 			}
 			se.Msg = panicMessage(text, se)
 			rets, err = nil, se

@@ -1,4 +1,4 @@
-package runtime_test
+package engine_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/topscript/topscript/runtime"
+	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
@@ -44,7 +44,7 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	eng, err := runtime.New(runtime.Options{
+	eng, err := engine.New(engine.Options{
 		Client:  client,
 		Stdout:  os.Stdout,
 		Modules: []string{"top", "json"},
@@ -67,7 +67,7 @@ func Example() {
 		top.call("taobao.item.seller.get", {num_iid = 1, fields = "num_iid"})  -- uncaught: line 10
 	`)
 
-	var se *runtime.ScriptError
+	var se *engine.ScriptError
 	if errors.As(err, &se) {
 		fmt.Println("script error at", se.File, se.Line, "method", se.Top.Method)
 		fmt.Println(strings.Contains(se.Error(), "example.lua:10: taobao.item.seller.get: 15 "))

@@ -1,10 +1,10 @@
-package runtime
+package engine
 
 import (
 	"fmt"
 	"os"
 	"os/exec"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -28,7 +28,7 @@ func (e *Engine) openLibs() error {
 		{lua.OsLibName, lua.OpenOs},
 	} {
 		if err := L.CallByParam(lua.P{Fn: L.NewFunction(lib.fn), NRet: 0, Protect: true}, lua.LString(lib.name)); err != nil {
-			return fmt.Errorf("runtime: opening %q: %w", lib.name, err)
+			return fmt.Errorf("engine: opening %q: %w", lib.name, err)
 		}
 	}
 	g := L.G.Global
@@ -228,7 +228,7 @@ func (e *Engine) osExit(L *lua.LState) int {
 
 // shellCommand returns the command running s through the system shell.
 func (e *Engine) shellCommand(s string) *exec.Cmd {
-	if goruntime.GOOS == "windows" {
+	if runtime.GOOS == "windows" {
 		return exec.CommandContext(e.context(), "cmd", "/C", s)
 	}
 	return exec.CommandContext(e.context(), "/bin/sh", "-c", s)

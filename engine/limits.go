@@ -1,10 +1,10 @@
-package runtime
+package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -60,8 +60,8 @@ func (e *Engine) memoryLimit() uint64 {
 // its package initialiser alone costs about half a millisecond at every
 // start).
 func heapSample() uint64 {
-	var m goruntime.MemStats
-	goruntime.ReadMemStats(&m)
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
 
@@ -90,7 +90,7 @@ func (e *Engine) watchMemory(stop context.CancelFunc) (end func()) {
 			if heapSample() <= limit {
 				continue
 			}
-			goruntime.GC()
+			runtime.GC()
 			if used := heapSample(); used > limit {
 				e.memMu.Lock()
 				e.memOver = used
