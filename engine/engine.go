@@ -52,7 +52,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
 
-	"github.com/topscript/topscript/bindings"
+	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/stdlib"
 	"github.com/topscript/topscript/top"
@@ -174,7 +174,7 @@ func New(o Options) (e *Engine, err error) {
 		OnJob:    o.OnJob,
 	}, allow)
 	if allow == nil || allow("top") {
-		bindings.Open(L, bindings.Options{
+		luatop.Open(L, luatop.Options{
 			Client: o.Client,
 			DryRun: o.DryRun,
 			Logger: e.logger,

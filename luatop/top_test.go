@@ -1,4 +1,4 @@
-package bindings_test
+package luatop_test
 
 import (
 	"bytes"

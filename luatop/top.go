@@ -1,4 +1,4 @@
-// Package bindings holds the Lua modules written over Go: the `top` module
+// Package luatop is the Lua side of TOP: the `top` module
 // (TOP calls, paging, bulk calls, throttling, dry-run) that scripts see as
 // the global `top` and as require("top").
 //
@@ -25,7 +25,7 @@
 // unchanged. Errors are TOP error values (stdlib.TopErrorValue): tables with
 // code, msg, sub_code, sub_msg, request_id, method, kind and retry_after
 // whose tostring is the one-line text of *top.Error.
-package bindings
+package luatop
 
 import (
 	"context"
