@@ -21,6 +21,7 @@ import (
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
+	"github.com/topscript/topscript/toptime"
 )
 
 // env holds what sections share: a temporary directory and the topscript
@@ -202,7 +203,7 @@ func (f *floor) call(ctx context.Context, method string, params map[string]strin
 	p["method"] = method
 	p["app_key"] = f.appKey
 	p["session"] = f.session
-	p["timestamp"] = time.Now().In(top.CST).Format(top.TimeLayout)
+	p["timestamp"] = toptime.Format(time.Now())
 	p["format"] = "json"
 	p["v"] = "2.0"
 	p["sign_method"] = "hmac-sha256"

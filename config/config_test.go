@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/topscript/topscript/top"
+	"github.com/topscript/topscript/toptime"
 )
 
 // envMap is an Env function over a map.
@@ -83,8 +84,8 @@ func TestParseFull(t *testing.T) {
 	want.Throttle = top.ThrottleConfig{QPS: 40, Methods: map[string]float64{"taobao.trades.sold.*": 10, "taobao.item.*": 2.5}}
 	want.Retry.MaxAttempts, want.Retry.Backoff, want.Retry.MaxBanWait = 5, 2*time.Second, 3*time.Minute
 	want.Closures = []top.Closure{
-		{Methods: []string{"taobao.fenxiao.product*"}, Start: time.Date(2023, 9, 6, 20, 0, 0, 0, top.CST), End: time.Date(2023, 9, 6, 21, 0, 0, 0, top.CST), Action: top.ClosureWait},
-		{Methods: []string{"taobao.ump.*", "tmall.promotion.*"}, Start: time.Date(2023, 9, 6, 18, 0, 0, 0, top.CST), End: time.Date(2023, 9, 6, 20, 30, 0, 0, top.CST), Action: top.ClosureFail},
+		{Methods: []string{"taobao.fenxiao.product*"}, Start: time.Date(2023, 9, 6, 20, 0, 0, 0, toptime.Zone), End: time.Date(2023, 9, 6, 21, 0, 0, 0, toptime.Zone), Action: top.ClosureWait},
+		{Methods: []string{"taobao.ump.*", "tmall.promotion.*"}, Start: time.Date(2023, 9, 6, 18, 0, 0, 0, toptime.Zone), End: time.Date(2023, 9, 6, 20, 30, 0, 0, toptime.Zone), Action: top.ClosureFail},
 	}
 	if !reflect.DeepEqual(f.Client, want) {
 		t.Errorf("Client =\n%+v\nwant\n%+v", f.Client, want)
@@ -295,7 +296,7 @@ func TestTOMLDatetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := f.Client.Closures[0]
-	if !c.Start.Equal(time.Date(2023, 9, 6, 20, 0, 0, 0, top.CST)) || !c.End.Equal(time.Date(2023, 9, 6, 21, 0, 0, 0, top.CST)) {
+	if !c.Start.Equal(time.Date(2023, 9, 6, 20, 0, 0, 0, toptime.Zone)) || !c.End.Equal(time.Date(2023, 9, 6, 21, 0, 0, 0, toptime.Zone)) {
 		t.Errorf("got %v – %v", c.Start, c.End)
 	}
 	if c.Action != top.ClosureWait {
@@ -433,7 +434,7 @@ func TestExampleFile(t *testing.T) {
 			for _, g := range cl.Methods {
 				if ok, _ := filepath.Match(g, c.method); ok {
 					found = true
-					if s, e := cl.Start.Format(top.TimeLayout), cl.End.Format(top.TimeLayout); s != c.start || e != c.end {
+					if s, e := cl.Start.Format(toptime.Layout), cl.End.Format(toptime.Layout); s != c.start || e != c.end {
 						t.Errorf("%s: window %s – %s, want %s – %s", c.method, s, e, c.start, c.end)
 					}
 				}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/topscript/topscript/internal/suggest"
 	"github.com/topscript/topscript/top"
+	"github.com/topscript/topscript/toptime"
 )
 
 // decoder walks the decoded TOML tree against the schema, collecting every
@@ -248,7 +249,7 @@ func (d *decoder) closures(v any) []top.Closure {
 		c.Start, start = d.time(p, "start", m)
 		c.End, end = d.time(p, "end", m)
 		if start && end && !c.End.After(c.Start) {
-			d.errorf(joinPath(p, "end"), "end %s is not after start %s", c.End.Format(top.TimeLayout), c.Start.Format(top.TimeLayout))
+			d.errorf(joinPath(p, "end"), "end %s is not after start %s", c.End.Format(toptime.Layout), c.Start.Format(toptime.Layout))
 			ok = false
 		}
 		ok = ok && start && end
@@ -281,7 +282,7 @@ func (d *decoder) time(p, key string, m map[string]any) (time.Time, bool) {
 	}
 	switch v := v.(type) {
 	case string:
-		t, err := time.ParseInLocation(top.TimeLayout, strings.TrimSpace(v), top.CST)
+		t, err := time.ParseInLocation(toptime.Layout, strings.TrimSpace(v), toptime.Zone)
 		if err != nil {
 			d.errorf(k, "bad time %q: want \"yyyy-MM-dd HH:mm:ss\" (GMT+8)", v)
 			return time.Time{}, false
@@ -290,7 +291,7 @@ func (d *decoder) time(p, key string, m map[string]any) (time.Time, bool) {
 	case time.Time:
 		switch v.Location().String() {
 		case "datetime-local":
-			return time.Date(v.Year(), v.Month(), v.Day(), v.Hour(), v.Minute(), v.Second(), v.Nanosecond(), top.CST), true
+			return time.Date(v.Year(), v.Month(), v.Day(), v.Hour(), v.Minute(), v.Second(), v.Nanosecond(), toptime.Zone), true
 		case "date-local", "time-local":
 			d.errorf(k, "bad time: want a date and a time, \"yyyy-MM-dd HH:mm:ss\" (GMT+8)")
 			return time.Time{}, false

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/topscript/topscript/top"
+	"github.com/topscript/topscript/toptime"
 )
 
 // Redacted is the hidden form of a secret.
@@ -76,7 +76,7 @@ func (f *File) Redacted() string {
 		if i == 0 {
 			k = "closures"
 		}
-		row(k, "%s – %s GMT+8, %s: %s", cl.Start.In(top.CST).Format(top.TimeLayout), cl.End.In(top.CST).Format(top.TimeLayout), cl.Action, strings.Join(cl.Methods, " "))
+		row(k, "%s – %s GMT+8, %s: %s", toptime.Format(cl.Start), toptime.Format(cl.End), cl.Action, strings.Join(cl.Methods, " "))
 	}
 
 	switch f.State.Backend {

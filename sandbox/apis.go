@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 // api is one emulated API.
@@ -102,7 +104,7 @@ func (c *call) timeParam(name string) (t time.Time, present bool, e *apiErr) {
 	if s == "" {
 		return time.Time{}, false, nil
 	}
-	t, err := time.ParseInLocation(timeLayout, s, cst)
+	t, err := toptime.Parse(s)
 	if err != nil {
 		return time.Time{}, true, errInvalid(name)
 	}
@@ -154,5 +156,5 @@ func (c *call) ids(name string, max int) ([]int64, *apiErr) {
 }
 
 func (s *Server) timeGet(c *call) (obj, *apiErr) {
-	return obj{{"time", c.now.In(cst).Format(timeLayout)}}, nil
+	return obj{{"time", toptime.Format(c.now)}}, nil
 }

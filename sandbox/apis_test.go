@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 func TestResponseShapes(t *testing.T) {
@@ -134,7 +136,7 @@ func TestTradesSoldGet(t *testing.T) {
 		}
 		prev = c
 	}
-	oldest := testNow.AddDate(0, -3, 0).In(cst).Format(timeLayout)
+	oldest := testNow.AddDate(0, -3, 0).In(toptime.Zone).Format(toptime.Layout)
 	m = doCall(t, s, "taobao.trades.sold.get", map[string]string{"fields": "created", "simplify": "true", "page_size": "100", "page_no": "30"})
 	last := m["trades"].([]any)
 	if c := last[len(last)-1].(map[string]any)["created"].(string); c < oldest {
@@ -168,8 +170,8 @@ func TestTradesSoldGet(t *testing.T) {
 			t.Fatal("type filter", ty)
 		}
 	}
-	from := testNow.Add(-48 * time.Hour).In(cst).Format(timeLayout)
-	to := testNow.Add(-24 * time.Hour).In(cst).Format(timeLayout)
+	from := testNow.Add(-48 * time.Hour).In(toptime.Zone).Format(toptime.Layout)
+	to := testNow.Add(-24 * time.Hour).In(toptime.Zone).Format(toptime.Layout)
 	m = doCall(t, s, "taobao.trades.sold.get", map[string]string{"fields": "created", "simplify": "true", "start_created": from, "end_created": to, "page_size": "100"})
 	n, _ = strconv.Atoi(num(m["total_results"]))
 	if n < 20 || n > 50 {
@@ -187,7 +189,9 @@ func TestTradesSoldGet(t *testing.T) {
 
 func TestTradesIncrementAndFullinfo(t *testing.T) {
 	s := newTestServer(t, Options{})
-	day := func(d int) string { return testNow.Add(time.Duration(d) * 24 * time.Hour).In(cst).Format(timeLayout) }
+	day := func(d int) string {
+		return testNow.Add(time.Duration(d) * 24 * time.Hour).In(toptime.Zone).Format(toptime.Layout)
+	}
 	wantCode(t, doCall(t, s, "taobao.trades.sold.increment.get", map[string]string{"fields": "tid", "start_modified": day(-3)}), "40", "")
 	e := wantCode(t, doCall(t, s, "taobao.trades.sold.increment.get", map[string]string{"fields": "tid", "start_modified": day(-3), "end_modified": day(-1)}), "15", "isv.invalid-parameter")
 	if !strings.Contains(e["sub_msg"].(string), "一天") {
@@ -465,7 +469,9 @@ func TestMillionTrades(t *testing.T) {
 	if num(m["total_results"]) != "1000000" || len(m["trades"].([]any)) != 100 {
 		t.Errorf("%v", m["total_results"])
 	}
-	day := func(h int) string { return testNow.Add(time.Duration(h) * time.Hour).In(cst).Format(timeLayout) }
+	day := func(h int) string {
+		return testNow.Add(time.Duration(h) * time.Hour).In(toptime.Zone).Format(toptime.Layout)
+	}
 	t0 := time.Now()
 	m = doCall(t, s, "taobao.trades.sold.increment.get", map[string]string{"fields": "tid", "simplify": "true", "start_modified": day(-24), "end_modified": day(-23)})
 	n, _ := strconv.Atoi(num(m["total_results"]))

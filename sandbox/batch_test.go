@@ -7,11 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 func batchRequest(s *Server, lines []string, public string, sep string, extra map[string]string) *http.Request {
 	q := map[string]string{
-		"app_key": s.opts.AppKey, "timestamp": testNow.In(cst).Format(timeLayout), "v": "2.0",
+		"app_key": s.opts.AppKey, "timestamp": toptime.Format(testNow), "v": "2.0",
 		"format": "json", "sign_method": "hmac", "session": s.opts.Session,
 	}
 	for k, v := range extra {

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"strconv"
 	"strings"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 // channelShelf handles tmall.supplychain.channel.product.upshelf / downshelf.
@@ -64,11 +66,11 @@ func (s *Server) opentradeActivitySync(c *call) (obj, *apiErr) {
 	a := &activity{
 		id:       c.str("activity_id"),
 		name:     c.str("activity_name"),
-		start:    start.In(cst).Format(timeLayout),
-		end:      end.In(cst).Format(timeLayout),
+		start:    toptime.Format(start),
+		end:      toptime.Format(end),
 		itemIDs:  strings.Join(idStrs, ","),
 		appKey:   c.p["app_key"],
-		modified: c.now.In(cst).Format(timeLayout),
+		modified: toptime.Format(c.now),
 	}
 	s.mu.Lock()
 	s.st.activities[a.id] = a

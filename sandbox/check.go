@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 // apiErr is an error answer: code, msg and optional sub_code / sub_msg.
@@ -181,12 +183,6 @@ func renderFor(p map[string]string) render {
 
 func isTrue(s string) bool { return s == "true" || s == "True" || s == "TRUE" || s == "1" }
 
-// timeLayout is the gateway's time format, always in GMT+8.
-const timeLayout = "2006-01-02 15:04:05"
-
-// cst is GMT+8, the gateway's zone whatever the host's.
-var cst = time.FixedZone("CST", 8*3600)
-
 const maxSkew = 10 * time.Minute
 
 // parseTimestamp accepts "yyyy-MM-dd HH:mm:ss" in GMT+8 or epoch milliseconds.
@@ -204,7 +200,7 @@ func parseTimestamp(s string) (time.Time, bool) {
 		}
 		return time.UnixMilli(ms), true
 	}
-	t, err := time.ParseInLocation(timeLayout, s, cst)
+	t, err := toptime.Parse(s)
 	return t, err == nil
 }
 

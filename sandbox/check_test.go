@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 // The six vectors of the TOP protocol reference (secret "secret").
@@ -68,7 +70,7 @@ func TestSystemChecks(t *testing.T) {
 		{"missing timestamp", "taobao.time.get", func(p map[string]string) { delete(p, "timestamp"); resign(p) }, "30", "Missing timestamp", ""},
 		{"garbage timestamp", "taobao.time.get", func(p map[string]string) { p["timestamp"] = "yesterday"; resign(p) }, "31", "Invalid timestamp", ""},
 		{"skewed timestamp", "taobao.time.get", func(p map[string]string) {
-			p["timestamp"] = testNow.Add(11 * time.Minute).In(cst).Format(timeLayout)
+			p["timestamp"] = testNow.Add(11 * time.Minute).In(toptime.Zone).Format(toptime.Layout)
 			resign(p)
 		}, "31", "Invalid timestamp", ""},
 		{"skewed epoch", "taobao.time.get", func(p map[string]string) {
@@ -76,7 +78,7 @@ func TestSystemChecks(t *testing.T) {
 			resign(p)
 		}, "31", "Invalid timestamp", ""},
 		{"timestamp in UTC", "taobao.time.get", func(p map[string]string) {
-			p["timestamp"] = testNow.UTC().Format(timeLayout) // 8 hours off as GMT+8
+			p["timestamp"] = testNow.UTC().Format(toptime.Layout) // 8 hours off as GMT+8
 			resign(p)
 		}, "31", "Invalid timestamp", ""},
 		{"missing version", "taobao.time.get", func(p map[string]string) { delete(p, "v"); resign(p) }, "32", "Missing version", ""},
@@ -134,7 +136,7 @@ func TestSystemChecks(t *testing.T) {
 func TestTimestampFormsAndSignMethods(t *testing.T) {
 	s := newTestServer(t, Options{})
 	for _, sm := range []string{"md5", "hmac", "hmac-sha256", ""} {
-		for _, ts := range []string{testNow.In(cst).Format(timeLayout), strconv.FormatInt(testNow.Add(9*time.Minute).UnixMilli(), 10)} {
+		for _, ts := range []string{toptime.Format(testNow), strconv.FormatInt(testNow.Add(9*time.Minute).UnixMilli(), 10)} {
 			p := signed(s, "taobao.time.get", map[string]string{"sign_method": sm, "timestamp": ts, "session": ""})
 			got := decode(t, post(s, p).Body.Bytes())
 			if tm := path(got, "time_get_response", "time"); tm != "2024-06-01 12:00:00" {
@@ -155,7 +157,7 @@ func TestThirdPartyXMLCall(t *testing.T) {
 	numIID := strconv.FormatInt(s.st.items[0].numIID, 10)
 	p := map[string]string{
 		"method": "taobao.item.seller.get", "app_key": DefaultAppKey, "session": DefaultSession,
-		"timestamp": testNow.Format(timeLayout), "v": "2.0", "sign_method": "md5",
+		"timestamp": testNow.Format(toptime.Layout), "v": "2.0", "sign_method": "md5",
 		"partner_id": "top-sdk-java", "fields": "num_iid,title,price,sku", "num_iid": numIID,
 	}
 	sign(s, p)

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 // Seed data shape. Everything is derived from Options.Seed and the server's
@@ -270,10 +272,10 @@ func genState(seed int64, base time.Time) *state {
 		a := &activity{
 			id:       strconv.Itoa(2131 + i),
 			name:     []string{"会员优先购", "新品首发", "限量抢购"}[i],
-			start:    start.In(cst).Format(timeLayout),
-			end:      start.Add(72 * time.Hour).In(cst).Format(timeLayout),
+			start:    toptime.Format(start),
+			end:      start.Add(72 * time.Hour).In(toptime.Zone).Format(toptime.Layout),
 			itemIDs:  strings.Join(ids, ","),
-			modified: base.Add(-time.Duration(i+1) * 24 * time.Hour).In(cst).Format(timeLayout),
+			modified: base.Add(-time.Duration(i+1) * 24 * time.Hour).In(toptime.Zone).Format(toptime.Layout),
 		}
 		st.activities[a.id] = a
 	}
@@ -334,7 +336,7 @@ func fmtTime(unix int64) string {
 	y, mo, d := t.Date()
 	h, mi, sec := t.Clock()
 	if y < 0 || y > 9999 {
-		return t.In(cst).Format(timeLayout)
+		return toptime.Format(t)
 	}
 	var b [19]byte
 	put := func(i, v, n int) {

@@ -9,10 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 // testNow is the fixed gateway clock of the tests.
-var testNow = time.Date(2024, 6, 1, 12, 0, 0, 0, cst)
+var testNow = time.Date(2024, 6, 1, 12, 0, 0, 0, toptime.Zone)
 
 func newTestServer(t testing.TB, o Options) *Server {
 	t.Helper()
@@ -32,7 +34,7 @@ func signed(s *Server, method string, app map[string]string) map[string]string {
 	p := map[string]string{
 		"method":      method,
 		"app_key":     s.opts.AppKey,
-		"timestamp":   s.opts.Now().In(cst).Format(timeLayout),
+		"timestamp":   toptime.Format(s.opts.Now()),
 		"v":           "2.0",
 		"format":      "json",
 		"sign_method": "hmac-sha256",

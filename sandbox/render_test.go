@@ -6,11 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 func TestFmtTime(t *testing.T) {
 	for _, u := range []int64{0, 1577851200, 1717214400, 4102444799, -86400} {
-		want := time.Unix(u, 0).In(cst).Format(timeLayout)
+		want := time.Unix(u, 0).In(toptime.Zone).Format(toptime.Layout)
 		if got := fmtTime(u); got != want {
 			t.Errorf("%d: %s, want %s", u, got, want)
 		}

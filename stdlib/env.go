@@ -37,6 +37,7 @@ import (
 
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
+	"github.com/topscript/topscript/toptime"
 )
 
 // Env is what the modules need from their host. Every field is optional: a
@@ -151,9 +152,9 @@ func (e *Env) stdout() io.Writer {
 // now returns the current time in GMT+8.
 func (e *Env) now() time.Time {
 	if e.Now != nil {
-		return e.Now().In(cst)
+		return e.Now().In(toptime.Zone)
 	}
-	return time.Now().In(cst)
+	return time.Now().In(toptime.Zone)
 }
 
 // store returns the Env's state store, or its private in-memory one.

@@ -20,6 +20,7 @@ import (
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
 	"github.com/topscript/topscript/top/catalog"
+	"github.com/topscript/topscript/toptime"
 )
 
 // The job module runs bulk jobs: one TOP call per input row, concurrent,
@@ -1012,7 +1013,7 @@ func (j *job) finish(ctx context.Context, batch []jobResult, quiet bool) error {
 	if !j.env.DryRun {
 		cps := map[string][]byte{}
 		var forget []string
-		now := time.Now().In(cst).Format(top.TimeLayout)
+		now := toptime.Format(time.Now())
 		for _, res := range batch {
 			status, _ := outcome(res)
 			cp := checkpoint{Status: status, At: now}

@@ -24,6 +24,7 @@ import (
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
+	"github.com/topscript/topscript/toptime"
 )
 
 // jobFixture is a sandbox behind a test middleware, a client, a store and
@@ -654,7 +655,7 @@ func TestJobWaitsOutPromotionClosure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{now: time.Date(2023, 9, 6, 19, 59, 45, 0, top.CST)}
+	clock := &fakeClock{now: time.Date(2023, 9, 6, 19, 59, 45, 0, toptime.Zone)}
 	cfg := file.Client
 	f := newJobFixture(t, fixtureOptions{
 		config:  &cfg,
@@ -690,15 +691,15 @@ func TestJobWaitsOutPromotionClosure(t *testing.T) {
 
 	// A call that passed the closure check just before 20:00 may be signed
 	// a few (fake) seconds later: the fake clock moves on each reading.
-	start := time.Date(2023, 9, 6, 20, 0, 5, 0, top.CST)
-	end := time.Date(2023, 9, 6, 21, 0, 0, 0, top.CST)
+	start := time.Date(2023, 9, 6, 20, 0, 5, 0, toptime.Zone)
+	end := time.Date(2023, 9, 6, 21, 0, 0, 0, toptime.Zone)
 	var before, inside, after int
 	f.mu.Lock()
 	for _, p := range f.seen {
 		if p.Get("method") != "taobao.fenxiao.product.sku.update" {
 			continue
 		}
-		ts, err := time.ParseInLocation(top.TimeLayout, p.Get("timestamp"), top.CST)
+		ts, err := time.ParseInLocation(toptime.Layout, p.Get("timestamp"), toptime.Zone)
 		if err != nil {
 			t.Fatalf("timestamp %q: %v", p.Get("timestamp"), err)
 		}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 // The time module speaks the gateway's language: wall-clock strings
@@ -21,18 +23,11 @@ import (
 //	time.windows(from, to, step) --> iterator of (from, to) pairs covering [from, to)
 //	time.sleep("2s")           --  cancellable; raises "interrupted"
 
-// cst is GMT+8, the zone of every gateway timestamp, whatever the host's zone
-// (the same zone as top.CST).
-var cst = time.FixedZone("CST", 8*3600)
-
-// timeLayout is the gateway's timestamp layout, "yyyy-MM-dd HH:mm:ss".
-const timeLayout = "2006-01-02 15:04:05"
-
 func openTime(env *Env) lua.LGFunction {
 	return func(L *lua.LState) int {
 		newModule(L, map[string]lua.LGFunction{
 			"now": func(L *lua.LState) int {
-				L.Push(lua.LString(env.now().Format(timeLayout)))
+				L.Push(lua.LString(env.now().Format(toptime.Layout)))
 				return 1
 			},
 			"unix": func(L *lua.LState) int {
@@ -59,7 +54,7 @@ func openTime(env *Env) lua.LGFunction {
 
 // timeLayouts are the string forms time.parse accepts, in GMT+8.
 var timeLayouts = []string{
-	timeLayout,
+	toptime.Layout,
 	"2006-01-02",
 	"2006-01-02 15:04",
 	"2006-01-02T15:04:05",
@@ -72,7 +67,7 @@ var timeLayouts = []string{
 func parseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	for _, layout := range timeLayouts {
-		if t, err := time.ParseInLocation(layout, s, cst); err == nil {
+		if t, err := time.ParseInLocation(layout, s, toptime.Zone); err == nil {
 			return t, nil
 		}
 	}
@@ -99,7 +94,7 @@ func checkTime(L *lua.LState, n int, fn string) (time.Time, bool) {
 			L.RaiseError("%s: bad time %v", fn, v)
 		}
 		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*1e9)).In(cst), false
+		return time.Unix(int64(sec), int64(frac*1e9)).In(toptime.Zone), false
 	default:
 		L.RaiseError("%s: argument #%d: want a time string or unix seconds, got %s", fn, n, L.Get(n).Type())
 		return time.Time{}, false
@@ -109,7 +104,7 @@ func checkTime(L *lua.LState, n int, fn string) (time.Time, bool) {
 // pushTime pushes t as a gateway string or as unix seconds.
 func pushTime(L *lua.LState, t time.Time, asString bool) {
 	if asString {
-		L.Push(lua.LString(t.In(cst).Format(timeLayout)))
+		L.Push(lua.LString(toptime.Format(t)))
 		return
 	}
 	L.Push(lua.LNumber(t.Unix()))
@@ -184,11 +179,11 @@ var javaLayout = strings.NewReplacer(
 
 func timeFormat(L *lua.LState) int {
 	t, _ := checkTime(L, 1, "time.format")
-	layout := timeLayout
+	layout := toptime.Layout
 	if s, ok := L.Get(2).(lua.LString); ok && s != "" {
 		layout = javaLayout.Replace(string(s))
 	}
-	L.Push(lua.LString(t.In(cst).Format(layout)))
+	L.Push(lua.LString(t.In(toptime.Zone).Format(layout)))
 	return 1
 }
 

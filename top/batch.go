@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 // Batch calls go to the gateway's batch endpoint (/router/batch, next to
@@ -395,7 +397,7 @@ func (c *Client) batchAttempt(ctx context.Context, subs []*batchSub) ([]attemptR
 
 	sys := map[string]string{
 		"app_key":     c.cfg.AppKey,
-		"timestamp":   Timestamp(c.clock.Now()),
+		"timestamp":   toptime.Format(c.clock.Now()),
 		"format":      "json",
 		"v":           "2.0",
 		"sign_method": string(c.cfg.SignMethod),

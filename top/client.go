@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/topscript/topscript/top/catalog"
+	"github.com/topscript/topscript/toptime"
 )
 
 // PartnerID is sent as partner_id on every call.
@@ -537,14 +538,14 @@ func (c *Client) signed(cl *call) ([]param, string) {
 	return slices.Insert(ps, i, param{"sign", sign}), sign
 }
 
-// timestamp is Timestamp(now), formatted once a second.
+// timestamp is toptime.Format(now), formatted once a second.
 func (c *Client) timestamp() string {
 	now := c.clock.Now()
 	sec := now.Unix()
 	if t := c.lastStamp.Load(); t != nil && t.sec == sec {
 		return t.text
 	}
-	text := Timestamp(now)
+	text := toptime.Format(now)
 	c.lastStamp.Store(&stamp{sec: sec, text: text})
 	return text
 }

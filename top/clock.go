@@ -37,9 +37,3 @@ func (realClock) Sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
-
-// Timestamp formats t as the gateway expects it: "yyyy-MM-dd HH:mm:ss" in
-// GMT+8 (CST), whatever the zone of t or of the host.
-func Timestamp(t time.Time) string {
-	return t.In(CST).Format(TimeLayout)
-}

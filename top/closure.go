@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path"
 	"time"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 // closureFor returns the first closure window that covers method at now,
@@ -36,7 +38,7 @@ func validateClosures(closures []Closure) error {
 			}
 		}
 		if !cl.End.After(cl.Start) {
-			return fmt.Errorf("closure %d: end %s is not after start %s", i+1, Timestamp(cl.End), Timestamp(cl.Start))
+			return fmt.Errorf("closure %d: end %s is not after start %s", i+1, toptime.Format(cl.End), toptime.Format(cl.Start))
 		}
 		switch cl.Action {
 		case ClosureWait, ClosureFail, "":
@@ -62,18 +64,18 @@ func (c *Client) waitClosures(ctx context.Context, method string) error {
 				Method: method,
 				Kind:   KindClosed,
 				Msg: fmt.Sprintf("closed by the platform from %s to %s (GMT+8)",
-					Timestamp(cl.Start), Timestamp(cl.End)),
+					toptime.Format(cl.Start), toptime.Format(cl.End)),
 				RetryAfter: cl.End.Sub(now),
 			}
 		}
 		wait := cl.End.Sub(now)
-		c.logger.Debug("top closure wait", "method", method, "until", Timestamp(cl.End), "wait", wait)
+		c.logger.Debug("top closure wait", "method", method, "until", toptime.Format(cl.End), "wait", wait)
 		if err := c.clock.Sleep(ctx, wait); err != nil {
 			return &Error{
 				Method: method,
 				Kind:   KindClosed,
 				Msg: fmt.Sprintf("gave up waiting for the closure window to end at %s (GMT+8): %v",
-					Timestamp(cl.End), err),
+					toptime.Format(cl.End), err),
 				RetryAfter: cl.End.Sub(c.clock.Now()),
 				Err:        err,
 			}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 func TestClosureWindows(t *testing.T) {
@@ -14,8 +16,8 @@ func TestClosureWindows(t *testing.T) {
 		sentAt = append(sentAt, p["timestamp"])
 		okBody(w, `{}`)
 	})
-	start := time.Date(2023, 9, 6, 20, 0, 0, 0, CST)
-	end := time.Date(2023, 9, 6, 21, 0, 0, 0, CST)
+	start := time.Date(2023, 9, 6, 20, 0, 0, 0, toptime.Zone)
+	end := time.Date(2023, 9, 6, 21, 0, 0, 0, toptime.Zone)
 	cfg := testConfig(g.srv.URL)
 	cfg.Closures = []Closure{
 		{Methods: []string{"taobao.fenxiao.product*"}, Start: start, End: end, Action: ClosureWait},

@@ -80,10 +80,3 @@ func DefaultConfig() Config {
 		},
 	}
 }
-
-// CST is the fixed GMT+8 zone the gateway's timestamps are in, whatever the
-// host's zone.
-var CST = time.FixedZone("CST", 8*3600)
-
-// TimeLayout is the gateway's timestamp layout.
-const TimeLayout = "2006-01-02 15:04:05"

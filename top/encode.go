@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 // Params are the application parameters of a call. Values may be string,
@@ -97,7 +99,7 @@ func encodeValue(v any) (string, error) {
 	case float64:
 		return formatFloat(x, 64)
 	case time.Time:
-		return Timestamp(x), nil
+		return toptime.Format(x), nil
 	case File, *File:
 		return "", fmt.Errorf("a File is sent as a multipart part, not as a text value")
 	case []string:
@@ -233,7 +235,7 @@ func normalizeJSON(v any, depth int) (any, error) {
 		}
 		return json.Number(s), nil
 	case time.Time:
-		return Timestamp(x), nil
+		return toptime.Format(x), nil
 	case File, *File:
 		return nil, fmt.Errorf("a File cannot be nested in a structured value")
 	case map[string]any:

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 func fakeClient(t *testing.T, url string, mut func(*Config)) (*Client, *fakeClock) {
@@ -18,7 +20,7 @@ func fakeClient(t *testing.T, url string, mut func(*Config)) (*Client, *fakeCloc
 	if mut != nil {
 		mut(&cfg)
 	}
-	clk := newFakeClock(time.Date(2024, 11, 11, 0, 0, 0, 0, CST))
+	clk := newFakeClock(time.Date(2024, 11, 11, 0, 0, 0, 0, toptime.Zone))
 	return newTestClient(t, cfg, WithClock(clk)), clk
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
+	"github.com/topscript/topscript/toptime"
 )
 
 // startSandbox starts a sandbox on a free loopback port.
@@ -275,8 +276,8 @@ func TestSandboxThrottleVsGatewayQPS(t *testing.T) {
 
 // Closure windows under a fake clock shared with the sandbox.
 func TestSandboxClosures(t *testing.T) {
-	start := time.Date(2023, 9, 6, 20, 0, 0, 0, top.CST)
-	end := time.Date(2023, 9, 6, 21, 0, 0, 0, top.CST)
+	start := time.Date(2023, 9, 6, 20, 0, 0, 0, toptime.Zone)
+	end := time.Date(2023, 9, 6, 21, 0, 0, 0, toptime.Zone)
 	clk := top.NewFakeClock(start.Add(15 * time.Minute))
 	s := startSandbox(t, sandbox.Options{Now: clk.Now})
 	cfg := sandboxConfig(s)

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 // Vectors from the protocol reference (secret = "secret").
@@ -58,25 +60,6 @@ func TestSignVectors(t *testing.T) {
 	}
 }
 
-// The timestamp is GMT+8 whatever the host zone.
-func TestTimestampGMT8(t *testing.T) {
-	instant := time.Date(2020, 1, 1, 4, 0, 0, 0, time.UTC) // 12:00 in GMT+8
-	for _, zone := range []string{"UTC", "America/New_York", "Asia/Shanghai"} {
-		loc, err := time.LoadLocation(zone)
-		if err != nil {
-			t.Skipf("zone %s: %v", zone, err)
-		}
-		old := time.Local
-		time.Local = loc
-		got := Timestamp(instant.In(loc))
-		got2 := Timestamp(instant.Local())
-		time.Local = old
-		if got != "2020-01-01 12:00:00" || got2 != got {
-			t.Errorf("host zone %s: got %q / %q", zone, got, got2)
-		}
-	}
-}
-
 // The client signs the GMT+8 time of its clock, under any host zone
 // (time.Local overridden; no goroutines run meanwhile).
 func TestClientTimestampUnderOtherZones(t *testing.T) {
@@ -112,12 +95,12 @@ func TestClientTimestampHostTZ(t *testing.T) {
 			okBody(w, `{"ts":"`+p["timestamp"]+`"}`)
 		})
 		c := newTestClient(t, testConfig(g.srv.URL))
-		before := time.Now().In(CST)
+		before := time.Now().In(toptime.Zone)
 		r, err := c.Call(context.Background(), "taobao.time.get", nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := time.ParseInLocation(TimeLayout, r.Payload["ts"].(string), CST)
+		got, err := time.ParseInLocation(toptime.Layout, r.Payload["ts"].(string), toptime.Zone)
 		if err != nil || got.Before(before.Truncate(time.Second)) || got.Sub(before) > 5*time.Second {
 			t.Fatalf("TZ=%s: sent %v, GMT+8 now %v", os.Getenv("TZ"), r.Payload["ts"], before)
 		}
@@ -159,7 +142,7 @@ func TestSystemParams(t *testing.T) {
 		if _, ok := p["simplify"]; ok {
 			t.Errorf("simplify sent though off")
 		}
-		if len(p["timestamp"]) != len(TimeLayout) {
+		if len(p["timestamp"]) != len(toptime.Layout) {
 			t.Errorf("timestamp %q", p["timestamp"])
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/topscript/topscript/toptime"
 )
 
 // 500 calls at 100 qps from many goroutines never run faster than the rate.
@@ -52,7 +54,7 @@ func TestThrottlePace(t *testing.T) {
 // Method buckets apply to matching methods only, on top of the app bucket;
 // SetRate changes rates at run time.
 func TestThrottleMethodsAndSetRate(t *testing.T) {
-	clk := newFakeClock(time.Date(2024, 1, 1, 0, 0, 0, 0, CST))
+	clk := newFakeClock(time.Date(2024, 1, 1, 0, 0, 0, 0, toptime.Zone))
 	th := newThrottle(clk, ThrottleConfig{QPS: 0, Methods: map[string]float64{"taobao.trades.sold.*": 10}})
 	ctx := context.Background()
 	for range 11 {
