@@ -90,7 +90,7 @@ func (b *callAllBench) run(ctx context.Context, n, conc, batch int) (time.Durati
 // (concurrency / latency).
 func concurrency(ctx context.Context, cfg config, _ *env) (*section, error) {
 	sec := &section{title: fmt.Sprintf("Concurrency (top.call_all against --latency %s)", cfg.latency)}
-	s, err := startSandbox(sandbox.Options{Latency: cfg.latency})
+	s, err := sandbox.StartLocal(sandbox.Options{Latency: cfg.latency})
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func concurrency(ctx context.Context, cfg config, _ *env) (*section, error) {
 // against a sandbox answering after cfg.latency.
 func batch(ctx context.Context, cfg config, _ *env) (*section, error) {
 	sec := &section{title: fmt.Sprintf("Batch endpoint (call_all {batch = N}, %d calls, concurrency %d, --latency %s)", cfg.batchCalls, cfg.batchConc, cfg.latency)}
-	s, err := startSandbox(sandbox.Options{Latency: cfg.latency})
+	s, err := sandbox.StartLocal(sandbox.Options{Latency: cfg.latency})
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func batch(ctx context.Context, cfg config, _ *env) (*section, error) {
 // ideal (n / qps) and the number of code-7 answers, without and with batching.
 func throttlePrecision(ctx context.Context, cfg config, _ *env) (*section, error) {
 	sec := &section{title: fmt.Sprintf("Throttle precision (%d calls at %g qps, sandbox --qps %g)", cfg.throttleN, cfg.throttleQPS, cfg.throttleQPS)}
-	s, err := startSandbox(sandbox.Options{QPS: cfg.throttleQPS})
+	s, err := sandbox.StartLocal(sandbox.Options{QPS: cfg.throttleQPS})
 	if err != nil {
 		return nil, err
 	}

@@ -115,18 +115,6 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// startSandbox starts a sandbox on a free loopback port.
-func startSandbox(o sandbox.Options) (*sandbox.Server, error) {
-	s, err := sandbox.New(o)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
 // clientConfig points a client at s with its credentials.
 func clientConfig(s *sandbox.Server) top.Config {
 	cfg := top.DefaultConfig()

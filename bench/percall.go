@@ -25,7 +25,7 @@ const (
 // of a shared machine out of the ratios.
 func perCall(ctx context.Context, cfg config, _ *env) (*section, error) {
 	sec := &section{title: "Per-call cost (top.call in Lua vs Go vs a bare signed POST)"}
-	s, err := startSandbox(sandbox.Options{})
+	s, err := sandbox.StartLocal(sandbox.Options{})
 	if err != nil {
 		return nil, err
 	}

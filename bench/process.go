@@ -98,7 +98,7 @@ func startup(ctx context.Context, cfg config, e *env) (*section, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := startSandbox(sandbox.Options{})
+	s, err := sandbox.StartLocal(sandbox.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func streaming(ctx context.Context, cfg config, e *env) (*section, error) {
 	}
 	var rssBySize []int64
 	for _, n := range cfg.streamSizes {
-		s, err := startSandbox(sandbox.Options{Trades: n})
+		s, err := sandbox.StartLocal(sandbox.Options{Trades: n})
 		if err != nil {
 			return nil, err
 		}

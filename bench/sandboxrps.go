@@ -16,7 +16,7 @@ import (
 // reads of the time, one item and a 20-trade page.
 func sandboxRPS(ctx context.Context, cfg config, _ *env) (*section, error) {
 	sec := &section{title: fmt.Sprintf("Sandbox throughput (concurrency %d, loopback)", cfg.rpsConc)}
-	s, err := startSandbox(sandbox.Options{})
+	s, err := sandbox.StartLocal(sandbox.Options{})
 	if err != nil {
 		return nil, err
 	}

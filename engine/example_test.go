@@ -27,11 +27,8 @@ func (s *Shop) Allow(price float64) bool { return price >= s.MinPrice }
 // modules, a host Go value exposed to the script, and typed errors back.
 func Example() {
 	// A local TOP gateway; a real program points the client at eco.taobao.com.
-	sb, err := sandbox.New(sandbox.Options{})
+	sb, err := sandbox.StartLocal(sandbox.Options{})
 	if err != nil {
-		log.Fatal(err)
-	}
-	if err := sb.Start("127.0.0.1:0"); err != nil {
 		log.Fatal(err)
 	}
 	defer sb.Close()

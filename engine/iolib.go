@@ -113,9 +113,6 @@ func (lib *ioLib) wrap(f *luaFile) *lua.LUserData {
 	return ud
 }
 
-// flushStdout exists for symmetry: standard streams are unbuffered.
-func (lib *ioLib) flushStdout() {}
-
 // closeAll closes the files a script left open.
 func (lib *ioLib) closeAll() {
 	for f := range lib.open {

@@ -191,7 +191,6 @@ func (e *Engine) print(L *lua.LState) int {
 		b.WriteString(L.ToStringMeta(L.Get(i)).String())
 	}
 	b.WriteByte('\n')
-	e.io.flushStdout()
 	if _, err := e.stdout.Write([]byte(b.String())); err != nil {
 		L.RaiseError("print: %v", err)
 	}
@@ -214,9 +213,6 @@ func (e *Engine) osExit(L *lua.LState) int {
 		L.ArgError(1, "number or boolean expected")
 	}
 	e.exit = &ExitError{Code: code}
-	if e.io != nil {
-		e.io.flushStdout()
-	}
 	if e.cancel != nil {
 		// Cancelling the run context stops the VM at its next instruction,
 		// even inside pcall.
@@ -242,7 +238,6 @@ func (e *Engine) osExecute(L *lua.LState) int {
 		return 1
 	}
 	cmd := e.shellCommand(L.CheckString(1))
-	e.io.flushStdout()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
 	err := cmd.Run()
 	code := 0

@@ -28,7 +28,7 @@ const benchFields = "num_iid,title,price,num,sku"
 
 // BenchmarkGoCall is the baseline: taobao.item.seller.get straight from Go.
 func BenchmarkGoCall(b *testing.B) {
-	_, c := startSandbox(b, sandbox.Options{})
+	_, c := sandboxClient(b, sandbox.Options{})
 	id := benchItem(b, c)
 	ctx := context.Background()
 	b.ResetTimer()

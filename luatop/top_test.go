@@ -12,26 +12,16 @@ import (
 	"time"
 
 	"github.com/topscript/topscript/engine"
+	"github.com/topscript/topscript/internal/sandboxtest"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
 
-// startSandbox runs an in-process sandbox and returns it with a client
+// sandboxClient runs an in-process sandbox and returns it with a client
 // pointed at it.
-func startSandbox(t testing.TB, o sandbox.Options, copts ...top.Option) (*sandbox.Server, *top.Client) {
+func sandboxClient(t testing.TB, o sandbox.Options, copts ...top.Option) (*sandbox.Server, *top.Client) {
 	t.Helper()
-	s, err := sandbox.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	// Wait until it serves, so a quick Close never races its start.
-	if resp, err := http.Get(strings.TrimSuffix(s.URL(), "/router/rest") + "/_sandbox/stats"); err == nil {
-		resp.Body.Close()
-	}
+	s := sandboxtest.Start(t, o)
 	cfg := top.DefaultConfig()
 	cfg.AppKey, cfg.AppSecret, cfg.Session = sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession
 	cfg.Gateway = s.URL()
@@ -100,7 +90,7 @@ type env struct {
 
 func newEnv(t testing.TB, so sandbox.Options, ro engine.Options, copts ...top.Option) *env {
 	t.Helper()
-	s, c := startSandbox(t, so, copts...)
+	s, c := sandboxClient(t, so, copts...)
 	out, log := &lockedBuffer{}, &lockedBuffer{}
 	ro.Client = c
 	ro.Stdout, ro.Stderr = out, log

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/topscript/topscript/engine"
+	"github.com/topscript/topscript/internal/sandboxtest"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
@@ -21,14 +22,7 @@ func newEngine(t *testing.T, out io.Writer, withSandbox bool) *engine.Engine {
 	t.Helper()
 	o := engine.Options{Stdout: out, Stderr: out, Stdin: strings.NewReader("")}
 	if withSandbox {
-		srv, err := sandbox.New(sandbox.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start("127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Close() })
+		srv := sandboxtest.Start(t, sandbox.Options{})
 		cfg := top.DefaultConfig()
 		cfg.Gateway = srv.URL()
 		cfg.AppKey, cfg.AppSecret, cfg.Session = sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession

@@ -46,6 +46,17 @@ type item struct {
 	picURL   string
 }
 
+// cloneItems copies items and their SKUs, so that changes to one copy
+// leave the other as it was.
+func cloneItems(items []item) []item {
+	out := make([]item, len(items))
+	for i, it := range items {
+		it.skus = append([]sku(nil), it.skus...)
+		out[i] = it
+	}
+	return out
+}
+
 // quantity is the item's total stock.
 func (it *item) quantity() int64 {
 	if len(it.skus) == 0 {

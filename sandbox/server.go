@@ -111,7 +111,22 @@ func New(o Options) (*Server, error) {
 		reqSalt: mix(uint64(time.Now().UnixNano())),
 	}
 	s.st = genState(o.Seed, s.base)
-	s.trades = newTradeStore(o.Trades, o.Seed, s.base, genState(o.Seed, s.base).items)
+	// Trades show the seed items as they were: writes change s.st, not them.
+	s.trades = newTradeStore(o.Trades, o.Seed, s.base, cloneItems(s.st.items))
+	return s, nil
+}
+
+// StartLocal creates a sandbox with o and serves it on a free loopback
+// port (127.0.0.1:0); URL tells where. It is what --sandbox, the bench and
+// the tests start.
+func StartLocal(o Options) (*Server, error) {
+	s, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/topscript/topscript/internal/sandboxtest"
 	"github.com/topscript/topscript/sandbox"
 )
 
@@ -20,14 +21,7 @@ import (
 // wall clock plus recorded sleeps (so throttle waits are counted, not slept).
 func batchSandbox(t *testing.T, o sandbox.Options, mut func(*Config)) (*sandbox.Server, *Client, *fakeClock) {
 	t.Helper()
-	s, err := sandbox.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := sandboxtest.Start(t, o)
 	cfg := DefaultConfig()
 	cfg.Gateway = s.URL()
 	cfg.AppKey, cfg.AppSecret, cfg.Session = sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession
@@ -157,14 +151,7 @@ func TestCallBatchThrottle(t *testing.T) {
 // The sandbox's per-sub-request QPS limit answers code 7 with a short ban:
 // the sub-requests over it wait the ban out and go again as single calls.
 func TestCallBatchSubBanRetried(t *testing.T) {
-	s, err := sandbox.New(sandbox.Options{QPS: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := sandboxtest.Start(t, sandbox.Options{QPS: 3})
 	cfg := DefaultConfig()
 	cfg.Gateway = s.URL()
 	cfg.AppKey, cfg.AppSecret, cfg.Session = sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession
@@ -504,14 +491,7 @@ func TestBatchURL(t *testing.T) {
 // Concurrent batches take their tokens one batch at a time, so a gateway
 // enforcing the client's own rate never sees them bunched.
 func TestCallBatchConcurrentThrottle(t *testing.T) {
-	s, err := sandbox.New(sandbox.Options{QPS: 40})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := sandboxtest.Start(t, sandbox.Options{QPS: 40})
 	cfg := DefaultConfig()
 	cfg.Gateway = s.URL()
 	cfg.AppKey, cfg.AppSecret, cfg.Session = sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession

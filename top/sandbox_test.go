@@ -10,24 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/topscript/topscript/internal/sandboxtest"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 	"github.com/topscript/topscript/toptime"
 )
-
-// startSandbox starts a sandbox on a free loopback port.
-func startSandbox(t testing.TB, o sandbox.Options) *sandbox.Server {
-	t.Helper()
-	s, err := sandbox.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
 
 // sandboxConfig points a config at s with its credentials and fast retries.
 func sandboxConfig(s *sandbox.Server) top.Config {
@@ -62,7 +49,7 @@ func code7(st sandbox.Stats) int64 {
 }
 
 func TestSandboxSignMethods(t *testing.T) {
-	s := startSandbox(t, sandbox.Options{})
+	s := sandboxtest.Start(t, sandbox.Options{})
 	for _, m := range []top.SignMethod{top.SignMD5, top.SignHMAC, top.SignHMACSHA256} {
 		for _, simplify := range []bool{true, false} {
 			cfg := sandboxConfig(s)
@@ -81,7 +68,7 @@ func TestSandboxSignMethods(t *testing.T) {
 }
 
 func TestSandboxWrongSecretAndStaleTimestamp(t *testing.T) {
-	s := startSandbox(t, sandbox.Options{})
+	s := sandboxtest.Start(t, sandbox.Options{})
 	cfg := sandboxConfig(s)
 	cfg.AppSecret = "not-the-secret"
 	_, err := newClient(t, cfg).Call(context.Background(), "taobao.time.get", nil, nil)
@@ -105,7 +92,7 @@ func TestSandboxWrongSecretAndStaleTimestamp(t *testing.T) {
 
 // A 19-digit tid read from one call and passed to another round-trips.
 func TestSandboxBigIDsRoundTrip(t *testing.T) {
-	s := startSandbox(t, sandbox.Options{})
+	s := sandboxtest.Start(t, sandbox.Options{})
 	for _, simplify := range []bool{true, false} {
 		cfg := sandboxConfig(s)
 		cfg.Simplify = simplify
@@ -138,7 +125,7 @@ func TestSandboxBigIDsRoundTrip(t *testing.T) {
 
 // With 30% isp faults, 200 reads all succeed.
 func TestSandboxISPFaultsRetried(t *testing.T) {
-	s := startSandbox(t, sandbox.Options{Faults: sandbox.Faults{ISP: 0.3}})
+	s := sandboxtest.Start(t, sandbox.Options{Faults: sandbox.Faults{ISP: 0.3}})
 	cfg := sandboxConfig(s)
 	cfg.Retry.MaxAttempts = 12
 	c := newClient(t, cfg)
@@ -171,7 +158,7 @@ func TestSandboxISPFaultsRetried(t *testing.T) {
 
 // Concurrent callers meeting a ban wait it out once, without hammering.
 func TestSandboxBanHoldsCallers(t *testing.T) {
-	s := startSandbox(t, sandbox.Options{})
+	s := sandboxtest.Start(t, sandbox.Options{})
 	c := newClient(t, sandboxConfig(s))
 	s.Ban(2 * time.Second)
 	const callers = 8
@@ -206,7 +193,7 @@ func TestSandboxBanHoldsCallers(t *testing.T) {
 
 // A ban longer than MaxBanWait fails at once with RetryAfter.
 func TestSandboxLongBanFailsAtOnce(t *testing.T) {
-	s := startSandbox(t, sandbox.Options{})
+	s := sandboxtest.Start(t, sandbox.Options{})
 	cfg := sandboxConfig(s)
 	cfg.Retry.MaxBanWait = time.Minute
 	c := newClient(t, cfg)
@@ -228,7 +215,7 @@ func TestSandboxLongBanFailsAtOnce(t *testing.T) {
 
 // An isv error is not retried.
 func TestSandboxISVNotRetried(t *testing.T) {
-	s := startSandbox(t, sandbox.Options{})
+	s := sandboxtest.Start(t, sandbox.Options{})
 	c := newClient(t, sandboxConfig(s))
 	_, err := c.Call(context.Background(), "taobao.item.seller.get", top.Params{"fields": "num_iid", "num_iid": int64(999999999999)}, nil)
 	var e *top.Error
@@ -248,7 +235,7 @@ func TestSandboxThrottleVsGatewayQPS(t *testing.T) {
 	if testing.Short() || top.RaceEnabled {
 		t.Skip("4 s of wall-clock pace; not under -short or -race")
 	}
-	s := startSandbox(t, sandbox.Options{QPS: 50})
+	s := sandboxtest.Start(t, sandbox.Options{QPS: 50})
 	cfg := sandboxConfig(s)
 	cfg.Throttle.QPS = 50
 	c := newClient(t, cfg)
@@ -279,7 +266,7 @@ func TestSandboxClosures(t *testing.T) {
 	start := time.Date(2023, 9, 6, 20, 0, 0, 0, toptime.Zone)
 	end := time.Date(2023, 9, 6, 21, 0, 0, 0, toptime.Zone)
 	clk := top.NewFakeClock(start.Add(15 * time.Minute))
-	s := startSandbox(t, sandbox.Options{Now: clk.Now})
+	s := sandboxtest.Start(t, sandbox.Options{Now: clk.Now})
 	cfg := sandboxConfig(s)
 	cfg.Closures = []top.Closure{
 		{Methods: []string{"taobao.fenxiao.product*"}, Start: start, End: end, Action: top.ClosureWait},
@@ -307,7 +294,7 @@ func TestSandboxClosures(t *testing.T) {
 // retried and lands; a stock increment is not retried and reports
 // unknown_outcome — and every write the gateway applied is accounted for.
 func TestSandboxUnknownOutcome(t *testing.T) {
-	s := startSandbox(t, sandbox.Options{Faults: sandbox.Faults{Drop: 0.2, Truncate: 0.1}, Seed: 7})
+	s := sandboxtest.Start(t, sandbox.Options{Faults: sandbox.Faults{Drop: 0.2, Truncate: 0.1}, Seed: 7})
 	cfg := sandboxConfig(s)
 	cfg.Retry.MaxAttempts = 10
 	c := newClient(t, cfg)
@@ -369,7 +356,7 @@ func TestSandboxUnknownOutcome(t *testing.T) {
 
 // The cost of one call through the sandbox over loopback HTTP.
 func BenchmarkCallSandbox(b *testing.B) {
-	s := startSandbox(b, sandbox.Options{})
+	s := sandboxtest.Start(b, sandbox.Options{})
 	c := newClient(b, sandboxConfig(s))
 	ctx := context.Background()
 	params := top.Params{"fields": "tid,tid_str,status,payment", "page_size": 20}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/topscript/topscript/internal/sandboxtest"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
@@ -14,7 +15,7 @@ import (
 // anything is sent: 21 item ids for taobao.opentrade.activity.sync (at most
 // 20), a page_size over the maximum, an increment span over one day.
 func TestCatalogValidationSendsNothing(t *testing.T) {
-	s := startSandbox(t, sandbox.Options{})
+	s := sandboxtest.Start(t, sandbox.Options{})
 	c := newClient(t, sandboxConfig(s))
 	ids := make([]any, 21)
 	for i := range ids {

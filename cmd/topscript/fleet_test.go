@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/topscript/topscript/internal/sandboxtest"
 	"github.com/topscript/topscript/sandbox"
 )
 
@@ -148,7 +149,7 @@ func TestFleetSharedThrottle(t *testing.T) {
 	redisURL := startRedis(t)
 	bin := binary(t)
 	dir := t.TempDir()
-	sb := startSandbox(t, sandbox.Options{QPS: 36})
+	sb := sandboxtest.Start(t, sandbox.Options{QPS: 36})
 	cfg := fleetConfig(t, dir, sb, redisURL, "\n[throttle]\nqps = 30\n")
 	script := filepath.Join(dir, "poll.lua")
 	os.WriteFile(script, []byte(`
@@ -338,7 +339,7 @@ func TestFleetLockLease(t *testing.T) {
 	}
 	redisURL := startRedis(t)
 	bin := binary(t)
-	sb := startSandbox(t, sandbox.Options{})
+	sb := sandboxtest.Start(t, sandbox.Options{})
 	hostA, hostB := t.TempDir(), t.TempDir()
 	cfgA := fleetConfig(t, hostA, sb, redisURL, "")
 	cfgB := fleetConfig(t, hostB, sb, redisURL, "")
@@ -417,7 +418,7 @@ func TestFleetJobSplit(t *testing.T) {
 	redisURL := startRedis(t)
 	bin := binary(t)
 	dir := t.TempDir()
-	sb := startSandbox(t, sandbox.Options{Latency: 3 * time.Millisecond})
+	sb := sandboxtest.Start(t, sandbox.Options{Latency: 3 * time.Millisecond})
 	cfg := fleetConfig(t, dir, sb, redisURL, "\n[throttle]\nqps = 100\n")
 	// 400 SKUs of the sandbox's seed data.
 	data, err := os.ReadFile(filepath.Join(examplesDir(t), "prices.csv"))
@@ -495,7 +496,7 @@ func TestFleetJobSplit(t *testing.T) {
 // local state.
 func TestFleetRedisUnreachable(t *testing.T) {
 	dir := t.TempDir()
-	sb := startSandbox(t, sandbox.Options{})
+	sb := sandboxtest.Start(t, sandbox.Options{})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/topscript/topscript/cmd/topscript/internal/cli"
+	"github.com/topscript/topscript/internal/sandboxtest"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/state"
 )
@@ -70,20 +71,6 @@ func topscript(t *testing.T, dir string, args ...string) (int, string, string) {
 		Version:   "test",
 	})
 	return code, stdout.String(), stderr.String()
-}
-
-// startSandbox starts a sandbox for the test.
-func startSandbox(t *testing.T, o sandbox.Options) *sandbox.Server {
-	t.Helper()
-	sb, err := sandbox.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sb.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	return sb
 }
 
 // writeConfig writes a topscript.toml pointing at sb into dir.
@@ -265,7 +252,7 @@ func TestExamples(t *testing.T) {
 // sends no write at all.
 func TestRunJobExitCodesAndDryRun(t *testing.T) {
 	dir := t.TempDir()
-	sb := startSandbox(t, sandbox.Options{})
+	sb := sandboxtest.Start(t, sandbox.Options{})
 	cfg := writeConfig(t, dir, sb, "")
 	input := filepath.Join(dir, "prices.csv")
 	data, err := os.ReadFile(filepath.Join(examplesDir(t), "prices.csv"))
@@ -308,7 +295,7 @@ func TestRunJobExitCodesAndDryRun(t *testing.T) {
 // --lock exits 4 at once while another run holds the script's lock.
 func TestRunLockHeld(t *testing.T) {
 	dir := t.TempDir()
-	sb := startSandbox(t, sandbox.Options{})
+	sb := sandboxtest.Start(t, sandbox.Options{})
 	cfg := writeConfig(t, dir, sb, "")
 	script := filepath.Join(dir, "sync.lua")
 	if err := os.WriteFile(script, []byte(`print("ran")`), 0o644); err != nil {
@@ -343,7 +330,7 @@ func TestJobWithFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb := startSandbox(t, sandbox.Options{Faults: faults})
+	sb := sandboxtest.Start(t, sandbox.Options{Faults: faults})
 	cfg := writeConfig(t, dir, sb, "")
 	ex := examplesDir(t)
 	code, stdout, stderr := topscript(t, dir, "run", "--config", cfg,
@@ -390,7 +377,7 @@ func TestJobKillAndResume(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			dir := t.TempDir()
-			sb := startSandbox(t, sandbox.Options{Latency: 3 * time.Millisecond})
+			sb := sandboxtest.Start(t, sandbox.Options{Latency: 3 * time.Millisecond})
 			cfg := writeConfig(t, dir, sb, "")
 			args := []string{"run", "--config", cfg, filepath.Join(ex, "bulk_price.lua"), filepath.Join(ex, "prices.csv")}
 

@@ -69,11 +69,8 @@ func TestLoad(t *testing.T) {
 	settle()
 	g0, rss0 := runtime.NumGoroutine(), rss()
 
-	sb, err := sandbox.New(sandbox.Options{Seed: seed, Faults: loadFaults})
+	sb, err := sandbox.StartLocal(sandbox.Options{Seed: seed, Faults: loadFaults})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sb.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string

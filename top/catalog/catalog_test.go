@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// sandboxAPIs are the methods the sandbox serves (DESIGN.md).
+// sandboxAPIs are the methods the sandbox models with state.
 var sandboxAPIs = []string{
 	"taobao.time.get", "taobao.trades.sold.get", "taobao.trades.sold.increment.get",
 	"taobao.trade.fullinfo.get", "taobao.items.onsale.get", "taobao.item.seller.get",

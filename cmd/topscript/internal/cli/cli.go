@@ -16,7 +16,7 @@ import (
 	"text/tabwriter"
 )
 
-// Exit codes: the contract of DESIGN.md.
+// Exit codes: the contract users and scripts rely on (see docs/ARCHITECTURE.md).
 const (
 	ExitOK          = 0
 	ExitScript      = 1   // uncaught script error, TOP error of `call`, internal error

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/topscript/topscript/internal/sandboxtest"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
@@ -172,14 +173,7 @@ func TestSandboxFlagErrors(t *testing.T) {
 }
 
 func TestCallWithConfigAndEnv(t *testing.T) {
-	sb, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sb.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
+	sb := sandboxtest.Start(t, sandbox.Options{})
 	inTempDir(t, map[string]string{"topscript.toml": `
 [profiles.default]
 app_key = "` + sandbox.DefaultAppKey + `"

@@ -101,11 +101,8 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 	s := &session{cfg: f}
 	cfg := f.Client
 	if o.Sandbox {
-		sb, err := sandbox.New(sandbox.Options{})
+		sb, err := sandbox.StartLocal(sandbox.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("starting the sandbox: %w", err)
-		}
-		if err := sb.Start("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("starting the sandbox: %w", err)
 		}
 		s.sb = sb
