@@ -18,6 +18,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/top"
 )
 
@@ -326,7 +327,7 @@ func syntaxError(path string, err error) error {
 	}
 	if secretKey(pe.LastKey) {
 		// The parser quotes the text it choked on: it may be the secret.
-		reason = quoted().ReplaceAllString(reason, Redacted)
+		reason = quoted().ReplaceAllString(reason, redact.Mark)
 	}
 	return &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Reason: "syntax error: " + reason}
 }

@@ -182,7 +182,7 @@ func TestErrors(t *testing.T) {
 		{"syntax", "profile = \"default\"\n[profiles.default\napp_key = 1\n", "",
 			`c.toml:3: syntax error: expected '.' or ']' to end table name, but got '\n' instead`},
 		{"syntax error hides a secret", "[profiles.default]\napp_secret = abc123secret\n", "",
-			`c.toml:2: profiles.default.app_secret: syntax error: expected value but found **** instead`},
+			`c.toml:2: profiles.default.app_secret: syntax error: expected value but found [REDACTED] instead`},
 		{"unknown top key", "\n\n[throtle]\nqps = 1\n", "",
 			`c.toml:3: throtle: unknown key (did you mean "throttle"?)`},
 		{"unknown profile key", "[profiles.default]\napp_key = \"k\"\napp_secert = \"s\"\n", "",
@@ -228,7 +228,7 @@ func TestErrors(t *testing.T) {
 		{"redis without url", "[state]\nbackend = \"redis\"\n", "",
 			`c.toml:2: state.backend: backend "redis" needs redis_url`},
 		{"bad redis url keeps password hidden", "[state]\nredis_url = \"http://:pw@host/0\"\n", "",
-			`c.toml:2: state.redis_url: bad redis_url http://:****@host/0: want redis://[:password@]host:port/db`},
+			`c.toml:2: state.redis_url: bad redis_url http://:[REDACTED]@host/0: want redis://[:password@]host:port/db`},
 		{"lock lease too short", "[state]\nlock_lease = \"500ms\"\n", "",
 			`c.toml:2: state.lock_lease: too short: 500ms (at least 1s)`},
 		{"bad lock lease", "[state]\nlock_lease = 30\n", "",
@@ -318,9 +318,9 @@ func TestRedacted(t *testing.T) {
 	}
 	for _, want := range []string{
 		"app_key      12345678 (from profile default)",
-		"app_secret   **** (set, from profile default)",
-		"session      **** (set, from $TOPSCRIPT_SESSION)",
-		"redis redis://:****@127.0.0.1:6379/0",
+		"app_secret   [REDACTED] (set, from profile default)",
+		"session      [REDACTED] (set, from $TOPSCRIPT_SESSION)",
+		"redis redis://:[REDACTED]@127.0.0.1:6379/0",
 		"2023-09-06 18:00:00 – 2023-09-06 20:30:00 GMT+8, fail: taobao.ump.* tmall.promotion.*",
 		"10 qps for taobao.trades.sold.*",
 	} {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/internal/suggest"
 	"github.com/topscript/topscript/top"
 	"github.com/topscript/topscript/toptime"
@@ -330,7 +331,7 @@ func (d *decoder) state(v any, s *StateConfig) {
 	if v, ok := m["redis_url"]; ok {
 		if r, ok := d.str("state.redis_url", v, true); ok {
 			if u, err := url.Parse(r); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-				d.errorf("state.redis_url", "bad redis_url %s: want redis://[:password@]host:port/db", RedactURL(r))
+				d.errorf("state.redis_url", "bad redis_url %s: want redis://[:password@]host:port/db", redact.URL(r))
 			} else {
 				s.RedisURL = r
 			}

@@ -2,25 +2,22 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/toptime"
 )
-
-// Redacted is the hidden form of a secret.
-const Redacted = "****"
 
 // String is Redacted: printing a File never shows a secret.
 func (f *File) String() string { return f.Redacted() }
 
 // Redacted describes the effective settings one a line, as `topscript
 // config check` prints them. The app secret and the session are shown as
-// "****" with whether they are set and where from; a password in the Redis
-// URL is hidden too.
+// redact.Mark ("[REDACTED]") with whether they are set and where from; a
+// password in the Redis URL is hidden too.
 func (f *File) Redacted() string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
@@ -82,9 +79,9 @@ func (f *File) Redacted() string {
 	switch f.State.Backend {
 	case StateRedis:
 		if f.State.LockLease != 0 {
-			row("state", "redis %s, lock_lease %s", RedactURL(f.State.RedisURL), f.State.LockLease)
+			row("state", "redis %s, lock_lease %s", redact.URL(f.State.RedisURL), f.State.LockLease)
 		} else {
-			row("state", "redis %s", RedactURL(f.State.RedisURL))
+			row("state", "redis %s", redact.URL(f.State.RedisURL))
 		}
 	default:
 		row("state", "file %s", f.State.Path)
@@ -147,18 +144,7 @@ func secret(v, from string) string {
 		return "(unset)"
 	}
 	if from != "" {
-		return Redacted + " (set, " + from + ")"
+		return redact.Mark + " (set, " + from + ")"
 	}
-	return Redacted + " (set)"
-}
-
-// RedactURL hides the password of a URL ("redis://:****@host:6379/0").
-// A string that does not parse as a URL is hidden whole.
-func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return Redacted
-	}
-	// url.Redacted writes "xxxxx"; "****" is the one redaction mark here.
-	return strings.Replace(u.Redacted(), ":xxxxx@", ":"+Redacted+"@", 1)
+	return redact.Mark + " (set)"
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/topscript/topscript/internal/redact"
 )
 
 // RedisStore is a Store in Redis, shared by every machine that uses the same
@@ -30,13 +32,13 @@ type RedisStore struct {
 // unix://, as go-redis parses them) for the given app (normally the app key)
 // and pings it. Errors name the URL with any password redacted.
 func OpenRedis(ctx context.Context, rawURL, app string) (*RedisStore, error) {
-	safe := RedactURL(rawURL)
+	safe := redact.URL(rawURL)
 	if app == "" {
 		return nil, errors.New("state: redis store needs an app name (the app key)")
 	}
 	opts, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("state: invalid redis_url %q: %s", safe, scrub(parseErrText(err), rawURL, rawPassword(rawURL)))
+		return nil, fmt.Errorf("state: invalid redis_url %q: %s", safe, scrub(parseErrText(err), rawURL, redact.Password(rawURL)))
 	}
 	opts.DisableIdentity = true // no CLIENT SETINFO (older servers reject it)
 	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
@@ -172,44 +174,6 @@ func (s *RedisStore) Close() error {
 	return err
 }
 
-// RedactURL returns rawURL with the password (or, for a user-only userinfo,
-// the whole userinfo) replaced by "xxxxx". It works on unparsable URLs too.
-func RedactURL(rawURL string) string {
-	i := strings.Index(rawURL, "://")
-	if i < 0 {
-		if strings.Contains(rawURL, "@") {
-			return "xxxxx@" + rawURL[strings.LastIndex(rawURL, "@")+1:]
-		}
-		return rawURL
-	}
-	head, rest := rawURL[:i+3], rawURL[i+3:]
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return rawURL
-	}
-	userinfo, host := rest[:at], rest[at+1:]
-	if c := strings.Index(userinfo, ":"); c >= 0 {
-		return head + userinfo[:c] + ":xxxxx@" + host
-	}
-	return head + "xxxxx@" + host
-}
-
-// rawPassword guesses the password of a URL that may not parse, as RedactURL splits it.
-func rawPassword(rawURL string) string {
-	_, rest, ok := strings.Cut(rawURL, "://")
-	if !ok {
-		rest = rawURL
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return ""
-	}
-	if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
-		return pw
-	}
-	return rest[:at]
-}
-
 // parseErrText drops the URL that url.Parse puts into its errors.
 func parseErrText(err error) string {
 	var ue *url.Error
@@ -222,10 +186,10 @@ func parseErrText(err error) string {
 // scrub removes the raw URL and the password from an error text.
 func scrub(text, rawURL, password string) string {
 	if rawURL != "" {
-		text = strings.ReplaceAll(text, rawURL, RedactURL(rawURL))
+		text = strings.ReplaceAll(text, rawURL, redact.URL(rawURL))
 	}
 	if password != "" {
-		text = strings.ReplaceAll(text, password, "xxxxx")
+		text = strings.ReplaceAll(text, password, redact.Mark)
 	}
 	return text
 }

@@ -60,18 +60,18 @@ func TestRedisStoresShare(t *testing.T) {
 func TestOpenRedisErrors(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct{ url, want string }{
-		{"redis://admin:s3cr3tpw@127.0.0.1:1/0", "redis://admin:xxxxx@127.0.0.1:1/0"},
-		{"redis://:s3cr3tpw@127.0.0.1:1", "redis://:xxxxx@127.0.0.1:1"},
-		{"http://:s3cr3tpw@127.0.0.1:6379", `invalid redis_url "http://:xxxxx@127.0.0.1:6379"`},
-		{"redis://:s3cr3tpw@127.0.0.1:notaport/0", `invalid redis_url "redis://:xxxxx@127.0.0.1:notaport/0"`},
-		{"redis://:s3cr3tpw@127.0.0.1:6379/db", `invalid redis_url "redis://:xxxxx@127.0.0.1:6379/db"`},
+		{"redis://admin:s3cr3tpw@127.0.0.1:1/0", "redis://admin:[REDACTED]@127.0.0.1:1/0"},
+		{"redis://:s3cr3tpw@127.0.0.1:1", "redis://:[REDACTED]@127.0.0.1:1"},
+		{"http://:s3cr3tpw@127.0.0.1:6379", `invalid redis_url "http://:[REDACTED]@127.0.0.1:6379"`},
+		{"redis://:s3cr3tpw@127.0.0.1:notaport/0", `invalid redis_url "redis://:[REDACTED]@127.0.0.1:notaport/0"`},
+		{"redis://:s3cr3tpw@127.0.0.1:6379/db", `invalid redis_url "redis://:[REDACTED]@127.0.0.1:6379/db"`},
 		{"::s3cr3tpw@%%", "invalid redis_url"},
 	}
 	if redisURL != "" {
 		// A password the server does not expect: the error names the URL, not the password.
 		cases = append(cases, struct{ url, want string }{
 			strings.Replace(redisURL, "redis://", "redis://user:s3cr3tpw@", 1),
-			strings.Replace(redisURL, "redis://", "redis://user:xxxxx@", 1),
+			strings.Replace(redisURL, "redis://", "redis://user:[REDACTED]@", 1),
 		})
 	}
 	for _, c := range cases {
@@ -95,23 +95,6 @@ func TestOpenRedisErrors(t *testing.T) {
 	}
 	if _, err := OpenRedis(ctx, "redis://127.0.0.1:1", ""); err == nil {
 		t.Error("empty app accepted")
-	}
-}
-
-func TestRedactURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"redis://127.0.0.1:6379/0":         "redis://127.0.0.1:6379/0",
-		"redis://u:p@h:1/0":                "redis://u:xxxxx@h:1/0",
-		"rediss://:p@ss@h:1":               "rediss://:xxxxx@h:1",
-		"redis://secret@h":                 "redis://xxxxx@h",
-		"unix:///run/redis.sock":           "unix:///run/redis.sock",
-		"unix://u:pw@/run/redis.sock?db=1": "unix://u:xxxxx@/run/redis.sock?db=1",
-		"pw@host":                          "xxxxx@host",
-		"":                                 "",
-	} {
-		if got := RedactURL(in); got != want {
-			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 

@@ -917,30 +917,12 @@ func (j *job) isWrite(method string) bool {
 	return catalog.IsWrite(method)
 }
 
-// logDryRun logs a write that dry-run does not send, secrets redacted.
+// logDryRun logs a write that dry-run does not send, secrets redacted
+// (the client's Redact is nil-safe: without a client it hides the secret
+// parameters).
 func (j *job) logDryRun(c *jobCall) {
-	params := top.FormatParams(c.params)
-	if j.env.Client != nil {
-		params = j.env.Client.Redact(params)
-	} else {
-		params = redactParams(params)
-	}
+	params := j.env.Client.Redact(top.FormatParams(c.params))
 	j.log.Info("dry-run: would call "+c.method, "method", c.method, "params", params, "job", j.spec.name, "key", c.row.key)
-}
-
-// redactParams hides secret-looking params when there is no client to do it.
-func redactParams(s string) string {
-	parts := strings.Split(s, "&")
-	for i, p := range parts {
-		k, _, ok := strings.Cut(p, "=")
-		switch strings.ToLower(k) {
-		case "session", "sessionkey", "session_key", "sign", "app_secret", "secret", "access_token", "refresh_token":
-			if ok {
-				parts[i] = k + "=[REDACTED]"
-			}
-		}
-	}
-	return strings.Join(parts, "&")
 }
 
 // jobCallOptions converts the opts call(row) may return.

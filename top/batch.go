@@ -419,7 +419,7 @@ func (c *Client) batchAttempt(ctx context.Context, subs []*batchSub) ([]attemptR
 		q[k] = []string{x}
 	}
 	u.RawQuery = q.Encode()
-	rd := first.redact.with(sign)
+	rd := first.redact.With(sign)
 
 	raw, status, fail := c.exchange(ctx, exchange{
 		method: label, url: u.String(), body: body.Bytes(), ctype: "text/plain;charset=UTF-8",
@@ -455,7 +455,7 @@ func (c *Client) batchAttempt(ctx context.Context, subs []*batchSub) ([]attemptR
 				err: &Error{Method: s.cl.method, Kind: KindTransport, Msg: "no answer for this sub-request in the batch's response"}}
 			continue
 		}
-		parts[i] = judgeAnswer(s.cl.method, status, pieces[i], s.cl.redact.with(sign))
+		parts[i] = judgeAnswer(s.cl.method, status, pieces[i], s.cl.redact.With(sign))
 	}
 	return parts, nil
 }

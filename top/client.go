@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/top/catalog"
 	"github.com/topscript/topscript/toptime"
 )
@@ -42,7 +43,7 @@ type Client struct {
 	logger   *slog.Logger
 	throttle *throttle
 	gates    *gates
-	redactor redactor
+	redactor redact.Redactor
 	signer   *signer // keyed digests reused across calls
 	// lastStamp is the last timestamp formatted (see timestamp).
 	lastStamp atomic.Pointer[stamp]
@@ -116,7 +117,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	}
 	u, err := url.Parse(cfg.Gateway)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("top: gateway %q is not an http(s) URL", redactURL(cfg.Gateway))
+		return nil, fmt.Errorf("top: gateway %q is not an http(s) URL", redact.URL(cfg.Gateway))
 	}
 	if cfg.SignMethod == "" {
 		cfg.SignMethod = def.SignMethod
@@ -167,7 +168,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		clock:     realClock{},
 		logger:    slog.New(slog.DiscardHandler),
 		gates:     newGates(),
-		redactor:  newRedactor(cfg.AppSecret, cfg.Session),
+		redactor:  redact.New(cfg.AppSecret, cfg.Session),
 		signer:    newSigner(cfg.AppSecret, cfg.SignMethod),
 		batchTurn: make(chan struct{}, 1),
 	}
@@ -194,14 +195,14 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 func globCheck(p string) (bool, error) { return path.Match(p, "") }
 
 // Config returns the effective configuration, with the app secret and the
-// session replaced by "[REDACTED]" when set.
+// session replaced by redact.Mark ("[REDACTED]") when set.
 func (c *Client) Config() Config {
 	cfg := c.cfg
 	if cfg.AppSecret != "" {
-		cfg.AppSecret = redacted
+		cfg.AppSecret = redact.Mark
 	}
 	if cfg.Session != "" {
-		cfg.Session = redacted
+		cfg.Session = redact.Mark
 	}
 	cfg.Throttle.Methods = nil
 	if len(c.cfg.Throttle.Methods) > 0 {
@@ -238,7 +239,7 @@ type call struct {
 	simplify   bool
 	write      bool
 	idempotent bool
-	redact     redactor
+	redact     redact.Redactor
 }
 
 // Call calls method with params and returns the unwrapped answer. Every
@@ -271,7 +272,7 @@ func (c *Client) prepare(method string, params Params, o *CallOptions) (*call, e
 	}
 	ep, err := encodeParams(params)
 	if err != nil {
-		return nil, &Error{Method: method, Kind: KindInvalid, Msg: c.redactor.redact(err.Error()), Err: err}
+		return nil, &Error{Method: method, Kind: KindInvalid, Msg: c.redactor.Text(err.Error()), Err: err}
 	}
 	cl := &call{
 		method:   method,
@@ -296,7 +297,7 @@ func (c *Client) prepare(method string, params Params, o *CallOptions) (*call, e
 			cl.simplify = *o.Simplify
 		}
 	}
-	cl.redact = c.redactor.with(cl.session)
+	cl.redact = c.redactor.With(cl.session)
 
 	if api, ok := catalog.Lookup(method); ok {
 		vp := make(map[string]string, len(ep.text)+len(ep.files))
@@ -312,7 +313,7 @@ func (c *Client) prepare(method string, params Params, o *CallOptions) (*call, e
 			if errors.As(verr, &ve) {
 				msg = ve.Param + ": " + ve.Reason
 			}
-			return nil, &Error{Method: method, Kind: KindInvalid, Msg: cl.redact.redact(msg), Err: verr}
+			return nil, &Error{Method: method, Kind: KindInvalid, Msg: cl.redact.Text(msg), Err: verr}
 		}
 	}
 	cl.write = c.IsWrite(method)
@@ -369,7 +370,7 @@ type attemptResult struct {
 func (c *Client) attempt(ctx context.Context, cl *call, tk *ticket) attemptResult {
 	defer tk.release()
 	pairs, sign := c.signed(cl)
-	rd := cl.redact.with(sign)
+	rd := cl.redact.With(sign)
 	var body []byte
 	ctype := formContentType
 	if len(cl.files) == 0 {
@@ -378,7 +379,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, tk *ticket) attemptResul
 		var err error
 		body, ctype, err = encodeBody(pairsMap(pairs), cl.files)
 		if err != nil {
-			return attemptResult{err: &Error{Method: cl.method, Kind: KindInvalid, Msg: rd.redact("encoding the request: " + err.Error())}}
+			return attemptResult{err: &Error{Method: cl.method, Kind: KindInvalid, Msg: rd.Text("encoding the request: " + err.Error())}}
 		}
 	}
 	raw, status, fail := c.exchange(ctx, exchange{
@@ -398,7 +399,7 @@ type exchange struct {
 	body    []byte
 	ctype   string
 	timeout time.Duration
-	rd      redactor
+	rd      redact.Redactor
 	tk      *ticket // committed right before the request goes; may be nil
 }
 
@@ -420,7 +421,7 @@ func (c *Client) exchange(ctx context.Context, x exchange) ([]byte, int, *attemp
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(actx, trace), http.MethodPost, x.url, bytes.NewReader(x.body))
 	if err != nil {
-		return nil, 0, &attemptResult{err: &Error{Method: x.method, Kind: KindInvalid, Msg: rd.redact(err.Error())}}
+		return nil, 0, &attemptResult{err: &Error{Method: x.method, Kind: KindInvalid, Msg: rd.Text(err.Error())}}
 	}
 	// Canonical names set directly: Header.Set would check them each time.
 	req.Header["Content-Type"] = []string{x.ctype}
@@ -435,7 +436,7 @@ func (c *Client) exchange(ctx context.Context, x exchange) ([]byte, int, *attemp
 	hresp, err := hc.Do(req)
 	if err != nil {
 		reached := written.Load()
-		msg := rd.redact(err.Error())
+		msg := rd.Text(err.Error())
 		switch {
 		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 			msg = fmt.Sprintf("no answer within %s", x.timeout)
@@ -448,7 +449,7 @@ func (c *Client) exchange(ctx context.Context, x exchange) ([]byte, int, *attemp
 			msg = "connection lost after the request was sent: " + msg
 		}
 		return nil, 0, &attemptResult{
-			err:       &Error{Method: x.method, Kind: KindTransport, Msg: msg, Err: &scrubbedError{msg: rd.redact(err.Error()), err: err}},
+			err:       &Error{Method: x.method, Kind: KindTransport, Msg: msg, Err: &scrubbedError{msg: rd.Text(err.Error()), err: err}},
 			retryable: true,
 			reached:   reached,
 		}
@@ -460,7 +461,7 @@ func (c *Client) exchange(ctx context.Context, x exchange) ([]byte, int, *attemp
 			err: &Error{Method: x.method, Kind: KindTransport, Msg: fmt.Sprintf("response body over %d bytes", maxBody)}}
 	}
 	if rerr != nil {
-		msg := "answer cut short: " + rd.redact(rerr.Error())
+		msg := "answer cut short: " + rd.Text(rerr.Error())
 		return nil, 0, &attemptResult{status: hresp.StatusCode, retryable: true, reached: true,
 			err: &Error{Method: x.method, Kind: KindTransport, Msg: msg, Err: &scrubbedError{msg: msg, err: rerr}}}
 	}
@@ -470,7 +471,7 @@ func (c *Client) exchange(ctx context.Context, x exchange) ([]byte, int, *attemp
 // judgeAnswer decodes the complete answer raw (HTTP status) of a call of
 // method: a Response, a gateway error_response (whatever the status), an
 // HTTP error status, or a malformed body.
-func judgeAnswer(method string, status int, raw []byte, rd redactor) attemptResult {
+func judgeAnswer(method string, status int, raw []byte, rd redact.Redactor) attemptResult {
 	resp, derr := decodeResponse(method, raw)
 	if derr == nil && status/100 == 2 {
 		return attemptResult{resp: resp, status: status}
@@ -479,7 +480,7 @@ func judgeAnswer(method string, status int, raw []byte, rd redactor) attemptResu
 	if errors.As(derr, &te) {
 		// A gateway error_response, whatever the HTTP status. Its texts
 		// are scrubbed in case the gateway echoes a secret.
-		te.Msg, te.SubCode, te.SubMsg = rd.redact(te.Msg), rd.redact(te.SubCode), rd.redact(te.SubMsg)
+		te.Msg, te.SubCode, te.SubMsg = rd.Text(te.Msg), rd.Text(te.SubCode), rd.Text(te.SubMsg)
 		return attemptResult{err: te, status: status, gateway: true, reached: true}
 	}
 	st := status
@@ -494,7 +495,7 @@ func judgeAnswer(method string, status int, raw []byte, rd redactor) attemptResu
 			err:       &Error{Method: method, Kind: KindTransport, Msg: fmt.Sprintf("HTTP %d %s", st, http.StatusText(st))},
 		}
 	}
-	msg := rd.redact(derr.Error())
+	msg := rd.Text(derr.Error())
 	if len(raw) == 0 {
 		msg = "empty response body"
 	}
@@ -554,15 +555,4 @@ func (c *Client) timestamp() string {
 type stamp struct {
 	sec  int64
 	text string
-}
-
-// redactURL drops the query and user info of a URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	return u.String()
 }

@@ -319,7 +319,7 @@ func (c *Client) logAttempt(cl *call, attempt int, d time.Duration, res attemptR
 			attrs = append(attrs, "request_id", e.RequestID)
 		}
 		if !res.gateway {
-			attrs = append(attrs, "error", cl.redact.redact(e.Msg))
+			attrs = append(attrs, "error", cl.redact.Text(e.Msg))
 		}
 	}
 	c.logger.Debug("top call", attrs...)

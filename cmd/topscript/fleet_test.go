@@ -506,7 +506,7 @@ func TestFleetRedisUnreachable(t *testing.T) {
 	url := fmt.Sprintf("redis://:s3cr3t-pw@127.0.0.1:%d/0", port)
 	cfg := fleetConfig(t, dir, sb, url, fmt.Sprintf("\n[[schedule]]\nname = \"x\"\ncron = \"@every 1h\"\nscript = %q\n", filepath.Join(dir, "x.lua")))
 	os.WriteFile(filepath.Join(dir, "x.lua"), []byte(`print("ran")`), 0o644)
-	safe := fmt.Sprintf("redis://:xxxxx@127.0.0.1:%d/0", port)
+	safe := fmt.Sprintf("redis://:[REDACTED]@127.0.0.1:%d/0", port)
 	for _, args := range [][]string{
 		{"run", "--config", cfg, filepath.Join(dir, "x.lua")},
 		{"call", "--config", cfg, "taobao.time.get"},

@@ -19,8 +19,8 @@ const configLong = `
 config check loads the configuration as run would (the lookup order, the
 profile, ${VAR} expansion and the TOPSCRIPT_APP_KEY, TOPSCRIPT_APP_SECRET and
 TOPSCRIPT_SESSION overrides) and prints the effective settings. The app
-secret, the session and any Redis password are shown as "****". Every error
-is printed as "file:line: key: reason", with exit status 2.`
+secret, the session and any Redis password are shown as "[REDACTED]". Every
+error is printed as "file:line: key: reason", with exit status 2.`
 
 // configOptions are the flags of `config check`.
 type configOptions struct {
