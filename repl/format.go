@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/topscript/topscript/internal/numtext"
 )
 
 // Format renders a value the way the REPL prints it: strings as they are,
@@ -246,21 +248,9 @@ func (p *printer) scalar(v lua.LValue) string {
 	return p.tostring(v)
 }
 
-// formatNumber prints integral numbers as integers and others exactly.
-func formatNumber(n lua.LNumber) string {
-	f := float64(n)
-	switch {
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	case math.IsNaN(f):
-		return "nan"
-	case f == math.Trunc(f) && math.Abs(f) < 1e18:
-		return strconv.FormatInt(int64(f), 10)
-	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
-}
+// formatNumber prints a number by the one number rule (internal/numtext):
+// integral numbers as integers, others exactly.
+func formatNumber(n lua.LNumber) string { return numtext.Format(float64(n)) }
 
 // hasToString reports whether v has a __tostring metamethod.
 func (p *printer) hasToString(v lua.LValue) bool {

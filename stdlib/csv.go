@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -19,6 +18,8 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
+
+	"github.com/topscript/topscript/internal/numtext"
 )
 
 // The csv module reads and writes the spreadsheets operators live in:
@@ -168,7 +169,7 @@ func checkHeader(L *lua.LState, t *lua.LTable, fn string) []string {
 		case lua.LString:
 			s = string(x)
 		case lua.LNumber:
-			s = x.String()
+			s = numtext.Format(float64(x))
 		default:
 			L.RaiseError("%s: header[%d] must be a string, got %s", fn, i, v.Type())
 		}
@@ -576,19 +577,15 @@ func csvWrite(L *lua.LState) int {
 	return 0
 }
 
-// csvCell renders a value as a cell: strings as is, integral numbers
-// without a fraction, nil and json.null empty, tables as JSON unless they
+// csvCell renders a value as a cell: strings as is, numbers by the one
+// number rule (internal/numtext), nil and json.null empty, tables as JSON unless they
 // have a __tostring (TOP errors).
 func csvCell(L *lua.LState, v lua.LValue) string {
 	switch x := v.(type) {
 	case lua.LString:
 		return string(x)
 	case lua.LNumber:
-		f := float64(x)
-		if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-			return strconv.FormatInt(int64(f), 10)
-		}
-		return strconv.FormatFloat(f, 'f', -1, 64)
+		return numtext.Format(float64(x))
 	case lua.LBool:
 		return strconv.FormatBool(bool(x))
 	case *lua.LNilType:

@@ -1,9 +1,9 @@
 package stdlib
 
 import (
-	"strconv"
-
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/topscript/topscript/internal/numtext"
 )
 
 // The state module keeps a script's own data between runs:
@@ -103,14 +103,8 @@ func stateKey(L *lua.LState, method string) string {
 	return ""
 }
 
-// numberString formats a number as an integer when it is one.
-func numberString(n lua.LNumber) string {
-	f := float64(n)
-	if f == float64(int64(f)) {
-		return strconv.FormatInt(int64(f), 10)
-	}
-	return n.String()
-}
+// numberString writes a number by the one number rule (internal/numtext).
+func numberString(n lua.LNumber) string { return numtext.Format(float64(n)) }
 
 func (s *stateStore) fail(L *lua.LState, method string, err error) {
 	L.RaiseError("state: %s %s: %v", s.ns, method, err)

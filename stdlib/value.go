@@ -14,6 +14,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
 
+	"github.com/topscript/topscript/internal/numtext"
 	"github.com/topscript/topscript/top"
 )
 
@@ -479,15 +480,8 @@ func (c *converter) object(t *lua.LTable) (any, error) {
 	return out, nil
 }
 
-func numberKey(n lua.LNumber) string {
-	switch x := numberFromLua(n).(type) {
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return strconv.FormatFloat(x, 'g', 14, 64)
-	}
-	return n.String()
-}
+// numberKey writes a numeric table key by the one number rule.
+func numberKey(n lua.LNumber) string { return numtext.Format(float64(n)) }
 
 func prefix(err error, seg string) error {
 	if ce, ok := err.(*ConvertError); ok {
@@ -597,7 +591,7 @@ func TopErrorFrom(v lua.LValue) (*top.Error, bool) {
 			return string(s)
 		}
 		if n, ok := t.RawGetString(k).(lua.LNumber); ok {
-			return n.String()
+			return numtext.Format(float64(n))
 		}
 		return ""
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/big"
 	"mime/multipart"
 	"os"
 	"reflect"
@@ -15,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/topscript/topscript/internal/numtext"
 	"github.com/topscript/topscript/toptime"
 )
 
@@ -168,18 +168,16 @@ func encodeValue(v any) (string, error) {
 	return "", fmt.Errorf("cannot encode a value of type %T", v)
 }
 
-// formatFloat writes f without exponent; an integral f has no ".0".
+// formatFloat writes f by the one number rule (internal/numtext: no
+// exponent, no ".0"); NaN and the infinities have no TOP form.
 func formatFloat(f float64, bits int) (string, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return "", fmt.Errorf("cannot encode %v as a number", f)
 	}
-	if f == math.Trunc(f) {
-		if f >= -9e18 && f <= 9e18 {
-			return strconv.FormatInt(int64(f), 10), nil
-		}
-		return new(big.Float).SetFloat64(f).Text('f', 0), nil
+	if bits == 32 {
+		return numtext.Format32(float32(f)), nil
 	}
-	return strconv.FormatFloat(f, 'f', -1, bits), nil
+	return numtext.Format(f), nil
 }
 
 // allScalars reports whether every element of a is a scalar (not a map,
