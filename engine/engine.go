@@ -48,6 +48,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
@@ -70,9 +71,9 @@ type Options struct {
 	// Logger receives the log module's records and dry-run lines. Nil
 	// means text records on Stderr.
 	Logger *slog.Logger
-	// Modules lists the modules scripts may require: "top", "json",
-	// "csv", "time", "log", "iter", "state", "job". Nil allows all of
-	// them; an empty, non-nil slice allows none. Host-registered modules
+	// Modules lists the modules scripts may require (ModuleNames: "top",
+	// "job", "json", "csv", "time", "log", "iter", "state"). Nil allows all
+	// of them; an empty, non-nil slice allows none. Host-registered modules
 	// (Register) and .lua files next to the script are always allowed.
 	Modules []string
 	// AllowExec enables os.execute and io.popen.
@@ -87,11 +88,14 @@ type Options struct {
 	Store state.Store
 	// OnJob receives the summary of every job.run that ends (a host exits
 	// non-zero when rows failed).
-	OnJob func(stdlib.JobSummary)
+	OnJob func(luatop.JobSummary)
 	// Progress is where job.run draws its progress bar when it is a
 	// terminal (else it logs progress lines). Nil means Stderr; io.Discard
 	// turns the bar off.
 	Progress io.Writer
+	// Now is the clock of the time module and of job.run; nil means
+	// time.Now.
+	Now func() time.Time
 	// MemoryLimit is the Go heap size, in bytes, over which a running
 	// script is stopped with ErrMemoryLimit (the heap is the whole
 	// process's: a host with a big heap of its own sets it higher). 0
@@ -107,6 +111,10 @@ type Engine struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	logger         *slog.Logger
+
+	// env is what the stdlib modules reach of the engine; it also keeps
+	// the files of unfinished csv.rows iterators, closed when a run ends.
+	env *stdlib.Env
 
 	// per run
 	ctx     context.Context
@@ -163,23 +171,28 @@ func New(o Options) (e *Engine, err error) {
 	if progress == nil {
 		progress = e.stderr
 	}
-	stdlib.Preload(L, &stdlib.Env{
+	store := o.Store
+	if store == nil {
+		store = state.NewMemStore() // one for state and job checkpoints alike
+	}
+	e.env = &stdlib.Env{
+		Context: e.context,
+		Logger:  e.logger,
+		Stdout:  e.stdout,
+		Now:     o.Now,
+		Store:   store,
+	}
+	stdlib.Preload(L, e.env, allow)
+	luatop.Preload(L, luatop.Options{
 		Context:  e.context,
-		Logger:   e.logger,
-		Stdout:   e.stdout,
-		Store:    o.Store,
 		Client:   o.Client,
 		DryRun:   o.DryRun,
+		Logger:   e.logger,
+		Store:    store,
 		Progress: progress,
 		OnJob:    o.OnJob,
+		Now:      o.Now,
 	}, allow)
-	if allow == nil || allow("top") {
-		luatop.Open(L, luatop.Options{
-			Client: o.Client,
-			DryRun: o.DryRun,
-			Logger: e.logger,
-		})
-	}
 	e.installDisabledLoader(allow)
 
 	for name, v := range o.Globals {
@@ -366,6 +379,7 @@ func (e *Engine) run(ctx context.Context, proto *lua.FunctionProto, args []lua.L
 		}
 		L.RemoveContext()
 		L.SetTop(base)
+		e.env.CloseReaders() // files of csv.rows iterators the run left unfinished
 		cancel()
 		e.ctx, e.cancel, e.running = context.Background(), nil, false
 	}()
@@ -461,7 +475,7 @@ func (e *Engine) scriptError(ctx context.Context, perr error) error {
 				e.positionFromHandler(se)
 			}
 		default:
-			if te, ok := stdlib.TopErrorFrom(v); ok {
+			if te, ok := luatop.TopErrorFrom(v); ok {
 				se.Top = te
 				se.Msg = te.Error()
 			} else {

@@ -13,7 +13,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/topscript/topscript/stdlib"
+	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/top"
 )
 
@@ -375,7 +375,7 @@ func TestGoPanicBecomesError(t *testing.T) {
 }
 
 func topErrorValue(L *lua.LState) lua.LValue {
-	return stdlib.TopErrorValue(L, &top.Error{
+	return luatop.TopErrorValue(L, &top.Error{
 		Code: 15, Msg: "Remote service error", SubCode: "isv.item-not-exist", SubMsg: "商品不存在",
 		RequestID: "4jkl5mhpc274", Method: "taobao.item.sku.price.update", Kind: top.KindISV,
 	})

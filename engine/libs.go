@@ -5,10 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sort"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/stdlib"
 )
 
@@ -39,6 +41,7 @@ func (e *Engine) openLibs() error {
 	g.RawSetString("load", L.NewFunction(baseLoadString))
 	g.RawSetString("loadstring", L.NewFunction(baseLoadString))
 	g.RawSetString("print", L.NewFunction(e.print))
+	g.RawSetString("collectgarbage", L.NewFunction(e.collectGarbage))
 
 	// package: no native libraries; Lua files found through package.path
 	// (the script's directory) are compiled through the cache.
@@ -162,8 +165,8 @@ func (e *Engine) installDisabledLoader(allow func(string) bool) {
 	if loaders == nil {
 		return
 	}
-	known := map[string]bool{"top": true}
-	for _, n := range stdlib.Names() {
+	known := map[string]bool{}
+	for _, n := range ModuleNames() {
 		known[n] = true
 	}
 	loaders.Insert(1, L.NewFunction(func(L *lua.LState) int {
@@ -178,6 +181,22 @@ func (e *Engine) installDisabledLoader(allow func(string) bool) {
 		}
 		return 0
 	}))
+}
+
+// ModuleNames returns the names of the built-in modules scripts may
+// require (the ones Options.Modules chooses from), sorted.
+func ModuleNames() []string {
+	names := append(luatop.Names(), stdlib.Names()...)
+	sort.Strings(names)
+	return names
+}
+
+// collectGarbage is collectgarbage(): a full collection, after which the
+// files of csv.rows iterators it collected are closed at once.
+func (e *Engine) collectGarbage(L *lua.LState) int {
+	runtime.GC()
+	e.env.SweepReaders()
+	return 0
 }
 
 // print writes its arguments, tab-separated, to the engine's stdout.

@@ -1,81 +1,51 @@
 package luatop
 
-import (
-	"context"
-	"fmt"
-	"runtime/debug"
-	"sync"
+import "context"
 
-	"github.com/topscript/topscript/stdlib"
-	"github.com/topscript/topscript/top"
-)
-
-// runBatched is call_all with opts.batch = size: the calls are packed, in
-// input order, into groups of size sub-requests, each group sent through
-// the batch endpoint (top.Client.CallBatch), at most conc groups at a time.
-// Under dry-run, writes are not sent (they get the dry-run answer) and the
-// other calls are packed. It touches no Lua state.
-func (m *module) runBatched(c context.Context, reqs []request, conc, size int) []outcome {
+// runAll performs reqs with at most conc tasks in flight and returns their
+// outcomes in input order. With size > 1 the calls are packed, in input
+// order, into batches of size sub-requests, each a /router/batch request
+// (top.Client.CallBatch); under dry-run the writes are answered locally
+// and only the other calls are packed. It touches no Lua state.
+func (c *caller) runAll(ctx context.Context, reqs []*request, conc, size int) []outcome {
+	tasks := [][]*request{}
+	index := [][]int{} // the positions in reqs of each task's requests
+	if size <= 1 {
+		for i, r := range reqs {
+			tasks, index = append(tasks, []*request{r}), append(index, []int{i})
+		}
+	} else {
+		var group []*request
+		var at []int
+		flush := func() {
+			if len(group) > 0 {
+				tasks, index = append(tasks, group), append(index, at)
+				group, at = nil, nil
+			}
+		}
+		for i, r := range reqs {
+			if _, local := c.local(r); local {
+				tasks, index = append(tasks, []*request{r}), append(index, []int{i}) // answered without a call
+				continue
+			}
+			group, at = append(group, r), append(at, i)
+			if len(group) == size {
+				flush()
+			}
+		}
+		flush()
+	}
 	outs := make([]outcome, len(reqs))
-	var idx []int // calls to send
-	for i := range reqs {
-		if m.dryRun && m.isWriteMethod(reqs[i].method) {
-			outs[i] = outcome{resp: dryRunResponse(reqs[i].method)}
-			continue
+	run := c.newRunner(ctx, conc, len(tasks))
+	for id, t := range tasks {
+		run.start(id, t...)
+	}
+	run.wait()
+	close(run.done)
+	for f := range run.done {
+		for k, o := range f.outs {
+			outs[index[f.id][k]] = o
 		}
-		idx = append(idx, i)
 	}
-	if m.c == nil {
-		for _, i := range idx {
-			outs[i] = outcome{err: &top.Error{Method: reqs[i].method, Kind: top.KindInvalid, Msg: stdlib.NoClientMsg}}
-		}
-		return outs
-	}
-	var groups [][]int
-	for len(idx) > 0 {
-		n := min(size, len(idx))
-		groups = append(groups, idx[:n])
-		idx = idx[n:]
-	}
-	conc = min(conc, len(groups))
-	work := make(chan []int)
-	var wg sync.WaitGroup
-	for w := 0; w < conc; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for g := range work {
-				m.safeBatch(c, reqs, g, outs)
-			}
-		}()
-	}
-	for _, g := range groups {
-		work <- g
-	}
-	close(work)
-	wg.Wait()
 	return outs
-}
-
-// safeBatch sends the calls g of reqs as one CallBatch and stores their
-// outcomes, turning a panic into errors.
-func (m *module) safeBatch(c context.Context, reqs []request, g []int, outs []outcome) {
-	defer func() {
-		if p := recover(); p != nil {
-			for _, i := range g {
-				outs[i] = outcome{err: &top.Error{Method: reqs[i].method, Kind: top.KindTransport,
-					Msg: fmt.Sprintf("internal error: %v", p), Err: fmt.Errorf("%v\n%s", p, debug.Stack())}}
-			}
-		}
-	}()
-	calls := make([]top.BatchCall, len(g))
-	for k, i := range g {
-		calls[k] = top.BatchCall{Method: reqs[i].method, Params: reqs[i].params, Options: reqs[i].opts}
-	}
-	res, _ := m.c.CallBatch(c, calls) // per-call errors are in res; a canceled run is raised by the caller
-	for k, i := range g {
-		if k < len(res) {
-			outs[i] = outcome{resp: res[k].Response, err: res[k].Err}
-		}
-	}
 }

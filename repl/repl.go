@@ -30,7 +30,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/topscript/topscript/engine"
-	"github.com/topscript/topscript/stdlib"
 	"github.com/topscript/topscript/top/catalog"
 )
 
@@ -137,14 +136,14 @@ type session struct {
 	pending string // lines of an incomplete chunk
 }
 
-// importModules sets each allowed stdlib module as a global of its name,
+// importModules sets each allowed built-in module as a global of its name,
 // unless the name is taken, so `json.encode(...)` works without require.
 func (s *session) importModules() {
 	req, ok := s.L.GetGlobal("require").(*lua.LFunction)
 	if !ok {
 		return
 	}
-	for _, name := range stdlib.Names() {
+	for _, name := range engine.ModuleNames() {
 		if s.L.GetGlobal(name) != lua.LNil {
 			continue
 		}

@@ -9,9 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"sort"
-	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
@@ -43,7 +42,21 @@ import (
 // ("error", the default, or "ignore": what to do with row keys missing from
 // the header). The path "-" writes to the script's standard output.
 
-const csvWriterType = "csv.writer"
+// The columns travel with the values: csv.read's array and csv.rows's
+// iterator carry their header (CSVHeader reads it; job.run's report takes
+// its input columns from it). csv.rows returns a callable value that holds
+// its open file: the file is closed at the end of the input, on an error,
+// when the iterator is garbage-collected unfinished, and when the run that
+// opened it ends (an iterator kept past its run, in the REPL, then says
+// so instead of reading on).
+
+const (
+	csvWriterType = "csv.writer"
+	csvRowsType   = "csv.rows"
+	// csvHeaderField is the metatable field of csv.read's array holding
+	// its header (an array of names).
+	csvHeaderField = "__header"
+)
 
 func openCSV(env *Env) lua.LGFunction {
 	return func(L *lua.LState) int {
@@ -58,28 +71,22 @@ func openCSV(env *Env) lua.LGFunction {
 			L.Push(lua.LString("csv.writer(" + w.path + ")"))
 			return 1
 		}))
+		rt := L.NewTypeMetatable(csvRowsType)
+		rt.RawSetString("__call", L.NewFunction(csvRowsNext))
+		rt.RawSetString("__name", lua.LString(csvRowsType))
+		rt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+			L.Push(lua.LString("csv.rows(" + checkCSVRows(L).path + ")"))
+			return 1
+		}))
 		newModule(L, map[string]lua.LGFunction{
 			"rows": func(L *lua.LState) int {
 				r := openCSVArgs(L, "csv.rows")
-				iter := L.NewFunction(func(L *lua.LState) int {
-					row, line, err := r.next(L)
-					if err != nil {
-						L.RaiseError("csv.rows: %v", err)
-					}
-					if row == nil {
-						L.Push(lua.LNil)
-						return 1
-					}
-					L.Push(row)
-					L.Push(lua.LNumber(line))
-					return 2
-				})
-				rememberColumns(L, iter, r.header) // for job.run's report
-				L.Push(iter)
+				L.Push(env.readers.track(L, r))
 				return 1
 			},
 			"read": func(L *lua.LState) int {
 				r := openCSVArgs(L, "csv.read")
+				defer r.close()
 				out := L.NewTable()
 				for {
 					row, _, err := r.next(L)
@@ -91,8 +98,12 @@ func openCSV(env *Env) lua.LGFunction {
 					}
 					out.Append(row)
 				}
-				rememberColumns(L, out, r.header) // for job.run's report
-				L.Push(MarkArray(L, out))
+				// An array (for json) that carries its header.
+				mt := L.CreateTable(0, 2)
+				mt.RawSetString(JSONTypeField, lua.LString("array"))
+				mt.RawSetString(csvHeaderField, ToLua(L, r.header))
+				out.Metatable = mt
+				L.Push(out)
 				return 1
 			},
 			"writer": func(L *lua.LState) int {
@@ -101,6 +112,60 @@ func openCSV(env *Env) lua.LGFunction {
 		})
 		return 1
 	}
+}
+
+// csvRowsNext is the call of a csv.rows iterator: the next row and its
+// line number, or nil at the end.
+func csvRowsNext(L *lua.LState) int {
+	r := checkCSVRows(L)
+	row, line, err := r.next(L)
+	if err != nil {
+		L.RaiseError("csv.rows: %v", err)
+	}
+	if row == nil {
+		L.Push(lua.LNil)
+		return 1
+	}
+	L.Push(row)
+	L.Push(lua.LNumber(line))
+	return 2
+}
+
+func checkCSVRows(L *lua.LState) *csvReader {
+	if ud, ok := L.Get(1).(*lua.LUserData); ok {
+		if r, ok := ud.Value.(*csvReader); ok {
+			return r
+		}
+	}
+	L.RaiseError("csv.rows: not an iterator of csv.rows")
+	return nil
+}
+
+// CSVHeader returns the columns of rows read by csv.rows or csv.read, in
+// file order: the header v carries when it is such an iterator or array,
+// else nil.
+func CSVHeader(v lua.LValue) []string {
+	switch x := v.(type) {
+	case *lua.LUserData:
+		if r, ok := x.Value.(*csvReader); ok {
+			return append([]string(nil), r.header...)
+		}
+	case *lua.LTable:
+		mt, ok := x.Metatable.(*lua.LTable)
+		if !ok {
+			return nil
+		}
+		h, ok := mt.RawGetString(csvHeaderField).(*lua.LTable)
+		if !ok {
+			return nil
+		}
+		out := make([]string, 0, h.Len())
+		for i := 1; i <= h.Len(); i++ {
+			out = append(out, lua.LVAsString(h.RawGetInt(i)))
+		}
+		return out
+	}
+	return nil
 }
 
 // csvOptions are the reading options.
@@ -203,7 +268,10 @@ type csvReader struct {
 	r      *csv.Reader
 	header []string
 	keys   []lua.LString
-	done   bool
+
+	mu      sync.Mutex // close may come from the garbage collector's goroutine
+	done    bool       // the file is closed
+	expired bool       // closed because the run that opened it ended
 }
 
 // openCSVReader opens path, detects its encoding and reads the header row.
@@ -268,11 +336,32 @@ func openCSVReader(path string, o csvOptions) (*csvReader, error) {
 	return r, nil
 }
 
+// close closes the file, once; safe on any goroutine.
 func (r *csvReader) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if !r.done {
 		r.done = true
 		r.f.Close()
 	}
+}
+
+// isDone reports whether the file is closed.
+func (r *csvReader) isDone() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done
+}
+
+// expire closes the file of an iterator whose run ended: reading it again
+// is an error, not an end.
+func (r *csvReader) expire() {
+	r.mu.Lock()
+	if !r.done {
+		r.expired = true
+	}
+	r.mu.Unlock()
+	r.close()
 }
 
 func (r *csvReader) parseError(err error) error {
@@ -286,6 +375,9 @@ func (r *csvReader) parseError(err error) error {
 // next returns the next row as a table and its line number, or nil at the
 // end of the file. The file is closed at the end and on errors.
 func (r *csvReader) next(L *lua.LState) (*lua.LTable, int, error) {
+	if r.expired {
+		return nil, 0, fmt.Errorf("%s: the file was closed when the run that opened it ended (open it again with csv.rows)", r.path)
+	}
 	for !r.done {
 		rec, err := r.r.Read()
 		if err == io.EOF {
@@ -415,224 +507,4 @@ func looksUTF8(b []byte, more bool) bool {
 		}
 	}
 	return utf8.Valid(b)
-}
-
-// csvWriter is the userdata behind csv.writer.
-type csvWriter struct {
-	path   string
-	f      *os.File // nil for stdout
-	buf    *bufio.Writer
-	w      *csv.Writer
-	header []string
-	index  map[string]int
-	extra  bool // ignore keys missing from the header
-	closed bool
-	rows   int
-}
-
-func newCSVWriter(L *lua.LState, env *Env) int {
-	const fn = "csv.writer"
-	path := L.CheckString(1)
-	ht, ok := L.Get(2).(*lua.LTable)
-	if !ok {
-		L.RaiseError("%s: argument #2 must be the header, an array of column names", fn)
-	}
-	header := checkHeader(L, ht, fn)
-	bom := path != "-"
-	comma := ','
-	crlf := false
-	extra := false
-	switch t := L.Get(3).(type) {
-	case *lua.LNilType:
-	case *lua.LTable:
-		if v := t.RawGetString("bom"); v != lua.LNil {
-			bom = lua.LVAsBool(v)
-		}
-		if v := t.RawGetString("delimiter"); v != lua.LNil {
-			comma = checkDelimiter(L, v, fn)
-		}
-		if v := t.RawGetString("crlf"); v != lua.LNil {
-			crlf = lua.LVAsBool(v)
-		}
-		switch v := t.RawGetString("extra").(type) {
-		case *lua.LNilType:
-		case lua.LString:
-			switch v {
-			case "ignore":
-				extra = true
-			case "error":
-			default:
-				L.RaiseError("%s: extra must be \"error\" or \"ignore\", got %q", fn, string(v))
-			}
-		default:
-			L.RaiseError("%s: extra must be \"error\" or \"ignore\"", fn)
-		}
-	default:
-		L.RaiseError("%s: options must be a table, got %s", fn, t.Type())
-	}
-
-	w := &csvWriter{path: path, header: header, extra: extra, index: make(map[string]int, len(header))}
-	for i, h := range header {
-		w.index[h] = i
-	}
-	var out io.Writer
-	if path == "-" {
-		out = env.stdout()
-	} else {
-		f, err := os.Create(path)
-		if err != nil {
-			L.RaiseError("%s: %v", fn, err)
-		}
-		w.f = f
-		out = f
-	}
-	w.buf = bufio.NewWriter(out)
-	if bom {
-		w.buf.WriteString("\uFEFF")
-	}
-	w.w = csv.NewWriter(w.buf)
-	w.w.Comma = comma
-	w.w.UseCRLF = crlf
-	if err := w.writeRecord(header); err != nil {
-		w.abort()
-		L.RaiseError("%s: %s: %v", fn, path, err)
-	}
-	ud := L.NewUserData()
-	ud.Value = w
-	L.SetMetatable(ud, L.GetTypeMetatable(csvWriterType))
-	L.Push(ud)
-	return 1
-}
-
-func checkCSVWriter(L *lua.LState, method string) *csvWriter {
-	ud, ok := L.Get(1).(*lua.LUserData)
-	if ok {
-		if w, ok := ud.Value.(*csvWriter); ok {
-			return w
-		}
-	}
-	L.RaiseError("csv writer: %s must be called as w:%s(...)", method, method)
-	return nil
-}
-
-// writeRecord writes one record and pushes it to the file.
-func (w *csvWriter) writeRecord(rec []string) error {
-	if err := w.w.Write(rec); err != nil {
-		return err
-	}
-	w.w.Flush()
-	if err := w.w.Error(); err != nil {
-		return err
-	}
-	return w.buf.Flush()
-}
-
-// abort closes the file after a failure.
-func (w *csvWriter) abort() {
-	w.closed = true
-	if w.f != nil {
-		w.f.Close()
-	}
-}
-
-func csvWrite(L *lua.LState) int {
-	w := checkCSVWriter(L, "write")
-	if w.closed {
-		L.RaiseError("csv writer %s: write after close", w.path)
-	}
-	row, ok := L.Get(2).(*lua.LTable)
-	if !ok {
-		L.RaiseError("csv writer %s: row must be a table, got %s", w.path, L.Get(2).Type())
-	}
-	rec := make([]string, len(w.header))
-	if row.RawGetInt(1) != lua.LNil {
-		n := row.Len()
-		if n > len(w.header) {
-			L.RaiseError("csv writer %s: row %d has %d values, header has %d", w.path, w.rows+1, n, len(w.header))
-		}
-		for i := 1; i <= n; i++ {
-			rec[i-1] = csvCell(L, row.RawGetInt(i))
-		}
-	} else {
-		var unknown []string
-		row.ForEach(func(k, v lua.LValue) {
-			key := L.ToStringMeta(k).String()
-			i, ok := w.index[key]
-			if !ok {
-				unknown = append(unknown, key)
-				return
-			}
-			rec[i] = csvCell(L, v)
-		})
-		if len(unknown) > 0 && !w.extra {
-			sort.Strings(unknown)
-			L.RaiseError("csv writer %s: row %d has keys not in the header: %s (pass {extra = \"ignore\"} to drop them)",
-				w.path, w.rows+1, strings.Join(unknown, ", "))
-		}
-	}
-	if err := w.writeRecord(rec); err != nil {
-		L.RaiseError("csv writer %s: %v", w.path, err)
-	}
-	w.rows++
-	return 0
-}
-
-// csvCell renders a value as a cell: strings as is, numbers by the one
-// number rule (internal/numtext), nil and json.null empty, tables as JSON unless they
-// have a __tostring (TOP errors).
-func csvCell(L *lua.LState, v lua.LValue) string {
-	switch x := v.(type) {
-	case lua.LString:
-		return string(x)
-	case lua.LNumber:
-		return numtext.Format(float64(x))
-	case lua.LBool:
-		return strconv.FormatBool(bool(x))
-	case *lua.LNilType:
-		return ""
-	case *lua.LTable:
-		if L.GetMetaField(x, "__tostring") == lua.LNil {
-			if s, err := EncodeJSON(x, ""); err == nil {
-				return s
-			}
-		}
-	}
-	if IsNull(v) {
-		return ""
-	}
-	return L.ToStringMeta(v).String()
-}
-
-func csvFlush(L *lua.LState) int {
-	w := checkCSVWriter(L, "flush")
-	if w.closed {
-		return 0
-	}
-	w.w.Flush()
-	if err := w.buf.Flush(); err != nil {
-		L.RaiseError("csv writer %s: %v", w.path, err)
-	}
-	return 0
-}
-
-func csvClose(L *lua.LState) int {
-	w := checkCSVWriter(L, "close")
-	if w.closed {
-		return 0
-	}
-	w.closed = true
-	w.w.Flush()
-	err := w.w.Error()
-	if ferr := w.buf.Flush(); err == nil {
-		err = ferr
-	}
-	if w.f != nil {
-		if cerr := w.f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		L.RaiseError("csv writer %s: %v", w.path, err)
-	}
-	return 0
 }

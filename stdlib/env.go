@@ -1,13 +1,15 @@
-// Package stdlib holds the Lua modules topscript gives scripts besides `top`:
-// json, csv, time, log, iter, state and job. Each module
-// lives in its own file as a loader plus a table of Go functions, in the style
-// of gopher-lua's own libraries, and is registered in package.preload by
-// Preload, so scripts load it with require("json") and friends.
+// Package stdlib holds the general Lua modules topscript gives scripts:
+// json, csv, time, log, iter and state, and the conversion of values
+// between Lua and Go (ToLua, FromLua; numbers become text by the one rule
+// of internal/numtext). It knows nothing of TOP: the `top` and `job`
+// modules live in package luatop, which builds on this one. Each module
+// lives in its own file as a loader plus a table of Go functions, in the
+// style of gopher-lua's own libraries, and is registered in package.preload
+// by Preload, so scripts load it with require("json") and friends.
 //
 // The modules reach the host only through an Env: its context (for
-// cancellation), its logger, its standard output, its clock, and for state
-// and job its state store, TOP client, dry-run flag, progress output and
-// job observer.
+// cancellation), its logger, its standard output, its clock and, for
+// state, its state store.
 //
 // A gopher-lua quirk scripts meet with these modules: a generic for whose
 // iterator is a field of another call's result, called directly,
@@ -36,7 +38,6 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/topscript/topscript/state"
-	"github.com/topscript/topscript/top"
 	"github.com/topscript/topscript/toptime"
 )
 
@@ -54,24 +55,13 @@ type Env struct {
 	// Now is the clock of the time module; tests inject a fixed one.
 	Now func() time.Time
 
-	// Store backs the state module and job.run's checkpoints. Nil means an
-	// in-memory store private to this Env: nothing persists between runs.
+	// Store backs the state module. Nil means an in-memory store private
+	// to this Env: nothing persists between runs.
 	Store state.Store
-	// Client sends job.run's calls (throttle, retry and closure windows
-	// apply). Without one job.run's calls fail with NoClientMsg.
-	Client *top.Client
-	// DryRun makes job.run log writes instead of sending them and keep no
-	// checkpoints (reads are sent).
-	DryRun bool
-	// Progress is where job.run draws its progress bar when it is a
-	// terminal; otherwise job.run logs a progress line every few seconds.
-	Progress io.Writer
-	// OnJob, when set, receives the summary of every job.run that ends,
-	// so a host can tell that rows failed (the CLI exits 3).
-	OnJob func(JobSummary)
 
 	memOnce sync.Once
 	mem     state.Store
+	readers csvFiles // the open files of unfinished csv.rows iterators
 }
 
 // module is one entry of the registry: a name for require and a loader
@@ -89,7 +79,6 @@ var registry = []module{
 	{"log", openLog},
 	{"iter", openIter},
 	{"state", openState},
-	{"job", openJob},
 }
 
 // Names returns the names of the modules Preload can register, sorted.
@@ -174,8 +163,3 @@ func newModule(L *lua.LState, fns map[string]lua.LGFunction) *lua.LTable {
 	L.Push(mod)
 	return mod
 }
-
-// NoClientMsg is the message of the TOP error (kind invalid) that every
-// call raises when the host gave the engine no client, so that a host can
-// tell the user where credentials come from.
-const NoClientMsg = "no TOP client configured"

@@ -2,10 +2,11 @@ package stdlib
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/topscript/topscript/internal/luatest"
 )
 
 // newState returns a Lua state with every module preloaded and required
@@ -26,40 +27,13 @@ func newState(t *testing.T, env *Env) *lua.LState {
 	return L
 }
 
-// run executes src, failing the test on error.
-func run(t *testing.T, L *lua.LState, src string) {
-	t.Helper()
-	if err := L.DoString(src); err != nil {
-		t.Fatalf("lua error: %v\nsource:\n%s", err, src)
-	}
-}
-
-// eval returns the value of a Lua expression.
-func eval(t *testing.T, L *lua.LState, expr string) lua.LValue {
-	t.Helper()
-	run(t, L, "__result = "+expr)
-	return L.GetGlobal("__result")
-}
-
-// evalString returns tostring of a Lua expression.
-func evalString(t *testing.T, L *lua.LState, expr string) string {
-	t.Helper()
-	return eval(t, L, "tostring("+expr+")").String()
-}
-
-// wantError runs src and checks the error mentions every fragment.
-func wantError(t *testing.T, L *lua.LState, src string, fragments ...string) {
-	t.Helper()
-	err := L.DoString(src)
-	if err == nil {
-		t.Fatalf("want an error from:\n%s", src)
-	}
-	for _, f := range fragments {
-		if !strings.Contains(err.Error(), f) {
-			t.Errorf("error %q does not mention %q", err.Error(), f)
-		}
-	}
-}
+// The shared Lua test helpers (internal/luatest), by their short names.
+var (
+	run        = luatest.Run
+	eval       = luatest.Eval
+	evalString = luatest.EvalString
+	wantError  = luatest.WantError
+)
 
 func TestPreloadAllow(t *testing.T) {
 	L := lua.NewState()

@@ -55,7 +55,10 @@ func iterChunks(L *lua.LState) int {
 			L.Push(lua.LNumber(count))
 			return 2
 		}))
-	case *lua.LFunction:
+	default:
+		if !IsCallable(L, src) {
+			L.RaiseError("iter.chunks: want an array or an iterator function, got %s", src.Type())
+		}
 		done := false
 		L.Push(L.NewFunction(func(L *lua.LState) int {
 			if done {
@@ -65,7 +68,7 @@ func iterChunks(L *lua.LState) int {
 			chunk := L.CreateTable(n, 0)
 			got := 0
 			for got < n {
-				L.Push(s)
+				L.Push(src)
 				L.Call(0, 1)
 				v := L.Get(-1)
 				L.Pop(1)
@@ -85,8 +88,16 @@ func iterChunks(L *lua.LState) int {
 			L.Push(lua.LNumber(count))
 			return 2
 		}))
-	default:
-		L.RaiseError("iter.chunks: want an array or an iterator function, got %s", src.Type())
 	}
 	return 1
+}
+
+// IsCallable reports whether v can be called: a function, or a value with
+// a __call metamethod (a csv.rows iterator).
+func IsCallable(L *lua.LState, v lua.LValue) bool {
+	if _, ok := v.(*lua.LFunction); ok {
+		return true
+	}
+	_, ok := L.GetMetaField(v, "__call").(*lua.LFunction)
+	return ok
 }

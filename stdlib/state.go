@@ -58,7 +58,7 @@ func openState(env *Env) lua.LGFunction {
 			"open": func(L *lua.LState) int {
 				name, ok := L.Get(1).(lua.LString)
 				if !ok || name == "" {
-					L.RaiseError("state.open: the store name must be a non-empty string, got %s", describe(L.Get(1)))
+					L.RaiseError("state.open: the store name must be a non-empty string, got %s", Describe(L.Get(1)))
 				}
 				ud := L.NewUserData()
 				ud.Value = &stateStore{env: env, ns: string(name)}
@@ -71,8 +71,8 @@ func openState(env *Env) lua.LGFunction {
 	}
 }
 
-// describe names a value's type for messages ("no value" for nil).
-func describe(v lua.LValue) string {
+// Describe names a value's type for messages ("no value" for nil).
+func Describe(v lua.LValue) string {
 	if v == lua.LNil {
 		return "no value"
 	}
@@ -99,7 +99,7 @@ func stateKey(L *lua.LState, method string) string {
 	case lua.LNumber:
 		return numberString(k)
 	}
-	L.RaiseError("state: %s: the key must be a non-empty string or a number, got %s", method, describe(L.Get(2)))
+	L.RaiseError("state: %s: the key must be a non-empty string or a number, got %s", method, Describe(L.Get(2)))
 	return ""
 }
 

@@ -8,14 +8,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
 
 	"github.com/topscript/topscript/internal/numtext"
-	"github.com/topscript/topscript/top"
 )
 
 // This file converts between Go data (the shapes encoding/json and the top
@@ -32,7 +30,7 @@ import (
 //	map[string]any          → table
 //	[]any                   → sequence (marked as a JSON array when empty or holding nils)
 //	lua.LValue              → itself
-//	*top.Error              → the TOP error value (TopErrorValue); other errors → their text
+//	error                   → its text (package luatop makes TOP errors into error values)
 //	anything else           → gopher-luar userdata (host Go values)
 //
 // Lua → Go (FromLua):
@@ -235,8 +233,6 @@ func ToLua(L *lua.LState, v any) lua.LValue {
 			t.RawSetString(k, lua.LString(e))
 		}
 		return t
-	case *top.Error:
-		return TopErrorValue(L, x)
 	case error:
 		return lua.LString(x.Error())
 	}
@@ -513,106 +509,6 @@ func isIdent(s string) bool {
 		}
 	}
 	return true
-}
-
-// The TOP error value: the table top.call raises and top.try returns.
-
-const regTopErrorMeta = "topscript.stdlib.toperrormeta"
-
-// topErrorMarker is the metatable field that identifies a TOP error value.
-const topErrorMarker = "__toperror"
-
-// TopErrorMeta returns the state's shared metatable of TOP error values:
-// __tostring gives the one-line text of (*top.Error).Error(), built from
-// the table's current fields.
-func TopErrorMeta(L *lua.LState) *lua.LTable {
-	return registryGet(L, regTopErrorMeta, func() lua.LValue {
-		mt := L.CreateTable(0, 4)
-		mt.RawSetString(topErrorMarker, lua.LTrue)
-		mt.RawSetString("__name", lua.LString("top.error"))
-		mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-			te, _ := TopErrorFrom(L.Get(1))
-			if te == nil {
-				L.Push(lua.LString("top error"))
-				return 1
-			}
-			L.Push(lua.LString(te.Error()))
-			return 1
-		}))
-		return mt
-	}).(*lua.LTable)
-}
-
-// TopErrorValue builds the Lua error value of a TOP error: a table with
-// code, msg, sub_code, sub_msg, request_id, method, kind and retry_after
-// (seconds; only when set), whose tostring is e.Error().
-func TopErrorValue(L *lua.LState, e *top.Error) *lua.LTable {
-	t := L.CreateTable(0, 8)
-	t.RawSetString("code", lua.LNumber(e.Code))
-	if e.Msg != "" {
-		t.RawSetString("msg", lua.LString(e.Msg))
-	}
-	if e.SubCode != "" {
-		t.RawSetString("sub_code", lua.LString(e.SubCode))
-	}
-	if e.SubMsg != "" {
-		t.RawSetString("sub_msg", lua.LString(e.SubMsg))
-	}
-	if e.RequestID != "" {
-		t.RawSetString("request_id", lua.LString(e.RequestID))
-	}
-	if e.Method != "" {
-		t.RawSetString("method", lua.LString(e.Method))
-	}
-	if e.Kind != "" {
-		t.RawSetString("kind", lua.LString(e.Kind))
-	}
-	if e.RetryAfter > 0 {
-		t.RawSetString("retry_after", lua.LNumber(e.RetryAfter.Seconds()))
-	}
-	t.Metatable = TopErrorMeta(L)
-	return t
-}
-
-// TopErrorFrom rebuilds a *top.Error from a TOP error value (a table with
-// the TopErrorMeta metatable), reading its current fields. It reports false
-// for any other value.
-func TopErrorFrom(v lua.LValue) (*top.Error, bool) {
-	t, ok := v.(*lua.LTable)
-	if !ok {
-		return nil, false
-	}
-	mt, ok := t.Metatable.(*lua.LTable)
-	if !ok || mt.RawGetString(topErrorMarker) != lua.LTrue {
-		return nil, false
-	}
-	str := func(k string) string {
-		if s, ok := t.RawGetString(k).(lua.LString); ok {
-			return string(s)
-		}
-		if n, ok := t.RawGetString(k).(lua.LNumber); ok {
-			return numtext.Format(float64(n))
-		}
-		return ""
-	}
-	e := &top.Error{
-		Msg:       str("msg"),
-		SubCode:   str("sub_code"),
-		SubMsg:    str("sub_msg"),
-		RequestID: str("request_id"),
-		Method:    str("method"),
-		Kind:      top.Kind(str("kind")),
-	}
-	switch c := t.RawGetString("code").(type) {
-	case lua.LNumber:
-		e.Code = int(c)
-	case lua.LString:
-		e.Code, _ = strconv.Atoi(string(c))
-	}
-	if ra, ok := t.RawGetString("retry_after").(lua.LNumber); ok && ra > 0 {
-		e.RetryAfter = time.Duration(float64(ra) * float64(time.Second))
-	}
-	return e, true
 }
 
 // Fast tables.

@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/topscript/topscript/engine"
+	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/state"
-	"github.com/topscript/topscript/stdlib"
 	"github.com/topscript/topscript/top"
 )
 
@@ -100,7 +100,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 type runResult struct {
 	stdout string
 	err    error
-	jobs   []stdlib.JobSummary
+	jobs   []luatop.JobSummary
 }
 
 // run runs src (named name) on a fresh engine over the world's client and
@@ -117,7 +117,7 @@ func (w *world) run(name, src string, args ...string) runResult {
 		Logger:   slog.New(slog.NewTextHandler(w.logs, nil)),
 		Store:    w.store,
 		Progress: io.Discard,
-		OnJob: func(s stdlib.JobSummary) {
+		OnJob: func(s luatop.JobSummary) {
 			mu.Lock()
 			res.jobs = append(res.jobs, s)
 			mu.Unlock()

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/topscript/topscript/engine"
+	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/state"
-	"github.com/topscript/topscript/stdlib"
 	"github.com/topscript/topscript/top"
 )
 
@@ -143,8 +143,7 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 	}
 	err = eng.RunFile(ctx, o.Script, o.Args)
 	if res := scriptResult(ctx, o.Script, err); res != nil {
-		var te *top.Error
-		if s.client == nil && errors.As(err, &te) && te.Msg == stdlib.NoClientMsg {
+		if s.client == nil && errors.Is(err, luatop.ErrNoClient) {
 			// The script called TOP without credentials: say where they come from.
 			return &exitError{code: ExitScript, msg: res.Error() + "\n" + noCredentials(s.cfg)}
 		}

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/topscript/topscript/config"
+	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/state"
-	"github.com/topscript/topscript/stdlib"
 )
 
 // This file wires [state] into `run`: the store behind the state module and
@@ -237,10 +237,10 @@ func (s *lazyStore) Close() error {
 // jobTracker collects the summaries of a run's jobs.
 type jobTracker struct {
 	mu   sync.Mutex
-	jobs []stdlib.JobSummary
+	jobs []luatop.JobSummary
 }
 
-func (t *jobTracker) add(s stdlib.JobSummary) {
+func (t *jobTracker) add(s luatop.JobSummary) {
 	t.mu.Lock()
 	t.jobs = append(t.jobs, s)
 	t.mu.Unlock()

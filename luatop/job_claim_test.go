@@ -1,4 +1,4 @@
-package stdlib
+package luatop
 
 import (
 	"context"
@@ -64,7 +64,7 @@ func (c *claimStore) held() []string {
 func TestJobClaimsSplitRows(t *testing.T) {
 	f := newJobFixture(t, fixtureOptions{})
 	cs := newClaimStore()
-	f.env.Store = cs
+	f.opts.Store = cs
 	input := f.pricesCSV(t, 10)
 	const ns = "job:prices"
 	raw, err := os.ReadFile(input)
@@ -113,7 +113,7 @@ func TestJobClaimsSplitRows(t *testing.T) {
 
 	// Under --dry-run nothing is claimed.
 	cs.claims = 0
-	f.env.DryRun = true
+	f.opts.DryRun = true
 	f.runPriceJob(t, input)
 	if cs.claims != 0 {
 		t.Errorf("dry run made %d claims", cs.claims)

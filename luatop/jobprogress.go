@@ -1,4 +1,4 @@
-package stdlib
+package luatop
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 )
 
 // Progress display of job.run: a one-line bar redrawn at most 10 times a
-// second when Env.Progress is a terminal, else a log line every
+// second when Options.Progress is a terminal, else a log line every
 // progressLogEvery (the first one only once a job has run that long, so
 // short jobs stay quiet).
 
@@ -30,6 +30,7 @@ type progress struct {
 	name  string
 	total int
 	start time.Time
+	now   func() time.Time // the job's clock
 	log   *slog.Logger
 	tty   io.Writer // nil: log lines instead of a bar
 
@@ -47,11 +48,12 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func newProgress(env *Env, name string, total int) *progress {
-	p := &progress{name: name, total: total, start: time.Now(), log: env.logger(),
+func newProgress(h *host, name string, total int) *progress {
+	p := &progress{name: name, total: total, now: h.now, log: h.c.log,
 		quit: make(chan struct{}), stopped: make(chan struct{})}
-	if env.Progress != nil && isTerminal(env.Progress) {
-		p.tty = env.Progress
+	p.start = p.now()
+	if h.progress != nil && isTerminal(h.progress) {
+		p.tty = h.progress
 	}
 	go p.run()
 	return p
@@ -128,7 +130,7 @@ func (p *progress) show() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := snapshot{done: p.done, total: p.total, failed: p.failed, skipped: p.skipped,
-		unknown: p.unknown, elapsed: time.Since(p.start)}
+		unknown: p.unknown, elapsed: p.now().Sub(p.start)}
 	if p.tty != nil {
 		fmt.Fprint(p.tty, "\r"+renderBar(p.name, s)+"\x1b[K")
 		p.drawn = true

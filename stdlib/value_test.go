@@ -1,4 +1,4 @@
-package luatop_test
+package stdlib_test
 
 import (
 	"encoding/json"
@@ -11,8 +11,7 @@ import (
 	"github.com/topscript/topscript/stdlib"
 )
 
-// Tests of stdlib/value.go (owned with this package): the conversions
-// top.call relies on.
+// Tests of value.go: the conversions top.call relies on.
 
 func decode(t *testing.T, s string) any {
 	t.Helper()

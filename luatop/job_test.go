@@ -1,4 +1,4 @@
-package stdlib
+package luatop
 
 import (
 	"bufio"
@@ -34,7 +34,7 @@ type jobFixture struct {
 	srv    *httptest.Server
 	client *top.Client
 	store  state.Store
-	env    *Env
+	opts   *Options
 	logs   *syncBuffer
 	dir    string
 
@@ -100,7 +100,7 @@ func newJobFixture(t *testing.T, o fixtureOptions) *jobFixture {
 	}
 	f.client = c
 	f.store = state.NewMemStore()
-	f.env = &Env{
+	f.opts = &Options{
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Store:  f.store,
 		Client: c,
@@ -241,7 +241,7 @@ const priceJob = `
 
 func (f *jobFixture) runPriceJob(t *testing.T, input string) (*lua.LState, string) {
 	t.Helper()
-	L := newState(t, f.env)
+	L := f.newState(t)
 	report := filepath.Join(f.dir, "report.csv")
 	L.SetGlobal("input", lua.LString(input))
 	L.SetGlobal("report", lua.LString(report))
@@ -389,7 +389,7 @@ func TestJobUnknownOutcomeNotResent(t *testing.T) {
 	src = strings.Replace(src, "%s", strings.TrimSpace(toString(sku)), 1)
 
 	runJob := func(resend bool) (map[string]float64, [][]string) {
-		L := newState(t, f.env)
+		L := f.newState(t)
 		report := filepath.Join(f.dir, "stock.csv")
 		L.SetGlobal("report", lua.LString(report))
 		L.SetGlobal("resend", lua.LBool(resend))
@@ -475,7 +475,7 @@ func TestJobDryRun(t *testing.T) {
 	}
 
 	// Reads are sent under dry-run.
-	L = newState(t, f.env)
+	L = f.newState(t)
 	run(t, L, `
 		s = job.run{name = "reads", rows = {"600000153551"}, key = function(r) return r end,
 			call = function(r) return "taobao.item.seller.get", {num_iid = r, fields = "num_iid"} end}
@@ -492,9 +492,9 @@ func TestJobInterrupted(t *testing.T) {
 	f := newJobFixture(t, fixtureOptions{sandbox: sandbox.Options{Latency: 30 * time.Millisecond}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	f.env.Context = func() context.Context { return ctx }
+	f.opts.Context = func() context.Context { return ctx }
 	input := f.pricesCSV(t, 200)
-	L := newState(t, f.env)
+	L := f.newState(t)
 	report := filepath.Join(f.dir, "report.csv")
 	L.SetGlobal("input", lua.LString(input))
 	L.SetGlobal("report", lua.LString(report))
@@ -532,7 +532,7 @@ func TestJobInterrupted(t *testing.T) {
 
 func TestJobRunErrors(t *testing.T) {
 	f := newJobFixture(t, fixtureOptions{})
-	L := newState(t, f.env)
+	L := f.newState(t)
 	k := `key = function(r) return r end, `
 	c := `call = function(r) return "taobao.time.get" end`
 	for _, tc := range []struct {
@@ -569,7 +569,7 @@ func TestJobRunErrors(t *testing.T) {
 // A call returning nothing skips the row; job.reset forgets checkpoints.
 func TestJobSkipAndReset(t *testing.T) {
 	f := newJobFixture(t, fixtureOptions{})
-	L := newState(t, f.env)
+	L := f.newState(t)
 	run(t, L, `
 		local function go()
 			return job.run{name = "t", rows = {"a", "b", "c"}, key = function(r) return r end,
@@ -594,13 +594,13 @@ func TestJobProgressLines(t *testing.T) {
 	defer func(d time.Duration) { progressLogEvery = d }(progressLogEvery)
 	progressLogEvery = 50 * time.Millisecond
 	f := newJobFixture(t, fixtureOptions{sandbox: sandbox.Options{Latency: 20 * time.Millisecond}})
-	f.env.Progress = &bytes.Buffer{} // not a terminal: log lines, no bar
+	f.opts.Progress = &bytes.Buffer{} // not a terminal: log lines, no bar
 	f.runPriceJob(t, f.pricesCSV(t, 40))
 	logs := f.logs.String()
 	if !strings.Contains(logs, `msg="job progress" job=prices done=`) || !strings.Contains(logs, "total=40") {
 		t.Errorf("no progress lines:\n%s", logs)
 	}
-	if f.env.Progress.(*bytes.Buffer).Len() != 0 {
+	if f.opts.Progress.(*bytes.Buffer).Len() != 0 {
 		t.Error("a bar was drawn on a non-terminal")
 	}
 }
@@ -672,7 +672,7 @@ func TestJobWaitsOutPromotionClosure(t *testing.T) {
 	if err := os.WriteFile(input, []byte(strings.Join(lines[:41], "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	L := newState(t, f.env)
+	L := f.newState(t)
 	L.SetGlobal("input", lua.LString(input))
 	run(t, L, `
 		summary = job.run {

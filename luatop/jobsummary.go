@@ -1,0 +1,71 @@
+package luatop
+
+import (
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// JobSummary is the outcome of one job.run.
+type JobSummary struct {
+	Name     string
+	Total    int  // input rows
+	OK       int  // calls that succeeded this run (dry-run writes included)
+	Failed   int  // calls that failed this run
+	Skipped  int  // rows done in an earlier run, or whose call returned nothing
+	Unknown  int  // rows whose outcome is unknown (this run or an earlier one)
+	NotSent  int  // dry-run writes logged instead of sent
+	Pending  int  // rows not started because the job was interrupted or failed
+	DryRun   bool // run under --dry-run: nothing was checkpointed
+	Report   string
+	Duration time.Duration
+	// Interrupted is true when the run's context ended the job early.
+	Interrupted bool
+}
+
+// NeedsAttention reports whether rows failed or have an unknown outcome.
+func (s JobSummary) NeedsAttention() bool { return s.Failed > 0 || s.Unknown > 0 }
+
+// summaryTable is the summary returned to the script.
+func (j *job) summaryTable() *lua.LTable {
+	L := j.L
+	t := L.CreateTable(0, 10)
+	s := j.sum
+	t.RawSetString("name", lua.LString(s.Name))
+	t.RawSetString("total", lua.LNumber(s.Total))
+	t.RawSetString("ok", lua.LNumber(s.OK))
+	t.RawSetString("failed", lua.LNumber(s.Failed))
+	t.RawSetString("skipped", lua.LNumber(s.Skipped))
+	t.RawSetString("unknown", lua.LNumber(s.Unknown))
+	t.RawSetString("not_sent", lua.LNumber(s.NotSent))
+	t.RawSetString("dry_run", lua.LBool(s.DryRun))
+	t.RawSetString("seconds", lua.LNumber(s.Duration.Seconds()))
+	if s.Report != "" {
+		t.RawSetString("report", lua.LString(s.Report))
+	}
+	return t
+}
+
+// logSummary logs the one summary line of the job.
+func (j *job) logSummary() {
+	s := j.sum
+	attrs := []any{"job", s.Name, "total", s.Total, "ok", s.OK, "failed", s.Failed,
+		"skipped", s.Skipped, "unknown", s.Unknown, "duration", s.Duration.Round(time.Millisecond).String()}
+	if s.DryRun {
+		attrs = append(attrs, "dry_run", true, "not_sent", s.NotSent)
+	}
+	if s.Pending > 0 {
+		attrs = append(attrs, "not_started", s.Pending)
+	}
+	if s.Report != "" {
+		attrs = append(attrs, "report", s.Report)
+	}
+	switch {
+	case s.Interrupted:
+		j.log.Warn("job interrupted", attrs...)
+	case s.NeedsAttention():
+		j.log.Warn("job finished with rows needing attention", attrs...)
+	default:
+		j.log.Info("job finished", attrs...)
+	}
+}

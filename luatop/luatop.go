@@ -1,0 +1,146 @@
+// Package luatop is the Lua side of TOP: the one package where Lua meets
+// the Taobao Open Platform. It holds the `top` module, batch calls, the
+// `job` module (bulk jobs: run and reset), the TOP error value and the
+// parsing of per-call options, all over one caller path. Scripts see `top`
+// as a global and as require("top"); `job` with require("job").
+//
+// The Lua contract:
+//
+//	top.call(method, params?, opts?)  --> result table; raises a TOP error value on failure
+//	top.try(method, params?, opts?)   --> result | nil, err
+//	top.pages(method, params?, opts?) --> iterator over page payloads (opts.reverse for increment APIs)
+//	top.each(method, params?, opts?)  --> iterator over list items across pages (opts.items names the list)
+//	top.call_all(calls, opts?)        --> results; calls = {{method, params, opts?}, ...}
+//	top.throttle(pattern, qps)        --  set a rate for matching methods at run time
+//	top.is_write(method)              --> boolean
+//	top.dry_run                       --> boolean
+//	job.run{name=, rows=, key=, call=, ...} --> summary (see job.go)
+//	job.reset(name[, key])            --> number of checkpoints removed
+//
+// opts: session (string), timeout ("10s" or seconds), retries (number of
+// retries after the first attempt), simplify (boolean); pages/each also take
+// items (list field), reverse, page_size, use_has_next; call_all takes
+// concurrency (default 4), batch (pack up to that many calls into one
+// /router/batch request; each still takes its own throttle token and gets
+// its own result) plus defaults for every call. A job's call function may
+// return the same per-call opts.
+//
+// Params and results convert with stdlib.FromLua and stdlib.ToLua: integers
+// beyond ±2^53 arrive as strings of their exact digits and go back out
+// unchanged. Errors are TOP error values (TopErrorValue): tables with
+// code, msg, sub_code, sub_msg, request_id, method, kind and retry_after
+// whose tostring is the one-line text of *top.Error.
+//
+// # Where things are
+//
+//   - caller.go: the one caller path every call takes (top.call/try,
+//     call_all, batches, job workers): the no-client error (ErrNoClient),
+//     the panic guard, error coercion to *top.Error, is-write;
+//   - dryrun.go: the dry-run gate, its log line and its stand-in answer;
+//   - runner.go: the one concurrent runner (call_all, batches, job workers);
+//   - args.go: method, params and the one option-table parser;
+//   - module.go, batch.go: the top module and call_all's batching;
+//   - errvalue.go: the TOP error value;
+//   - job*.go: job.run, one concept a file (spec, rows and keys,
+//     checkpoints and claims, the dispatcher, report, summary and progress).
+package luatop
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/topscript/topscript/state"
+	"github.com/topscript/topscript/top"
+)
+
+// Options are what the top and job modules need from their host. Every
+// field is optional.
+type Options struct {
+	// Client sends the calls (throttle, retry and closure windows apply).
+	// Without one every call fails with ErrNoClient; is_write still
+	// answers from the catalog.
+	Client *top.Client
+	// DryRun logs writes instead of sending them (reads are sent);
+	// top.dry_run is true and job.run keeps no checkpoints.
+	DryRun bool
+	// Logger receives dry-run lines and job.run's log lines; nil logs text
+	// to stderr.
+	Logger *slog.Logger
+	// Store holds job.run's checkpoints (give the state module the same
+	// store, so state.open("job:<name>") reads them). Nil means an
+	// in-memory store private to these modules.
+	Store state.Store
+	// Progress is where job.run draws its progress bar when it is a
+	// terminal; otherwise job.run logs a progress line every few seconds.
+	Progress io.Writer
+	// OnJob, when set, receives the summary of every job.run that ends,
+	// so a host can tell that rows failed (the CLI exits 3).
+	OnJob func(JobSummary)
+	// Context returns the context of the run in progress: calls honour it
+	// and job.run stops taking rows when it ends. Nil means the Lua state's
+	// context (LState.SetContext), else Background.
+	Context func() context.Context
+	// Now is the clock of job.run (checkpoint times, durations, progress);
+	// nil means time.Now.
+	Now func() time.Time
+}
+
+// Module names.
+const (
+	ModuleTop = "top"
+	ModuleJob = "job"
+)
+
+// Names returns the names of the modules Preload can register, sorted.
+func Names() []string {
+	names := []string{ModuleTop, ModuleJob}
+	sort.Strings(names)
+	return names
+}
+
+// host is the modules' view of their Options, defaults filled in.
+type host struct {
+	c        *caller
+	context  func() context.Context
+	store    state.Store
+	progress io.Writer
+	onJob    func(JobSummary)
+	now      func() time.Time
+}
+
+// Preload registers the top and job modules in L: require("top") and
+// require("job") load them, and top is also the global `top` (the same
+// table). allow filters modules by name; a nil allow admits both.
+func Preload(L *lua.LState, o Options, allow func(name string) bool) {
+	h := &host{context: o.Context, store: o.Store, progress: o.Progress, onJob: o.OnJob, now: o.Now}
+	h.c = &caller{client: o.Client, dryRun: o.DryRun, log: o.Logger}
+	if h.c.log == nil {
+		h.c.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if h.store == nil {
+		h.store = state.NewMemStore()
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if allow == nil || allow(ModuleTop) {
+		mod := h.openTop(L)
+		L.SetGlobal(ModuleTop, mod)
+		L.PreloadModule(ModuleTop, func(L *lua.LState) int {
+			L.Push(mod)
+			return 1
+		})
+	}
+	if allow == nil || allow(ModuleJob) {
+		L.PreloadModule(ModuleJob, func(L *lua.LState) int {
+			L.Push(h.openJob(L))
+			return 1
+		})
+	}
+}
