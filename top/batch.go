@@ -3,15 +3,12 @@ package top
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/topscript/topscript/toptime"
 )
 
 // Batch calls go to the gateway's batch endpoint (/router/batch, next to
@@ -29,14 +26,16 @@ import (
 // Every sub-request takes its own token from the throttle (a batch of 20
 // costs what 20 calls cost, as the gateway counts them), waits out closure
 // windows and bans like a single call, and is retried under the client's
-// one policy (see judge in retry.go):
+// one policy, by the same decision function as single calls (retry in
+// retry.go):
 //
 //   - A failure of the batch as a whole (connection, HTTP status, a body
 //     that is not one envelope per sub-request, a batch-level
-//     error_response) is judged once: retryable failures send the batch
-//     again after a backoff — except, when the request may have reached the
-//     gateway, its writes not known to be idempotent, which fail with
-//     KindUnknownOutcome while its reads and idempotent writes go again.
+//     error_response) is judged for each sub-request: retryable failures
+//     send the batch again after a backoff — except, when the request may
+//     have reached the gateway, its writes not known to be idempotent,
+//     which fail with KindUnknownOutcome while its reads and idempotent
+//     writes go again.
 //   - A sub-request's own error is judged on its own: isp.* and flow-control
 //     errors are retried as single calls (after a backoff, or once a ban is
 //     over), with the attempts the sub-request has left; a sub-answer that
@@ -146,7 +145,11 @@ func result(resp *Response, err error) BatchResult {
 type batchFailure = attemptResult
 
 // runBatch sends one batch (2..MaxBatchSize sub-requests sharing session
-// and simplify) under the retry policy and fills out.
+// and simplify) under the retry policy and fills out. Each sub-request's
+// answer, and a failure of the whole batch, is judged for each sub-request
+// by the one decision function (retry): a whole batch that may go again is
+// sent again (after a backoff unless a ban holds it back); a sub-request
+// that may go again goes as a single call, with the attempts it has left.
 func (c *Client) runBatch(ctx context.Context, subs []*batchSub, out []BatchResult) {
 	fail := func(s *batchSub, e *Error) { out[s.idx] = BatchResult{Err: e} }
 	var singles []*batchSub // sub-requests to send again as single calls
@@ -156,12 +159,8 @@ func (c *Client) runBatch(ctx context.Context, subs []*batchSub, out []BatchResu
 		// Admission, per sub-request: closure windows, bans, the throttle.
 		ready := pending[:0:0]
 		for _, s := range pending {
-			if err := c.waitClosures(ctx, s.cl.method); err != nil {
-				fail(s, asError(s.cl, err))
-				continue
-			}
-			if err := c.waitGates(ctx, s.cl, c.callScopes(s.cl)); err != nil {
-				fail(s, asError(s.cl, err))
+			if e := c.admit(ctx, s.cl); e != nil {
+				fail(s, e)
 				continue
 			}
 			ready = append(ready, s)
@@ -189,44 +188,39 @@ func (c *Client) runBatch(ctx context.Context, subs []*batchSub, out []BatchResu
 		parts, whole := c.batchAttempt(ctx, ready)
 		c.logBatch(len(ready), attempt, c.clock.Now().Sub(start), whole)
 
-		if whole != nil {
-			pending = c.judgeWhole(ctx, ready, whole, fail)
-			if len(pending) > 0 && judge(*whole, false, true) != verdictBan {
-				if err := c.clock.Sleep(ctx, c.backoff(attempt)); err != nil {
-					for _, s := range pending {
-						fail(s, c.ctxError(s.cl, "waiting to retry", err, whole.err))
-					}
-					pending = nil
-				}
-			}
-			continue
-		}
 		pending = nil
+		backoff := false
 		for i, s := range ready {
-			res := parts[i]
+			var res attemptResult
+			if whole != nil {
+				res = *whole
+				se := *whole.err
+				se.Method = s.cl.method
+				res.err = &se
+			} else {
+				res = parts[i]
+			}
 			if res.err == nil {
 				out[s.idx] = BatchResult{Response: res.resp}
 				continue
 			}
-			e := res.err
-			switch judge(res, s.cl.write, s.cl.idempotent) {
-			case verdictFail:
-				fail(s, e)
-			case verdictUnknown:
-				fail(s, unknownOutcome(s.cl, e, nil))
-			case verdictBan:
-				c.holdBan(s.cl, e)
-				if e.RetryAfter > c.cfg.Retry.MaxBanWait || s.tries >= s.cl.attempts {
-					fail(s, e)
-					continue
+			next := c.retry(ctx, s.cl, res, s.tries)
+			switch {
+			case next.err != nil:
+				fail(s, next.err)
+			case whole != nil: // the batch goes again
+				pending = append(pending, s)
+				backoff = backoff || next.backoff
+			default: // this sub-request goes again alone
+				singles, noWait = append(singles, s), append(noWait, !next.backoff)
+			}
+		}
+		if len(pending) > 0 && backoff {
+			if err := c.clock.Sleep(ctx, c.backoff(attempt)); err != nil {
+				for _, s := range pending {
+					fail(s, c.ctxError(s.cl, "waiting to retry", err, whole.err))
 				}
-				singles, noWait = append(singles, s), append(noWait, true)
-			case verdictBackoff:
-				if s.tries >= s.cl.attempts {
-					fail(s, e)
-					continue
-				}
-				singles, noWait = append(singles, s), append(noWait, false)
+				pending = nil
 			}
 		}
 	}
@@ -287,67 +281,6 @@ func (c *Client) retrySingle(ctx context.Context, s *batchSub, noWait bool) Batc
 	return result(resp, err)
 }
 
-// judgeWhole applies the retry policy to a failure of a whole batch: it
-// fails the sub-requests that are done and returns those to send again.
-func (c *Client) judgeWhole(ctx context.Context, ready []*batchSub, whole *batchFailure, fail func(*batchSub, *Error)) []*batchSub {
-	e := whole.err
-	forSub := func(s *batchSub) *Error {
-		se := *e
-		se.Method = s.cl.method
-		return &se
-	}
-	var again []*batchSub
-	if ctx.Err() != nil && !whole.gateway {
-		// The caller gave up: report it, keeping the outcome honest.
-		for _, s := range ready {
-			if whole.reached && s.cl.write && !s.cl.idempotent {
-				fail(s, unknownOutcome(s.cl, forSub(s), ctx.Err()))
-			} else {
-				fail(s, c.ctxError(s.cl, "call canceled", ctx.Err(), nil))
-			}
-		}
-		return nil
-	}
-	switch judge(*whole, false, true) {
-	case verdictFail:
-		for _, s := range ready {
-			fail(s, forSub(s))
-		}
-		return nil
-	case verdictBan:
-		for _, s := range ready {
-			se := forSub(s)
-			c.holdBan(s.cl, se)
-			if e.RetryAfter > c.cfg.Retry.MaxBanWait || s.tries >= s.cl.attempts {
-				fail(s, se)
-				continue
-			}
-			again = append(again, s)
-		}
-		return again
-	}
-	for _, s := range ready {
-		switch {
-		case judge(*whole, s.cl.write, s.cl.idempotent) == verdictUnknown:
-			fail(s, unknownOutcome(s.cl, forSub(s), nil))
-		case s.tries >= s.cl.attempts:
-			fail(s, forSub(s))
-		default:
-			again = append(again, s)
-		}
-	}
-	return again
-}
-
-// asError returns err as an *Error of cl.
-func asError(cl *call, err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return &Error{Method: cl.method, Kind: KindTransport, Msg: err.Error(), Err: err}
-}
-
 // batchURL is the batch endpoint next to the REST gateway: the last path
 // element "rest" becomes "batch" (…/router/rest → …/router/batch); a
 // gateway with another path gets /router/batch on its host.
@@ -395,20 +328,7 @@ func (c *Client) batchAttempt(ctx context.Context, subs []*batchSub) ([]attemptR
 		timeout = max(timeout, s.cl.timeout)
 	}
 
-	sys := map[string]string{
-		"app_key":     c.cfg.AppKey,
-		"timestamp":   toptime.Format(c.clock.Now()),
-		"format":      "json",
-		"v":           "2.0",
-		"sign_method": string(c.cfg.SignMethod),
-		"partner_id":  PartnerID,
-	}
-	if first.session != "" {
-		sys["session"] = first.session
-	}
-	if first.simplify {
-		sys["simplify"] = "true"
-	}
+	sys := pairsMap(c.sysParams(nil, first.session, first.simplify))
 	sign, err := signWithBody(sys, body.Bytes(), c.cfg.AppSecret, c.cfg.SignMethod)
 	if err != nil {
 		return nil, invalid(err.Error())

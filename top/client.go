@@ -517,26 +517,36 @@ func (c *Client) signed(cl *call) ([]param, string) {
 	for k, v := range cl.text {
 		ps = append(ps, param{k, v})
 	}
-	ps = append(ps,
-		param{"method", cl.method},
-		param{"app_key", c.cfg.AppKey},
-		param{"timestamp", c.timestamp()},
-		param{"format", "json"},
-		param{"v", "2.0"},
-		param{"sign_method", string(c.cfg.SignMethod)},
-		param{"partner_id", PartnerID})
-	if cl.session != "" {
-		ps = append(ps, param{"session", cl.session})
-	}
-	if cl.simplify {
-		ps = append(ps, param{"simplify", "true"})
-	}
+	ps = append(ps, param{"method", cl.method})
+	ps = c.sysParams(ps, cl.session, cl.simplify)
 	// App params cannot take these names (encodeParams refuses them), so
 	// the names are unique.
 	sortParams(ps)
 	sign := c.signer.sign(ps, nil)
 	i, _ := slices.BinarySearchFunc(ps, "sign", func(p param, name string) int { return strings.Compare(p.name, name) })
 	return slices.Insert(ps, i, param{"sign", sign}), sign
+}
+
+// sysParams appends the system parameters of one request to ps: app_key,
+// timestamp (now, GMT+8), format, v, sign_method, partner_id, and session
+// and simplify when set. The caller adds method (a batch has none) and the
+// sign, which covers these. Params may not use any of these names
+// (systemParams).
+func (c *Client) sysParams(ps []param, session string, simplify bool) []param {
+	ps = append(ps,
+		param{"app_key", c.cfg.AppKey},
+		param{"timestamp", c.timestamp()},
+		param{"format", "json"},
+		param{"v", "2.0"},
+		param{"sign_method", string(c.cfg.SignMethod)},
+		param{"partner_id", PartnerID})
+	if session != "" {
+		ps = append(ps, param{"session", session})
+	}
+	if simplify {
+		ps = append(ps, param{"simplify", "true"})
+	}
+	return ps
 }
 
 // timestamp is toptime.Format(now), formatted once a second.

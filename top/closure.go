@@ -52,7 +52,7 @@ func validateClosures(closures []Closure) error {
 // waitClosures blocks while method is inside a closure window with action
 // "wait" (windows may chain), or fails at once with KindClosed for action
 // "fail". Nothing is sent in either case until the window is over.
-func (c *Client) waitClosures(ctx context.Context, method string) error {
+func (c *Client) waitClosures(ctx context.Context, method string) *Error {
 	for range 1000 { // bounded: each round ends one window
 		now := c.clock.Now()
 		cl, ok := closureFor(c.cfg.Closures, method, now)

@@ -34,7 +34,8 @@ type File struct {
 	Data []byte
 }
 
-// systemParams are set by the client and may not appear in Params.
+// systemParams are set by the client (sysParams, method and sign) and may
+// not appear in Params.
 var systemParams = map[string]bool{
 	"method": true, "app_key": true, "session": true, "timestamp": true,
 	"format": true, "v": true, "sign_method": true, "sign": true,

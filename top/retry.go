@@ -43,14 +43,10 @@ const banJitter = 200 * time.Millisecond
 
 // do runs a prepared call under the retry policy.
 func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
-	scopes := c.callScopes(cl)
 	var last *Error
 	for attempt := 1; ; attempt++ {
-		if err := c.waitClosures(ctx, cl.method); err != nil {
-			return nil, err
-		}
-		if err := c.waitGates(ctx, cl, scopes); err != nil {
-			return nil, err
+		if e := c.admit(ctx, cl); e != nil {
+			return nil, e
 		}
 		tk, err := c.throttle.acquire(ctx, cl.method)
 		if err != nil {
@@ -63,71 +59,77 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 		if res.err == nil {
 			return res.resp, nil
 		}
-		e := res.err
-		last = e
-
-		// The caller gave up: report it, keeping the outcome honest.
-		if ctx.Err() != nil && !res.gateway {
-			if res.reached && cl.write && !cl.idempotent {
-				return nil, unknownOutcome(cl, e, ctx.Err())
+		last = res.err
+		next := c.retry(ctx, cl, res, attempt)
+		if next.err != nil {
+			return nil, next.err
+		}
+		if next.backoff {
+			wait := c.backoff(attempt)
+			c.logger.Debug("top retry", "method", cl.method, "attempt", attempt, "wait", wait, "kind", string(res.err.Kind))
+			if err := c.clock.Sleep(ctx, wait); err != nil {
+				return nil, c.ctxError(cl, "waiting to retry", err, res.err)
 			}
-			return nil, c.ctxError(cl, "call canceled", ctx.Err(), nil)
 		}
-
-		var wait time.Duration
-		switch judge(res, cl.write, cl.idempotent) {
-		case verdictBan:
-			// Hold back the scope, even when the ban is too long to wait
-			// out: later callers then fail without sending.
-			scope := c.holdBan(cl, e)
-			if e.RetryAfter > c.cfg.Retry.MaxBanWait || attempt >= cl.attempts {
-				return nil, e
-			}
-			// The wait is done by waitGates at the top of the loop.
-			c.logger.Debug("top ban", "method", cl.method, "scope", scope, "wait", e.RetryAfter+banSlack)
-			continue
-		case verdictFail:
-			return nil, e
-		case verdictUnknown:
-			return nil, unknownOutcome(cl, e, nil)
-		}
-		if attempt >= cl.attempts {
-			return nil, e
-		}
-		wait = c.backoff(attempt)
-		c.logger.Debug("top retry", "method", cl.method, "attempt", attempt, "wait", wait, "kind", string(e.Kind))
-		if err := c.clock.Sleep(ctx, wait); err != nil {
-			return nil, c.ctxError(cl, "waiting to retry", err, e)
-		}
+		// Otherwise a ban holds the call back: admit waits it out.
 	}
 }
 
-// verdict is the retry policy's answer about one failed attempt.
-type verdict int
+// admit holds cl back while a closure window or a ban covers it; it
+// returns the error that stops the call (nothing is sent), or nil when the
+// call may take its throttle token.
+func (c *Client) admit(ctx context.Context, cl *call) *Error {
+	if e := c.waitClosures(ctx, cl.method); e != nil {
+		return e
+	}
+	return c.waitGates(ctx, cl, c.callScopes(cl))
+}
 
-const (
-	verdictFail    verdict = iota // give up with the error as it is
-	verdictBackoff                // try again after a backoff
-	verdictBan                    // flow control with a ban: hold its scope back, try again after it
-	verdictUnknown                // a write not known idempotent may have been processed: fail as unknown_outcome
-)
+// decision is the retry policy's answer about one failed attempt.
+type decision struct {
+	err     *Error // non-nil: give up with this error
+	backoff bool   // else try again: after a backoff, or (false) once the ban gate opens
+}
 
-// judge applies the policy to the failed attempt res of a call that writes
-// (write) and is known idempotent or not. It is the one place the policy's
-// classification lives: single calls (do) and batches (CallBatch) use it.
-func judge(res attemptResult, write, idempotent bool) verdict {
+// retry decides what follows failed attempt n (1-based) of cl, whose
+// outcome is res. It is the one place the policy's rules live, for single
+// calls (do) and for batches (runBatch: each sub-request's answer, and a
+// failure of the whole batch judged for each of its sub-requests):
+//   - the caller gave up (ctx done, no gateway answer): stop, reporting a
+//     write not known idempotent that may have been sent as unknown_outcome;
+//   - flow control with a ban: hold the ban's scope back (even when the ban
+//     is too long to wait out: later callers then fail without sending),
+//     and try again once it is over when it ends within MaxBanWait;
+//   - isp.* errors, flow control without a ban, retryable transport
+//     failures: try again after a backoff, up to cl.attempts attempts;
+//   - a retryable failure that may have reached the gateway, for a write
+//     not known idempotent: unknown_outcome, never sent again;
+//   - anything else fails as it is.
+func (c *Client) retry(ctx context.Context, cl *call, res attemptResult, n int) decision {
 	e := res.err
 	switch {
+	case ctx.Err() != nil && !res.gateway:
+		if res.reached && cl.write && !cl.idempotent {
+			return decision{err: unknownOutcome(cl, e, ctx.Err())}
+		}
+		return decision{err: c.ctxError(cl, "call canceled", ctx.Err(), nil)}
 	case res.gateway && e.Kind == KindFlowControl && e.RetryAfter > 0:
-		return verdictBan
+		scope := c.holdBan(cl, e)
+		if e.RetryAfter > c.cfg.Retry.MaxBanWait || n >= cl.attempts {
+			return decision{err: e}
+		}
+		c.logger.Debug("top ban", "method", cl.method, "scope", scope, "wait", e.RetryAfter+banSlack)
+		return decision{}
 	case res.gateway && (e.Kind == KindISP || e.Kind == KindFlowControl):
-		return verdictBackoff
 	case res.gateway, !res.retryable:
-		return verdictFail
-	case res.reached && write && !idempotent:
-		return verdictUnknown
+		return decision{err: e}
+	case res.reached && cl.write && !cl.idempotent:
+		return decision{err: unknownOutcome(cl, e, nil)}
 	}
-	return verdictBackoff
+	if n >= cl.attempts {
+		return decision{err: e}
+	}
+	return decision{backoff: true}
 }
 
 // holdBan shuts the ban scope of a flow-control error e of cl for the
@@ -238,7 +240,7 @@ func (g *gates) latest(now time.Time, scopes []string) (gate, bool) {
 // waitGates holds a call back while a ban on one of its scopes lasts. A
 // ban that ends later than MaxBanWait from now, or after ctx's deadline,
 // fails at once with the ban's error and RetryAfter set; nothing is sent.
-func (c *Client) waitGates(ctx context.Context, cl *call, scopes []string) error {
+func (c *Client) waitGates(ctx context.Context, cl *call, scopes []string) *Error {
 	for range 1000 {
 		c.syncSharedBans(ctx, scopes) // WithShared: bans other processes ran into
 		now := c.clock.Now()

@@ -65,3 +65,24 @@ func randText(r *rand.Rand) string {
 	}
 	return string(b)
 }
+
+// The system parameters are written in one place (sysParams); the names
+// callers may not use (systemParams) cover every one of them.
+func TestSystemParamsReserved(t *testing.T) {
+	c := newTestClient(t, testConfig("http://127.0.0.1:1/"))
+	got := map[string]bool{}
+	for _, p := range c.sysParams(nil, "a-session", true) {
+		got[p.name] = true
+		if !systemParams[p.name] {
+			t.Errorf("system parameter %q is not reserved", p.name)
+		}
+	}
+	for name := range systemParams {
+		if !got[name] && name != "method" && name != "sign" {
+			t.Errorf("reserved name %q is no system parameter", name)
+		}
+	}
+	if len(got) != 8 {
+		t.Errorf("sysParams wrote %d names: %v", len(got), got)
+	}
+}
