@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/topscript/topscript/schedule"
 	"github.com/topscript/topscript/top"
 	"github.com/topscript/topscript/toptime"
 )
@@ -449,6 +450,22 @@ func TestExampleFile(t *testing.T) {
 			if ok, _ := filepath.Match(g, "taobao.trades.sold.get"); ok {
 				t.Errorf("trade APIs stay open on promotion day, but %q matches taobao.trades.sold.get", g)
 			}
+		}
+	}
+}
+
+// config accepts a cron spec exactly when the scheduler that will run it
+// does: one parser (schedule.Parse).
+func TestCronIsTheSchedulersParser(t *testing.T) {
+	for _, spec := range []string{
+		"*/10 * * * *", "30 */10 * * * *", "@every 30s", "@hourly", "CRON_TZ=Asia/Shanghai 0 9 * * *",
+		"* * *", "@every", "61 * * * *", "CRON_TZ=Nowhere/Atlantis 0 9 * * *", "@fortnightly", "0 0 30 2 *",
+	} {
+		src := "[[schedule]]\nname = \"a\"\ncron = \"" + spec + "\"\nscript = \"a.lua\"\n"
+		_, cerr := Parse("c.toml", src, Options{Env: envMap(nil)})
+		_, serr := schedule.Parse(spec)
+		if (cerr == nil) != (serr == nil) {
+			t.Errorf("cron %q: config says %v, the scheduler says %v", spec, cerr, serr)
 		}
 	}
 }

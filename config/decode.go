@@ -9,10 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/internal/suggest"
+	"github.com/topscript/topscript/schedule"
 	"github.com/topscript/topscript/top"
 	"github.com/topscript/topscript/toptime"
 )
@@ -353,10 +352,6 @@ func (d *decoder) state(v any, s *StateConfig) {
 	}
 }
 
-// cronParser accepts what the scheduler runs: 5 fields, 6 with seconds, or
-// a descriptor ("@hourly", "@every 30s").
-var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
 func (d *decoder) schedules(v any) []Schedule {
 	var out []Schedule
 	names := map[string]bool{}
@@ -400,7 +395,7 @@ func (d *decoder) schedules(v any) []Schedule {
 			names[s.Name] = true
 		}
 		if s.Cron != "" {
-			if _, err := cronParser.Parse(s.Cron); err != nil {
+			if _, err := schedule.Parse(s.Cron); err != nil { // what the scheduler will run
 				d.errorf(joinPath(p, "cron"), "bad cron %q: %v (want 5 fields, 6 with seconds, or \"@every 30s\")", s.Cron, err)
 				ok = false
 			}

@@ -3,6 +3,10 @@
 // their limits, paging and list fields. It knows nothing of HTTP or Lua.
 package catalog
 
+import (
+	"strings"
+)
+
 // Access says whether a method reads or changes state.
 type Access string
 
@@ -90,4 +94,19 @@ func (c *Condition) Holds(params map[string]string) bool {
 		}
 	}
 	return false
+}
+
+// String writes the condition, e.g. "type=1" or "type absent or type=1".
+func (c *Condition) String() string {
+	if c == nil {
+		return ""
+	}
+	var alts []string
+	if c.Absent {
+		alts = append(alts, c.Param+" absent")
+	}
+	for _, v := range c.Values {
+		alts = append(alts, c.Param+"="+v)
+	}
+	return strings.Join(alts, " or ")
 }

@@ -1,12 +1,12 @@
 package catalog
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sandboxAPIs are the methods the sandbox models with state.
@@ -281,102 +281,6 @@ func TestActivitySyncParams(t *testing.T) {
 	}
 }
 
-const activitySyncShow = `taobao.opentrade.activity.sync  尖货交易活动信息同步
-group:    交易开放
-access:   write, idempotent
-session:  required
-note:     Creates or updates the activity keyed by activity_id: sending it twice leaves the same state.
-
-parameters:
-  NAME           TYPE      REQUIRED  LIMITS        DESCRIPTION
-  activity_id    String    required  -             排队活动ID，排队时如传入，这里需要填写；若未传，这里也可以不传 (e.g. 2132)
-  start_time     Date      required  -             活动开始时间 (e.g. 2020-04-12 15:00:18)
-  end_time       Date      required  -             活动结束时间（全流程结束时间，非排队结束时间） (e.g. 2020-04-18 15:00:18)
-  activity_name  String    required  -             活动名称 (e.g. 会员优先购)
-  item_id_list   Number[]  required  max 20 items  活动关联的商品列表，使用逗号(,)分割 (e.g. 112123,123123)
-
-paging:      none
-list field:  -
-`
-
-func TestWriteShowActivitySync(t *testing.T) {
-	var b bytes.Buffer
-	if err := WriteShow(&b, mustLookup(t, "taobao.opentrade.activity.sync")); err != nil {
-		t.Fatal(err)
-	}
-	if b.String() != activitySyncShow {
-		t.Errorf("got:\n%s\nwant:\n%s", b.String(), activitySyncShow)
-	}
-}
-
-func TestWriteShowOthers(t *testing.T) {
-	var b bytes.Buffer
-	if err := WriteShow(&b, mustLookup(t, "taobao.trades.sold.increment.get")); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{
-		"paging:      page_no / page_size (default 40, max 100); total: total_results; has_next; accepts use_has_next=true; reverse: page from the last page back; start_modified..end_modified at most 1 day",
-		"list field:  trades",
-		"start_modified  Date     required",
-	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("show increment.get lacks %q:\n%s", want, b.String())
-		}
-	}
-	b.Reset()
-	_ = WriteShow(&b, mustLookup(t, "taobao.item.quantity.update"))
-	if !strings.Contains(b.String(), "access:   write, not idempotent (idempotent when type=1)") {
-		t.Errorf("show item.quantity.update:\n%s", b.String())
-	}
-	b.Reset()
-	_ = WriteShow(&b, Find("产品下载")[0])
-	if !strings.HasPrefix(b.String(), "(method unknown)  产品下载\n") || !strings.Contains(b.String(), "parameters: unknown") {
-		t.Errorf("show unmapped:\n%s", b.String())
-	}
-	if err := WriteShow(&b, nil); err == nil {
-		t.Error("WriteShow(nil) succeeded")
-	}
-}
-
-func TestWriteListAligned(t *testing.T) {
-	var b bytes.Buffer
-	apis := append(Find("tmall.supplychain.channel.product.*"), Find("产品下载")...)
-	apis = append(apis, mustLookup(t, "taobao.time.get"))
-	if err := WriteList(&b, apis); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
-	if len(lines) != len(apis)+1 || !strings.HasPrefix(lines[0], "METHOD") {
-		t.Fatalf("list:\n%s", b.String())
-	}
-	// the access column starts at the same display column on every line
-	col := -1
-	for _, l := range lines {
-		f := strings.Fields(l)
-		acc := f[len(f)-2]
-		i := strings.LastIndex(l, "  "+acc+"  ") + 2
-		w := textWidth(l[:i])
-		if col < 0 {
-			col = w
-		} else if w != col {
-			t.Errorf("misaligned (%d vs %d):\n%s", w, col, b.String())
-			break
-		}
-	}
-	if !strings.Contains(b.String(), "tmall.supplychain.channel.product.downshelf") ||
-		!strings.Contains(b.String(), "产品下架") || !strings.Contains(b.String(), "\n-  ") {
-		t.Errorf("list:\n%s", b.String())
-	}
-}
-
-func TestTextWidth(t *testing.T) {
-	for s, w := range map[string]int{"abc": 3, "产品下架": 8, "（减少）": 8, "(减少)": 6, "SKU查询接口": 11, "": 0} {
-		if got := textWidth(s); got != w {
-			t.Errorf("textWidth(%q) = %d, want %d", s, got, w)
-		}
-	}
-}
-
 func ids(n int) string {
 	s := make([]string, n)
 	for i := range s {
@@ -627,8 +531,8 @@ func containsString(list []string, s string) bool {
 func TestHumanSpan(t *testing.T) {
 	for secs, want := range map[int]string{0: "0s", 45: "45s", 1800: "30m", 3600: "1h", 86400: "1 day",
 		86401: "1 day 1s", 2*86400 + 5400: "2 days 1h30m", 90061: "1 day 1h1m1s"} {
-		if got := humanSpan(secondsDuration(secs)); got != want {
-			t.Errorf("humanSpan(%ds) = %q, want %q", secs, got, want)
+		if got := HumanSpan(time.Duration(secs) * time.Second); got != want {
+			t.Errorf("HumanSpan(%ds) = %q, want %q", secs, got, want)
 		}
 	}
 }

@@ -108,7 +108,7 @@ func (a *API) Validate(params map[string]string) error {
 			span := end.Sub(start)
 			if limit := time.Duration(pg.MaxSpanSeconds) * time.Second; span > limit {
 				return fail(pg.SpanEnd, "%s after %s, at most %s allowed",
-					humanSpan(span), pg.SpanStart, humanSpan(limit))
+					HumanSpan(span), pg.SpanStart, HumanSpan(limit))
 			}
 		}
 	}
@@ -149,8 +149,8 @@ func parseDate(s string) (time.Time, error) {
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
-// humanSpan writes d as "1 day", "1 day 2h30m", "30m", "45s".
-func humanSpan(d time.Duration) string {
+// HumanSpan writes d as "1 day", "1 day 2h30m", "30m", "45s".
+func HumanSpan(d time.Duration) string {
 	if d <= 0 {
 		return "0s"
 	}

@@ -56,7 +56,7 @@ func runAPI(_ context.Context, st *State, c *command, args []string) error {
 			fmt.Fprintf(st.Stderr, "no API matches %q\n", o.Query)
 			return nil
 		}
-		return catalog.WriteList(st.Stdout, apis)
+		return writeAPIList(st.Stdout, apis)
 	case "show":
 		if len(pos) != 2 {
 			return usageErrorf("api", "show takes one METHOD")
@@ -66,7 +66,7 @@ func runAPI(_ context.Context, st *State, c *command, args []string) error {
 		if err != nil {
 			return err
 		}
-		return catalog.WriteShow(st.Stdout, a)
+		return writeAPIShow(st.Stdout, a)
 	}
 	return usageErrorf("api", "unknown subcommand %q: want list or show", o.Sub)
 }

@@ -1,4 +1,4 @@
-package catalog
+package cli
 
 import (
 	"bufio"
@@ -9,12 +9,18 @@ import (
 	"unicode"
 
 	"golang.org/x/text/width"
+
+	"github.com/topscript/topscript/internal/numtext"
+	"github.com/topscript/topscript/top/catalog"
 )
 
-// WriteList writes apis as an aligned table: method, title, read/write and
+// This file renders the catalog for `topscript api`: aligned tables that
+// count a Chinese character as two terminal columns.
+
+// writeAPIList writes apis as an aligned table: method, title, read/write and
 // group, with a header line. Chinese titles count two columns per character.
 // Entries with no known method show "-" for method and access.
-func WriteList(w io.Writer, apis []*API) error {
+func writeAPIList(w io.Writer, apis []*catalog.API) error {
 	rows := [][]string{{"METHOD", "TITLE", "ACCESS", "GROUP"}}
 	for _, a := range apis {
 		m, acc := a.Method, string(a.Access)
@@ -28,12 +34,12 @@ func WriteList(w io.Writer, apis []*API) error {
 	return bw.Flush()
 }
 
-// WriteShow writes everything the catalog knows of a: title, group, access
+// writeAPIShow writes everything the catalog knows of a: title, group, access
 // and idempotency, session, notes, parameters with type, required and limits,
 // paging and the response list field.
-func WriteShow(w io.Writer, a *API) error {
+func writeAPIShow(w io.Writer, a *catalog.API) error {
 	if a == nil {
-		return fmt.Errorf("catalog: no API to show")
+		return fmt.Errorf("api: no API to show")
 	}
 	bw := bufio.NewWriter(w)
 	name := a.Method
@@ -106,22 +112,7 @@ func WriteShow(w io.Writer, a *API) error {
 	return bw.Flush()
 }
 
-// String writes the condition, e.g. "type=1" or "type absent or type=1".
-func (c *Condition) String() string {
-	if c == nil {
-		return ""
-	}
-	var alts []string
-	if c.Absent {
-		alts = append(alts, c.Param+" absent")
-	}
-	for _, v := range c.Values {
-		alts = append(alts, c.Param+"="+v)
-	}
-	return strings.Join(alts, " or ")
-}
-
-func limits(p Param) string {
+func limits(p catalog.Param) string {
 	var l []string
 	if p.MaxList > 0 {
 		l = append(l, fmt.Sprintf("max %d items", p.MaxList))
@@ -130,10 +121,10 @@ func limits(p Param) string {
 		l = append(l, fmt.Sprintf("max %d chars", p.MaxLen))
 	}
 	if p.Min != nil {
-		l = append(l, "min "+num(*p.Min))
+		l = append(l, "min "+numtext.Format(*p.Min))
 	}
 	if p.Max != nil {
-		l = append(l, "max "+num(*p.Max))
+		l = append(l, "max "+numtext.Format(*p.Max))
 	}
 	if p.Default != "" {
 		l = append(l, "default "+p.Default)
@@ -141,7 +132,7 @@ func limits(p Param) string {
 	return strings.Join(l, ", ")
 }
 
-func pagingText(pg *Paging) string {
+func pagingText(pg *catalog.Paging) string {
 	if pg == nil {
 		return "none"
 	}
@@ -183,12 +174,12 @@ func pagingText(pg *Paging) string {
 	}
 	if pg.SpanStart != "" && pg.MaxSpanSeconds > 0 {
 		parts = append(parts, fmt.Sprintf("%s..%s at most %s", pg.SpanStart, pg.SpanEnd,
-			humanSpan(secondsDuration(pg.MaxSpanSeconds))))
+			catalog.HumanSpan(time.Duration(pg.MaxSpanSeconds)*time.Second)))
 	}
 	return strings.Join(parts, "; ")
 }
 
-func otherLists(a *API) string {
+func otherLists(a *catalog.API) string {
 	var o []string
 	for _, l := range a.Lists {
 		if l != a.ListField {
@@ -197,8 +188,6 @@ func otherLists(a *API) string {
 	}
 	return strings.Join(o, ", ")
 }
-
-func secondsDuration(n int) time.Duration { return time.Duration(n) * time.Second }
 
 func dash(s string) string {
 	if s == "" {

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/topscript/topscript/top/catalog"
+)
+
+// mustLookup returns the catalog's entry of method.
+func mustLookup(t *testing.T, method string) *catalog.API {
+	t.Helper()
+	a, ok := catalog.Lookup(method)
+	if !ok {
+		t.Fatalf("%s not in the catalog", method)
+	}
+	return a
+}
+
+const activitySyncShow = `taobao.opentrade.activity.sync  尖货交易活动信息同步
+group:    交易开放
+access:   write, idempotent
+session:  required
+note:     Creates or updates the activity keyed by activity_id: sending it twice leaves the same state.
+
+parameters:
+  NAME           TYPE      REQUIRED  LIMITS        DESCRIPTION
+  activity_id    String    required  -             排队活动ID，排队时如传入，这里需要填写；若未传，这里也可以不传 (e.g. 2132)
+  start_time     Date      required  -             活动开始时间 (e.g. 2020-04-12 15:00:18)
+  end_time       Date      required  -             活动结束时间（全流程结束时间，非排队结束时间） (e.g. 2020-04-18 15:00:18)
+  activity_name  String    required  -             活动名称 (e.g. 会员优先购)
+  item_id_list   Number[]  required  max 20 items  活动关联的商品列表，使用逗号(,)分割 (e.g. 112123,123123)
+
+paging:      none
+list field:  -
+`
+
+func TestAPIShowActivitySync(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeAPIShow(&b, mustLookup(t, "taobao.opentrade.activity.sync")); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != activitySyncShow {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), activitySyncShow)
+	}
+}
+
+func TestAPIShowOthers(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeAPIShow(&b, mustLookup(t, "taobao.trades.sold.increment.get")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"paging:      page_no / page_size (default 40, max 100); total: total_results; has_next; accepts use_has_next=true; reverse: page from the last page back; start_modified..end_modified at most 1 day",
+		"list field:  trades",
+		"start_modified  Date     required",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("show increment.get lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	_ = writeAPIShow(&b, mustLookup(t, "taobao.item.quantity.update"))
+	if !strings.Contains(b.String(), "access:   write, not idempotent (idempotent when type=1)") {
+		t.Errorf("show item.quantity.update:\n%s", b.String())
+	}
+	b.Reset()
+	_ = writeAPIShow(&b, catalog.Find("产品下载")[0])
+	if !strings.HasPrefix(b.String(), "(method unknown)  产品下载\n") || !strings.Contains(b.String(), "parameters: unknown") {
+		t.Errorf("show unmapped:\n%s", b.String())
+	}
+	if err := writeAPIShow(&b, nil); err == nil {
+		t.Error("writeAPIShow(nil) succeeded")
+	}
+}
+
+func TestAPIListAligned(t *testing.T) {
+	var b bytes.Buffer
+	apis := append(catalog.Find("tmall.supplychain.channel.product.*"), catalog.Find("产品下载")...)
+	apis = append(apis, mustLookup(t, "taobao.time.get"))
+	if err := writeAPIList(&b, apis); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != len(apis)+1 || !strings.HasPrefix(lines[0], "METHOD") {
+		t.Fatalf("list:\n%s", b.String())
+	}
+	// the access column starts at the same display column on every line
+	col := -1
+	for _, l := range lines {
+		f := strings.Fields(l)
+		acc := f[len(f)-2]
+		i := strings.LastIndex(l, "  "+acc+"  ") + 2
+		w := textWidth(l[:i])
+		if col < 0 {
+			col = w
+		} else if w != col {
+			t.Errorf("misaligned (%d vs %d):\n%s", w, col, b.String())
+			break
+		}
+	}
+	if !strings.Contains(b.String(), "tmall.supplychain.channel.product.downshelf") ||
+		!strings.Contains(b.String(), "产品下架") || !strings.Contains(b.String(), "\n-  ") {
+		t.Errorf("list:\n%s", b.String())
+	}
+}
+
+func TestTextWidth(t *testing.T) {
+	for s, w := range map[string]int{"abc": 3, "产品下架": 8, "（减少）": 8, "(减少)": 6, "SKU查询接口": 11, "": 0} {
+		if got := textWidth(s); got != w {
+			t.Errorf("textWidth(%q) = %d, want %d", s, got, w)
+		}
+	}
+}
