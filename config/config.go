@@ -14,11 +14,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/topscript/topscript/internal/redact"
+	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
 )
 
@@ -35,39 +35,6 @@ const (
 // DefaultProfile is the profile used when neither --profile nor the file's
 // top-level profile key names one.
 const DefaultProfile = "default"
-
-// StateBackend names where script state, checkpoints and locks live.
-type StateBackend string
-
-// State backends.
-const (
-	StateFile  StateBackend = "file"  // an embedded database file (the default)
-	StateRedis StateBackend = "redis" // shared by several hosts
-)
-
-// DefaultStatePath is the state database of the file backend unless
-// [state] path says otherwise.
-const DefaultStatePath = ".topscript/state.db"
-
-// StateConfig is the [state] table.
-type StateConfig struct {
-	Backend  StateBackend
-	Path     string // file backend: the database file
-	RedisURL string // redis backend: "redis://host:6379/0"; may hold a password
-	// LockLease is the lease of Redis locks (--lock, the scheduler's
-	// no-overlap) and of job row claims: a holder that dies frees them
-	// after at most this long, a live one renews them every third of it.
-	// Zero means DefaultLockLease. Ignored by the file backend, whose locks
-	// the OS frees when a process dies.
-	LockLease time.Duration
-}
-
-// DefaultLockLease is [state] lock_lease when unset.
-const DefaultLockLease = 30 * time.Second
-
-// MinLockLease is the shortest [state] lock_lease accepted: renewals every
-// third of it must outpace network hiccups.
-const MinLockLease = time.Second
 
 // Schedule is one [[schedule]] entry.
 type Schedule struct {
@@ -92,8 +59,9 @@ type File struct {
 	// Client is the selected profile over top.DefaultConfig, with the
 	// throttle, retry and closure settings.
 	Client top.Config
-	// State is the [state] table with defaults filled in.
-	State StateConfig
+	// State is the [state] table with defaults filled in, as state.Open
+	// takes it.
+	State state.Config
 	// Schedules are the [[schedule]] entries in file order.
 	Schedules []Schedule
 	// Overridden lists the environment variables that replaced a profile
@@ -173,7 +141,7 @@ func Parse(path, src string, o Options) (*File, error) {
 func defaults() *File {
 	return &File{
 		Client: top.DefaultConfig(),
-		State:  StateConfig{Backend: StateFile, Path: DefaultStatePath},
+		State:  state.Config{Backend: state.KindFile, Path: state.DefaultPath},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/topscript/topscript/schedule"
+	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
 	"github.com/topscript/topscript/toptime"
 )
@@ -94,7 +95,7 @@ func TestParseFull(t *testing.T) {
 	if f.Profile != "default" || !reflect.DeepEqual(f.Profiles, []string{"default", "staging"}) {
 		t.Errorf("Profile %q, Profiles %q", f.Profile, f.Profiles)
 	}
-	if want := (StateConfig{Backend: StateRedis, Path: DefaultStatePath, RedisURL: "redis://:hunter2@127.0.0.1:6379/0"}); f.State != want {
+	if want := (state.Config{Backend: state.KindRedis, Path: state.DefaultPath, RedisURL: "redis://:hunter2@127.0.0.1:6379/0"}); f.State != want {
 		t.Errorf("State = %+v, want %+v", f.State, want)
 	}
 	wantS := []Schedule{{Name: "order_sync", Cron: "*/10 * * * *", Script: "scripts/examples/order_sync.lua", Args: []string{"--since", "1h"}, Line: 46}}

@@ -12,6 +12,7 @@ import (
 	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/internal/suggest"
 	"github.com/topscript/topscript/schedule"
+	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
 	"github.com/topscript/topscript/toptime"
 )
@@ -302,7 +303,7 @@ func (d *decoder) time(p, key string, m map[string]any) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func (d *decoder) state(v any, s *StateConfig) {
+func (d *decoder) state(v any, s *state.Config) {
 	m := d.table("state", v)
 	if m == nil {
 		return
@@ -310,11 +311,11 @@ func (d *decoder) state(v any, s *StateConfig) {
 	d.known("state", m, stateKeys)
 	if v, ok := m["backend"]; ok {
 		if b, ok := d.str("state.backend", v, true); ok {
-			switch sb := StateBackend(b); sb {
-			case StateFile, StateRedis:
+			switch sb := state.Kind(b); sb {
+			case state.KindFile, state.KindRedis:
 				s.Backend = sb
 			default:
-				d.errorf("state.backend", "bad backend %q: want %q or %q", b, StateFile, StateRedis)
+				d.errorf("state.backend", "bad backend %q: want %q or %q", b, state.KindFile, state.KindRedis)
 			}
 		}
 	}
@@ -338,14 +339,14 @@ func (d *decoder) state(v any, s *StateConfig) {
 	}
 	if v, ok := m["lock_lease"]; ok {
 		if t, ok := d.duration("state.lock_lease", v, false); ok {
-			if t < MinLockLease {
-				d.errorf("state.lock_lease", "too short: %s (at least %s)", t, MinLockLease)
+			if t < state.MinLease {
+				d.errorf("state.lock_lease", "too short: %s (at least %s)", t, state.MinLease)
 			} else {
 				s.LockLease = t
 			}
 		}
 	}
-	if s.Backend == StateRedis && s.RedisURL == "" {
+	if s.Backend == state.KindRedis && s.RedisURL == "" {
 		if _, has := m["redis_url"]; !has {
 			d.errorf("state.backend", "backend \"redis\" needs redis_url")
 		}

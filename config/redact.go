@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/topscript/topscript/internal/redact"
+	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/toptime"
 )
 
@@ -77,7 +78,7 @@ func (f *File) Redacted() string {
 	}
 
 	switch f.State.Backend {
-	case StateRedis:
+	case state.KindRedis:
 		if f.State.LockLease != 0 {
 			row("state", "redis %s, lock_lease %s", redact.URL(f.State.RedisURL), f.State.LockLease)
 		} else {

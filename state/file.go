@@ -25,6 +25,11 @@ type FileOptions struct {
 	Wait time.Duration
 	// Mode is the permission of a new database file (default 0600).
 	Mode os.FileMode
+	// Lazy opens the database at the first operation instead of at once
+	// (a failure to open is then that operation's error, and every later
+	// one's): a process that never touches the store leaves the file free
+	// for other processes.
+	Lazy bool
 }
 
 // FileStore is a Store in one bbolt file with a bucket per namespace. Every
@@ -37,43 +42,66 @@ type FileOptions struct {
 // Several machines that must run concurrently share state through Redis.
 type FileStore struct {
 	path string
-	db   *bolt.DB
+	opts FileOptions
+
+	openMu  sync.Mutex
+	db      *bolt.DB // nil until opened (FileOptions.Lazy)
+	openErr error
 
 	mu     sync.RWMutex
 	closed bool
 }
 
 // OpenFile opens (creating it and its parent directories if needed) the
-// bbolt state store at path.
-func OpenFile(path string, opts FileOptions) (s *FileStore, err error) {
-	defer recoverErr(&err, "open state store "+path)
+// bbolt state store at path; with opts.Lazy, at its first use.
+func OpenFile(path string, opts FileOptions) (*FileStore, error) {
 	if path == "" {
 		return nil, errors.New("state: store path is empty")
 	}
-	wait := opts.Wait
+	s := &FileStore{path: path, opts: opts}
+	if opts.Lazy {
+		return s, nil
+	}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// open opens the database, once; a failure is kept and returned again.
+func (s *FileStore) open() (err error) {
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+	if s.db != nil || s.openErr != nil {
+		return s.openErr
+	}
+	defer func() { s.openErr = err }()
+	defer recoverErr(&err, "open state store "+s.path)
+	wait := s.opts.Wait
 	switch {
 	case wait == 0:
 		wait = DefaultWait
 	case wait < 0:
 		wait = time.Nanosecond // bbolt: 0 would mean "wait forever"
 	}
-	mode := opts.Mode
+	mode := s.opts.Mode
 	if mode == 0 {
 		mode = 0o600
 	}
-	if dir := filepath.Dir(path); dir != "" {
+	if dir := filepath.Dir(s.path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("state: cannot create directory for state store %s: %w", path, err)
+			return fmt.Errorf("state: cannot create directory for state store %s: %w", s.path, err)
 		}
 	}
-	db, err := bolt.Open(path, mode, &bolt.Options{Timeout: wait})
+	db, err := bolt.Open(s.path, mode, &bolt.Options{Timeout: wait})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, &inUseError{path: path, wait: wait}
+			return &inUseError{path: s.path, wait: wait}
 		}
-		return nil, fmt.Errorf("state: cannot open state store %s: %w", path, err)
+		return fmt.Errorf("state: cannot open state store %s: %w", s.path, err)
 	}
-	return &FileStore{path: path, db: db}, nil
+	s.db = db
+	return nil
 }
 
 type inUseError struct {
@@ -102,6 +130,9 @@ func (s *FileStore) view(ctx context.Context, fn func(*bolt.Tx) error) (err erro
 	if s.closed {
 		return ErrClosed
 	}
+	if err := s.open(); err != nil {
+		return err
+	}
 	defer recoverErr(&err, "read state store "+s.path)
 	return s.db.View(fn)
 }
@@ -114,6 +145,9 @@ func (s *FileStore) update(ctx context.Context, fn func(*bolt.Tx) error) (err er
 	defer s.mu.RUnlock()
 	if s.closed {
 		return ErrClosed
+	}
+	if err := s.open(); err != nil {
+		return err
 	}
 	defer recoverErr(&err, "write state store "+s.path)
 	if err := s.db.Update(fn); err != nil {
@@ -248,6 +282,9 @@ func (s *FileStore) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.db == nil {
+		return nil // never opened
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("state: close %s: %w", s.path, err)
 	}

@@ -47,10 +47,10 @@ type session struct {
 	client *top.Client
 	sb     *sandbox.Server
 	scope  string // state.Scope of the app and shop the client works for
-	// redis is the [state] backend = "redis" store, opened at start: the
-	// client's throttle and bans are shared through it, and the run's
-	// state, checkpoints and locks live in it.
-	redis *state.RedisStore
+	// state is the [state] backend (state.Open): a Redis one is connected
+	// at start, since the client's throttle and bans are shared through
+	// it; a file one opens its database at first use.
+	state *state.Backend
 }
 
 // appKey is the app key the session's client uses ("" without one): it
@@ -62,22 +62,22 @@ func (s *session) appKey() string {
 	return s.cfg.Client.AppKey
 }
 
-// Close stops the sandbox, if any, and closes the Redis store.
+// Close stops the sandbox, if any, and closes the state backend.
 func (s *session) Close() {
-	if s.redis != nil {
-		s.redis.Close()
+	if s.state != nil {
+		s.state.Close()
 	}
 	if s.sb != nil {
 		s.sb.Close()
 	}
 }
 
-// openRedis opens the [state] Redis store of the app eagerly: the throttle
-// needs it before the first call, and an unreachable or misconfigured
-// server must stop the command at start (exit 2, naming the URL with its
-// password redacted), never fall back to local state.
-func openRedis(f *config.File, appKey string) (*state.RedisStore, error) {
-	rs, err := state.OpenRedis(context.Background(), f.State.RedisURL, appKey)
+// openState opens the [state] backend of f for appKey. An unreachable or
+// misconfigured Redis server stops the command at start (exit 2, naming
+// the URL with its password redacted): there is never a silent fallback to
+// local state.
+func openState(f *config.File, appKey string) (*state.Backend, error) {
+	b, err := state.Open(context.Background(), f.State, appKey)
 	if err != nil {
 		where := "[state]"
 		if f.Path != "" {
@@ -85,8 +85,7 @@ func openRedis(f *config.File, appKey string) (*state.RedisStore, error) {
 		}
 		return nil, configError(fmt.Errorf("%s: %w", where, err))
 	}
-	rs.SetLease(f.State.LockLease)
-	return rs, nil
+	return b, nil
 }
 
 // connect loads the configuration and builds the client; with --sandbox it
@@ -110,26 +109,27 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 		cfg.AppKey, cfg.AppSecret, cfg.Session = sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession
 	}
 	if cfg.AppKey == "" || cfg.AppSecret == "" {
-		if optional {
-			return s, nil
+		if !optional {
+			return nil, &exitError{code: ExitUsage, msg: noCredentials(f)}
 		}
-		return nil, &exitError{code: ExitUsage, msg: noCredentials(f)}
+		if s.state, err = openState(f, cfg.AppKey); err != nil {
+			s.Close()
+			return nil, err
+		}
+		return s, nil
 	}
 	s.scope = state.Scope(cfg.AppKey, cfg.Session)
+	if s.state, err = openState(f, cfg.AppKey); err != nil {
+		s.Close()
+		return nil, err
+	}
 	var opts []top.Option
 	if logger != nil {
 		opts = append(opts, top.WithLogger(logger))
 	}
-	if f.State.Backend == config.StateRedis {
-		rs, err := openRedis(f, cfg.AppKey)
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		s.redis = rs
+	if lim := s.state.Limiter(); lim != nil {
 		// One quota for the fleet: the app and method rates, and code-7
 		// bans, are shared by every process of the app.
-		lim := rs.Limiter()
 		opts = append(opts, top.WithShared(lim, lim))
 	}
 	c, err := top.NewClient(cfg, opts...)

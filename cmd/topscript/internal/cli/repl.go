@@ -49,15 +49,13 @@ func runREPL(ctx context.Context, st *State, c *command, args []string) error {
 		return err
 	}
 	defer s.Close()
-	backend := newStateBackend(s) // state and job.reset see the configured store
-	defer backend.Close()
 	eng, err := engine.New(engine.Options{
 		Client: s.client,
 		Stdin:  st.Stdin,
 		Stdout: st.Stdout,
 		Stderr: st.Stderr,
 		Logger: logger,
-		Store:  state.Scoped(backend.store, s.scope),
+		Store:  state.Scoped(s.state.Store(), s.scope), // state and job.reset see the configured store
 	})
 	if err != nil {
 		return err

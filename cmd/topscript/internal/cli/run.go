@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/topscript/topscript/engine"
@@ -104,12 +106,10 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 		return err
 	}
 	defer s.Close()
-	backend := newStateBackend(s)
-	defer backend.Close()
 	ctx, stop := st.Interruptible(ctx)
 	defer stop()
 	if o.Lock {
-		lock, err := backend.acquireRunLock(ctx, o.Script)
+		lock, err := acquireRunLock(ctx, s.state, o.Script)
 		if err != nil {
 			return err
 		}
@@ -127,7 +127,7 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 		Stderr:   st.Stderr,
 		Logger:   logger,
 		DryRun:   o.DryRun,
-		Store:    state.Scoped(backend.store, s.scope),
+		Store:    state.Scoped(s.state.Store(), s.scope),
 		OnJob:    jobs.add,
 		Progress: progress,
 	})
@@ -205,4 +205,45 @@ func newLogger(st *State, format string, verbose bool) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(st.Stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// jobTracker collects the summaries of a run's jobs.
+type jobTracker struct {
+	mu   sync.Mutex
+	jobs []luatop.JobSummary
+}
+
+func (t *jobTracker) add(s luatop.JobSummary) {
+	t.mu.Lock()
+	t.jobs = append(t.jobs, s)
+	t.mu.Unlock()
+}
+
+// failed returns exit status 3 with a message when a finished job left
+// failed or unknown rows, else nil.
+func (t *jobTracker) failed() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var lines []string
+	for _, s := range t.jobs {
+		if !s.NeedsAttention() || s.Interrupted {
+			continue
+		}
+		var parts []string
+		if s.Failed > 0 {
+			parts = append(parts, fmt.Sprintf("%d failed", s.Failed))
+		}
+		if s.Unknown > 0 {
+			parts = append(parts, fmt.Sprintf("%d with an unknown outcome (not re-sent: verify them)", s.Unknown))
+		}
+		line := fmt.Sprintf("topscript: job %s: %s of %d rows", s.Name, strings.Join(parts, ", "), s.Total)
+		if s.Report != "" {
+			line += "; see " + s.Report
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return &exitError{code: ExitJobFailed, msg: strings.Join(lines, "\n")}
 }

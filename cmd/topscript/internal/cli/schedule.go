@@ -13,6 +13,7 @@ import (
 
 	"github.com/topscript/topscript/config"
 	"github.com/topscript/topscript/schedule"
+	"github.com/topscript/topscript/state"
 )
 
 var scheduleCommand = &command{
@@ -98,13 +99,14 @@ func runSchedule(ctx context.Context, st *State, c *command, args []string) erro
 		stdout: st.Stdout, stderr: st.Stderr, log: logger,
 	}
 	opts := []schedule.Option{schedule.WithGrace(o.Grace)}
-	if f.State.Backend == config.StateRedis {
-		rs, err := openRedis(f, f.Client.AppKey)
+	if f.State.Backend == state.KindRedis {
+		// A fleet running one configuration runs each entry on one host at a time.
+		b, err := openState(f, f.Client.AppKey)
 		if err != nil {
 			return err
 		}
-		defer rs.Close()
-		opts = append(opts, schedule.WithLocker(rs.Locker(), f.State.LockLease))
+		defer b.Close()
+		opts = append(opts, schedule.WithLocker(b.Locker(), b.Lease()))
 	}
 	sched, err := schedule.New(entries, r.run, logger, opts...)
 	if err != nil {

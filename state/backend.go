@@ -1,0 +1,101 @@
+package state
+
+import (
+	"context"
+	"time"
+)
+
+// Kind names a backend: where script state, job checkpoints and locks
+// live.
+type Kind string
+
+// The backends.
+const (
+	KindFile  Kind = "file"  // an embedded database file (the default)
+	KindRedis Kind = "redis" // shared by several hosts
+)
+
+// DefaultPath is the database file of the file backend when Config.Path
+// is empty.
+const DefaultPath = ".topscript/state.db"
+
+// MinLease is the shortest lock lease a configuration may ask for: renewals
+// every third of it must outpace network hiccups.
+const MinLease = time.Second
+
+// Config selects and configures a backend: what the [state] table of
+// topscript.toml says.
+type Config struct {
+	Backend  Kind   // "" means KindFile
+	Path     string // file backend: the database file ("" means DefaultPath)
+	RedisURL string // redis backend: "redis://host:6379/0"; may hold a password
+	// LockLease is the lease of Redis locks (--lock, the scheduler's
+	// no-overlap) and of job row claims: a holder that dies frees them
+	// after at most this long, a live one renews them every third of it.
+	// Zero means DefaultLease. Ignored by the file backend, whose locks
+	// the OS frees when a process dies.
+	LockLease time.Duration
+}
+
+// Backend is an opened backend: the store behind the state module and
+// job checkpoints, the locker behind --lock and the scheduler and, with
+// Redis, the rate limiter and bans a fleet shares.
+type Backend struct {
+	store  Store
+	locker Locker
+	lease  time.Duration
+	redis  *RedisStore // nil for the file backend
+}
+
+// Open opens the backend c describes, for app (the app key: it names the
+// app's keys in Redis). Redis is connected and pinged at once, so that an
+// unreachable or misconfigured server stops a command at its start; the
+// file store is opened at its first use, so that a run that never touches
+// state leaves the file free for other runs.
+func Open(ctx context.Context, c Config, app string) (*Backend, error) {
+	if c.Backend == KindRedis {
+		rs, err := OpenRedis(ctx, c.RedisURL, app)
+		if err != nil {
+			return nil, err
+		}
+		rs.SetLease(c.LockLease)
+		return &Backend{store: rs, locker: rs.Locker(), lease: c.LockLease, redis: rs}, nil
+	}
+	path := c.Path
+	if path == "" {
+		path = DefaultPath
+	}
+	fs, err := OpenFile(path, FileOptions{Lazy: true})
+	if err != nil {
+		return nil, err
+	}
+	return &Backend{store: fs, locker: NewFileLocker(LockDirFor(path)), lease: c.LockLease}, nil
+}
+
+// Store is the backend's store (a Claimer with Redis).
+func (b *Backend) Store() Store { return b.store }
+
+// Lock takes the lock called name without waiting, with the configured
+// lease; see Locker.Acquire.
+func (b *Backend) Lock(ctx context.Context, name string) (Lock, error) {
+	return b.locker.Acquire(ctx, name, b.lease) // <= 0: DefaultLease
+}
+
+// Locker is the backend's locker, for hosts that take locks themselves
+// (the scheduler).
+func (b *Backend) Locker() Locker { return b.locker }
+
+// Lease is the configured lock lease (0 means DefaultLease).
+func (b *Backend) Lease() time.Duration { return b.lease }
+
+// Limiter is the rate limiter and ban board a fleet shares through Redis;
+// nil for the file backend.
+func (b *Backend) Limiter() *RedisLimiter {
+	if b.redis == nil {
+		return nil
+	}
+	return b.redis.Limiter()
+}
+
+// Close closes the store.
+func (b *Backend) Close() error { return b.store.Close() }
