@@ -290,3 +290,32 @@ func TestWriteJSONExact(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// The flags several commands share are registered once: their help lines
+// read the same in every command.
+func TestSharedFlagsHelp(t *testing.T) {
+	help := func(cmd string) map[string]string {
+		ts := newTestState(nil, cmd, "-h")
+		if code := Main(ts.State); code != 0 {
+			t.Fatalf("%s -h: exit %d: %s", cmd, code, ts.stderr.String())
+		}
+		lines := map[string]string{}
+		for _, l := range strings.Split(ts.stdout.String(), "\n") {
+			if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], "-") {
+				lines[f[0]] = strings.Join(f, " ")
+			}
+		}
+		return lines
+	}
+	run, sched, repl, conf := help("run"), help("schedule"), help("repl"), help("config")
+	for _, flag := range []string{"--config", "--profile", "--log-format", "-v"} {
+		if run[flag] == "" || run[flag] != sched[flag] {
+			t.Errorf("%s: run says %q, schedule says %q", flag, run[flag], sched[flag])
+		}
+	}
+	for _, flag := range []string{"--config", "--profile"} {
+		if run[flag] != repl[flag] || run[flag] != conf[flag] {
+			t.Errorf("%s: run says %q, repl %q, config %q", flag, run[flag], repl[flag], conf[flag])
+		}
+	}
+}

@@ -13,32 +13,13 @@ import (
 
 // clientOptions are the flags of every command that talks to TOP.
 type clientOptions struct {
-	Config  string // --config
-	Profile string // --profile
-	Sandbox bool   // --sandbox
+	configFlags
+	Sandbox bool // --sandbox
 }
 
 func (o *clientOptions) register(fs *flagSet) {
-	fs.StringVar(&o.Config, "config", "", "configuration `file` (default ./topscript.toml, else $XDG_CONFIG_HOME/topscript/topscript.toml)")
-	fs.StringVar(&o.Profile, "profile", "", "profile `name` in the configuration (default: its profile key, else \"default\")")
+	o.configFlags.register(fs)
 	fs.BoolVar(&o.Sandbox, "sandbox", false, "run against an in-process sandbox gateway with its test credentials (no account or configuration needed)")
-}
-
-// loadConfig loads the configuration the options name. Errors are
-// configuration errors (exit 2).
-func (o *clientOptions) loadConfig(st *State) (*config.File, error) {
-	// ./topscript.toml is looked up in the working directory, and named
-	// relative to it in messages.
-	f, err := config.LoadOptions(config.Options{
-		Path:          o.Config,
-		Profile:       o.Profile,
-		Env:           st.getenv,
-		NoCredentials: o.Sandbox,
-	})
-	if err != nil {
-		return nil, configError(err)
-	}
-	return f, nil
 }
 
 // session is a configured client, and the sandbox behind it with --sandbox.
@@ -93,7 +74,7 @@ func openState(f *config.File, appKey string) (*state.Backend, error) {
 // Without credentials it returns a session with a nil client when optional,
 // else a configuration error saying where credentials come from.
 func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (*session, error) {
-	f, err := o.loadConfig(st)
+	f, err := o.load(st, o.Sandbox)
 	if err != nil {
 		return nil, err
 	}

@@ -24,15 +24,13 @@ error is printed as "file:line: key: reason", with exit status 2.`
 
 // configOptions are the flags of `config check`.
 type configOptions struct {
-	Config  string
-	Profile string
+	configFlags
 }
 
 func runConfig(_ context.Context, st *State, c *command, args []string) error {
 	var o configOptions
 	fs := newFlagSet(c)
-	fs.StringVar(&o.Config, "config", "", "configuration `file` (default ./topscript.toml, else $XDG_CONFIG_HOME/topscript/topscript.toml)")
-	fs.StringVar(&o.Profile, "profile", "", "profile `name` to check (default: the file's profile key, else \"default\")")
+	o.register(fs)
 	pos, err := fs.parseOrHelp(st, args, false)
 	if err != nil {
 		return err
@@ -45,7 +43,7 @@ func runConfig(_ context.Context, st *State, c *command, args []string) error {
 	case len(pos) > 1:
 		return usageErrorf("config", "unexpected argument %q", pos[1])
 	}
-	f, err := (&clientOptions{Config: o.Config, Profile: o.Profile}).loadConfig(st)
+	f, err := o.load(st, false)
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/topscript/topscript/config"
 )
 
 // errHelp asks for a command's help (-h, --help).
@@ -134,4 +137,60 @@ func (fs *flagSet) parseOrHelp(st *State, args []string, passAfterFirst bool) ([
 		return nil, &exitError{code: ExitOK}
 	}
 	return pos, err
+}
+
+// configFlags are the flags naming the configuration, registered the same
+// way by every command that reads one: --config and --profile.
+type configFlags struct {
+	Config  string // --config
+	Profile string // --profile
+}
+
+func (o *configFlags) register(fs *flagSet) {
+	fs.StringVar(&o.Config, "config", "", "configuration `file` (default ./topscript.toml, else $XDG_CONFIG_HOME/topscript/topscript.toml)")
+	fs.StringVar(&o.Profile, "profile", "", "profile `name` in the configuration (default: its profile key, else \"default\")")
+}
+
+// load loads the configuration the flags name; without credentials is for
+// --sandbox, which brings its own. Errors are configuration errors (exit 2).
+func (o *configFlags) load(st *State, noCredentials bool) (*config.File, error) {
+	// ./topscript.toml is looked up in the working directory, and named
+	// relative to it in messages.
+	f, err := config.LoadOptions(config.Options{
+		Path:          o.Config,
+		Profile:       o.Profile,
+		Env:           st.getenv,
+		NoCredentials: noCredentials,
+	})
+	if err != nil {
+		return nil, configError(err)
+	}
+	return f, nil
+}
+
+// logFlags are the logging flags of run and schedule: --log-format and -v.
+type logFlags struct {
+	LogFormat string // --log-format: text or json
+	Verbose   bool   // -v: debug level
+}
+
+func (o *logFlags) register(fs *flagSet) {
+	fs.StringVar(&o.LogFormat, "log-format", "text", "log records on stderr as `text` or json")
+	fs.BoolVar(&o.Verbose, "v", false, "log at debug level (each call, retry and wait)")
+}
+
+// logger builds the slog logger on stderr: text or JSON records, at info
+// level or debug with -v. A bad --log-format is a usage error of cmd.
+func (o *logFlags) logger(st *State, cmd string) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if o.Verbose {
+		opts.Level = slog.LevelDebug
+	}
+	switch o.LogFormat {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(st.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(st.Stderr, opts)), nil
+	}
+	return nil, usageErrorf(cmd, "--log-format %q: want text or json", o.LogFormat)
 }

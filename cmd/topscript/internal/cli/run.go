@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -57,24 +56,22 @@ another run, 130 interrupted (SIGINT, SIGTERM), or n after os.exit(n).`
 // runOptions are the flags and arguments of `run`.
 type runOptions struct {
 	clientOptions
-	DryRun    bool
-	Lock      bool
-	Timeout   time.Duration
-	LogFormat string
-	Verbose   bool
-	Script    string
-	Args      []string
+	logFlags
+	DryRun  bool
+	Lock    bool
+	Timeout time.Duration
+	Script  string
+	Args    []string
 }
 
 func runRun(ctx context.Context, st *State, c *command, args []string) error {
 	var o runOptions
 	fs := newFlagSet(c)
-	o.register(fs)
+	o.clientOptions.register(fs)
 	fs.BoolVar(&o.DryRun, "dry-run", false, "log writes instead of sending them; reads are sent")
 	fs.BoolVar(&o.Lock, "lock", false, "hold a lock named after the script while it runs; exit 4 at once if another run holds it")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "stop the script after `duration` (e.g. 10m), exit 1")
-	fs.StringVar(&o.LogFormat, "log-format", "text", "log records on stderr as `text` or json")
-	fs.BoolVar(&o.Verbose, "v", false, "log at debug level (each call, retry and wait)")
+	o.logFlags.register(fs)
 	pos, err := fs.parseOrHelp(st, args, true)
 	if err != nil {
 		return err
@@ -96,9 +93,9 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 	if o.Timeout < 0 {
 		return usageErrorf("run", "--timeout must not be negative")
 	}
-	logger, err := newLogger(st, o.LogFormat, o.Verbose)
+	logger, err := o.logger(st, "run")
 	if err != nil {
-		return usageErrorf("run", "%v", err)
+		return err
 	}
 
 	s, err := o.connect(st, logger, true)
@@ -189,22 +186,6 @@ func scriptResult(ctx context.Context, script string, err error) error {
 		return &exitError{code: ExitScript, msg: script + ": " + tpe.Error()}
 	}
 	return &exitError{code: ExitScript, msg: fmt.Sprintf("topscript: %s: %v", script, err)}
-}
-
-// newLogger builds the slog logger on stderr: text or JSON records, at
-// info level or debug with -v.
-func newLogger(st *State, format string, verbose bool) (*slog.Logger, error) {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
-	if verbose {
-		opts.Level = slog.LevelDebug
-	}
-	switch format {
-	case "text", "":
-		return slog.New(slog.NewTextHandler(st.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(st.Stderr, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
 // jobTracker collects the summaries of a run's jobs.

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/topscript/topscript/config"
 	"github.com/topscript/topscript/schedule"
 	"github.com/topscript/topscript/state"
 )
@@ -43,20 +42,16 @@ by Ctrl-C: checkpoints saved, exit 130).`
 
 // scheduleOptions are the flags of `schedule`.
 type scheduleOptions struct {
-	Config    string
-	Profile   string
-	LogFormat string
-	Verbose   bool
-	Grace     time.Duration
+	configFlags
+	logFlags // the runs log the same way
+	Grace    time.Duration
 }
 
 func runSchedule(ctx context.Context, st *State, c *command, args []string) error {
 	var o scheduleOptions
 	fs := newFlagSet(c)
-	fs.StringVar(&o.Config, "config", "", "configuration `file` (default ./topscript.toml, else $XDG_CONFIG_HOME/topscript/topscript.toml)")
-	fs.StringVar(&o.Profile, "profile", "", "profile `name` the runs use")
-	fs.StringVar(&o.LogFormat, "log-format", "text", "log records on stderr as `text` or json (the runs too)")
-	fs.BoolVar(&o.Verbose, "v", false, "log at debug level")
+	o.configFlags.register(fs)
+	o.logFlags.register(fs)
 	fs.DurationVar(&o.Grace, "grace", 2*time.Minute, "on SIGINT/SIGTERM, how long running runs may finish before they are interrupted")
 	pos, err := fs.parseOrHelp(st, args, false)
 	if err != nil {
@@ -68,13 +63,13 @@ func runSchedule(ctx context.Context, st *State, c *command, args []string) erro
 	if o.Grace < 0 {
 		return usageErrorf("schedule", "--grace must not be negative")
 	}
-	logger, err := newLogger(st, o.LogFormat, o.Verbose)
+	logger, err := o.logger(st, "schedule")
 	if err != nil {
-		return usageErrorf("schedule", "%v", err)
+		return err
 	}
-	f, err := config.LoadOptions(config.Options{Path: o.Config, Profile: o.Profile, Env: st.getenv})
+	f, err := o.load(st, false)
 	if err != nil {
-		return configError(err)
+		return err
 	}
 	if len(f.Schedules) == 0 {
 		where := "no configuration file was found"
@@ -95,8 +90,8 @@ func runSchedule(ctx context.Context, st *State, c *command, args []string) erro
 		return fmt.Errorf("schedule: cannot find the topscript executable: %w", err)
 	}
 	r := &processRunner{
-		exe: exe, argv0: os.Args[0], config: f.Path, profile: o.Profile, logFormat: o.LogFormat,
-		stdout: st.Stdout, stderr: st.Stderr, log: logger,
+		exe: exe, argv0: os.Args[0], config: f.Path, profile: o.Profile, log: o.logFlags,
+		stdout: st.Stdout, stderr: st.Stderr, logger: logger,
 	}
 	opts := []schedule.Option{schedule.WithGrace(o.Grace)}
 	if f.State.Backend == state.KindRedis {
@@ -128,14 +123,17 @@ func runSchedule(ctx context.Context, st *State, c *command, args []string) erro
 type processRunner struct {
 	exe, argv0      string
 	config, profile string
-	logFormat       string
+	log             logFlags // passed on to the runs
 	stdout, stderr  io.Writer
-	log             *slog.Logger
+	logger          *slog.Logger
 }
 
 // args is the child's command line after the program name.
 func (r *processRunner) args(e schedule.Entry) []string {
-	args := []string{"run", "--log-format", r.logFormat}
+	args := []string{"run", "--log-format", r.log.LogFormat}
+	if r.log.Verbose {
+		args = append(args, "-v")
+	}
 	if r.config != "" {
 		args = append(args, "--config", r.config)
 	}
@@ -168,6 +166,6 @@ func (r *processRunner) run(ctx context.Context, e schedule.Entry) int {
 		}
 		return 1
 	}
-	r.log.Error("run could not start", "entry", e.Name, "error", err.Error())
+	r.logger.Error("run could not start", "entry", e.Name, "error", err.Error())
 	return 1
 }
