@@ -70,11 +70,11 @@ func runCall(ctx context.Context, st *State, c *command, args []string) error {
 
 	resp, err := s.client.Call(ctx, o.Method, params, nil)
 	if errors.Is(context.Cause(ctx), ErrInterrupted) {
-		return &exitError{code: ExitInterrupted, msg: "topscript: interrupted"}
+		return &exitError{code: ExitInterrupted, msg: "topscript: interrupted", err: context.Cause(ctx)}
 	}
 	var te *top.Error
 	if errors.As(err, &te) {
-		return &exitError{code: ExitScript, msg: te.Error()}
+		return &exitError{code: ExitScript, msg: te.Error(), err: err}
 	}
 	if err != nil {
 		return err

@@ -193,13 +193,19 @@ Exit codes: 0 ok, 1 script error, 2 usage or configuration error,
 `)
 }
 
-// exitError ends a command with a code and an optional message.
+// exitError ends a command with a code and an optional message. It wraps
+// the error that ended the command, when there is one, so errors.As still
+// finds a *top.Error or an *engine.ScriptError through it.
 type exitError struct {
 	code int
 	msg  string // printed to stderr as is, when not ""
+	err  error  // the cause, if any
 }
 
 func (e *exitError) Error() string { return e.msg }
+
+// Unwrap returns the cause.
+func (e *exitError) Unwrap() error { return e.err }
 
 // usageErrorf is a command-line mistake of command cmd ("" = topscript
 // itself): exit 2 with a pointer to the help.
@@ -214,7 +220,7 @@ func usageErrorf(cmd, format string, args ...any) error {
 // configError is a configuration problem: exit 2, the error as is (it
 // names file, line and key).
 func configError(err error) error {
-	return &exitError{code: ExitUsage, msg: err.Error()}
+	return &exitError{code: ExitUsage, msg: err.Error(), err: err}
 }
 
 // report prints err and returns its exit code.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/internal/sandboxtest"
+	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
@@ -317,5 +320,46 @@ func TestSharedFlagsHelp(t *testing.T) {
 		if run[flag] != repl[flag] || run[flag] != conf[flag] {
 			t.Errorf("%s: run says %q, repl %q, config %q", flag, run[flag], repl[flag], conf[flag])
 		}
+	}
+}
+
+// An exit code wraps the error that caused it: the host of the CLI (and
+// report) still finds the script error, the TOP error and the no-client
+// sentinel through it.
+func TestExitErrorsKeepTheirCause(t *testing.T) {
+	inTempDir(t, map[string]string{
+		"boom.lua":   `error("boom")`,
+		"top.lua":    `top.call("taobao.no.such.method")`,
+		"nocred.lua": `top.call("taobao.time.get")`,
+	})
+	dispatchOf := func(args ...string) error {
+		ts := newTestState(nil, args...)
+		return dispatch(context.Background(), ts.State, args)
+	}
+
+	err := dispatchOf("run", "boom.lua")
+	var ee *exitError
+	var se *engine.ScriptError
+	if !errors.As(err, &ee) || ee.code != ExitScript || !errors.As(err, &se) || se.Line != 1 {
+		t.Errorf("run boom.lua: %#v, want exit 1 wrapping the ScriptError", err)
+	}
+
+	err = dispatchOf("run", "--sandbox", "top.lua")
+	var te *top.Error
+	if !errors.As(err, &ee) || ee.code != ExitScript || !errors.As(err, &te) || te.Code != 22 {
+		t.Errorf("run top.lua: %v, want exit 1 wrapping the TOP error (code 22)", err)
+	}
+
+	err = dispatchOf("run", "nocred.lua")
+	if !errors.As(err, &ee) || ee.code != ExitScript || !errors.Is(err, luatop.ErrNoClient) {
+		t.Errorf("run nocred.lua: %v, want exit 1 wrapping luatop.ErrNoClient", err)
+	}
+	if !strings.Contains(ee.msg, "no app key and secret") {
+		t.Errorf("no-credentials message: %q", ee.msg)
+	}
+
+	err = dispatchOf("config", "check", "--config", "missing.toml")
+	if !errors.As(err, &ee) || ee.code != ExitUsage || ee.Unwrap() == nil {
+		t.Errorf("config check of a missing file: %v, want exit 2 wrapping the config error", err)
 	}
 }

@@ -31,7 +31,7 @@ func acquireRunLock(ctx context.Context, b *state.Backend, script string) (state
 	name := lockName(script)
 	lock, err := b.Lock(ctx, name)
 	if errors.Is(err, state.ErrLocked) {
-		return nil, &exitError{code: ExitLockHeld, msg: fmt.Sprintf("topscript: %v: not running %s", err, script)}
+		return nil, &exitError{code: ExitLockHeld, msg: fmt.Sprintf("topscript: %v: not running %s", err, script), err: err}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("--lock %s: %w", name, err)

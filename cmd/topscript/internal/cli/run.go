@@ -142,7 +142,7 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 	if res := scriptResult(ctx, o.Script, err); res != nil {
 		if s.client == nil && errors.Is(err, luatop.ErrNoClient) {
 			// The script called TOP without credentials: say where they come from.
-			return &exitError{code: ExitScript, msg: res.Error() + "\n" + noCredentials(s.cfg)}
+			return &exitError{code: ExitScript, msg: res.Error() + "\n" + noCredentials(s.cfg), err: err}
 		}
 		return res
 	}
@@ -162,30 +162,30 @@ func scriptResult(ctx context.Context, script string, err error) error {
 	var te *timeoutError
 	switch {
 	case errors.Is(cause, ErrInterrupted):
-		return &exitError{code: ExitInterrupted, msg: "topscript: interrupted"}
+		return &exitError{code: ExitInterrupted, msg: "topscript: interrupted", err: cause}
 	case err != nil && errors.As(cause, &te):
 		where := script
 		var se *engine.ScriptError
 		if errors.As(err, &se) && se.File != "" && se.Line > 0 {
 			where = fmt.Sprintf("%s:%d", se.File, se.Line)
 		}
-		return &exitError{code: ExitScript, msg: fmt.Sprintf("%s: %v", where, te)}
+		return &exitError{code: ExitScript, msg: fmt.Sprintf("%s: %v", where, te), err: err}
 	case err == nil:
 		return nil
 	}
 	var ee *engine.ExitError
 	if errors.As(err, &ee) {
-		return &exitError{code: ee.Code}
+		return &exitError{code: ee.Code, err: ee}
 	}
 	var se *engine.ScriptError
 	if errors.As(err, &se) {
-		return &exitError{code: ExitScript, msg: se.Error()}
+		return &exitError{code: ExitScript, msg: se.Error(), err: se}
 	}
 	var tpe *top.Error
 	if errors.As(err, &tpe) {
-		return &exitError{code: ExitScript, msg: script + ": " + tpe.Error()}
+		return &exitError{code: ExitScript, msg: script + ": " + tpe.Error(), err: err}
 	}
-	return &exitError{code: ExitScript, msg: fmt.Sprintf("topscript: %s: %v", script, err)}
+	return &exitError{code: ExitScript, msg: fmt.Sprintf("topscript: %s: %v", script, err), err: err}
 }
 
 // jobTracker collects the summaries of a run's jobs.
