@@ -552,9 +552,14 @@ var checkFastTables = sync.OnceFunc(func() {
 	fastTables = n == 2 && t.RawGetString("a") == lua.LNumber(1)
 })
 
+// fastBuilds counts the tables buildFast made: the tests read it to prove
+// the fast path runs (and that the fallback runs without it).
+var fastBuilds atomic.Uint64
+
 // buildFast makes a table whose string part is exactly dict (taken over,
 // not copied), with keys in the order next/pairs walk them.
 func buildFast(dict map[string]lua.LValue, keys []lua.LValue, k2i map[lua.LValue]int) *lua.LTable {
+	fastBuilds.Add(1)
 	t := &lua.LTable{Metatable: lua.LNil}
 	p := unsafe.Pointer(t)
 	*(*map[string]lua.LValue)(unsafe.Add(p, offStrdict)) = dict
