@@ -69,15 +69,19 @@ func (c *caller) call(ctx context.Context, r *request) (out outcome) {
 	if o, ok := c.local(r); ok {
 		return o
 	}
-	defer guard(func(e *top.Error) { out = outcome{err: e} }, r)
+	defer func() {
+		if p := recover(); p != nil {
+			out = outcome{err: panicError(r.method, p)}
+		}
+	}()
 	resp, err := c.client.Call(ctx, r.method, r.params, r.opts)
 	return outcome{resp: resp, err: topError(r.method, err)}
 }
 
 // callBatch performs rs through the batch endpoint (top.Client.CallBatch),
 // in input order; the requests answered locally are not packed.
-func (c *caller) callBatch(ctx context.Context, rs []*request) []outcome {
-	outs := make([]outcome, len(rs))
+func (c *caller) callBatch(ctx context.Context, rs []*request) (outs []outcome) {
+	outs = make([]outcome, len(rs))
 	var send []int
 	for i, r := range rs {
 		if o, ok := c.local(r); ok {
@@ -89,11 +93,13 @@ func (c *caller) callBatch(ctx context.Context, rs []*request) []outcome {
 	if len(send) == 0 {
 		return outs
 	}
-	defer guard(func(e *top.Error) {
-		for _, i := range send {
-			outs[i] = outcome{err: &top.Error{Method: rs[i].method, Kind: e.Kind, Msg: e.Msg, Err: e.Err}}
+	defer func() {
+		if p := recover(); p != nil {
+			for _, i := range send {
+				outs[i] = outcome{err: panicError(rs[i].method, p)}
+			}
 		}
-	}, rs[send[0]])
+	}()
 	calls := make([]top.BatchCall, len(send))
 	for k, i := range send {
 		calls[k] = top.BatchCall{Method: rs[i].method, Params: rs[i].params, Options: rs[i].opts}
@@ -107,13 +113,12 @@ func (c *caller) callBatch(ctx context.Context, rs []*request) []outcome {
 	return outs
 }
 
-// guard turns a panic of the call of r into an internal error handed to
-// fail; deferred by call and callBatch.
-func guard(fail func(*top.Error), r *request) {
-	if p := recover(); p != nil {
-		fail(&top.Error{Method: r.method, Kind: top.KindTransport,
-			Msg: fmt.Sprintf("internal error: %v", p), Err: fmt.Errorf("%v\n%s", p, debug.Stack())})
-	}
+// panicError is the error of a call of method that panicked with p: call
+// and callBatch recover every panic, so none reaches a worker goroutine
+// (or the host) as a crash.
+func panicError(method string, p any) *top.Error {
+	return &top.Error{Method: method, Kind: top.KindTransport,
+		Msg: fmt.Sprintf("internal error: %v", p), Err: fmt.Errorf("%v\n%s", p, debug.Stack())}
 }
 
 // topError returns err as a *top.Error of method (nil for nil): the

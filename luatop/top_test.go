@@ -377,3 +377,28 @@ func TestNoClient(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// panicTransport panics on every request, as a broken transport might.
+type panicTransport struct{}
+
+func (panicTransport) RoundTrip(*http.Request) (*http.Response, error) { panic("transport exploded") }
+
+// A panic under a call becomes that call's TOP error (kind transport,
+// "internal error: ..."), on the script's thread and on worker goroutines
+// alike: top.call, call_all (single and batched) and job.run all take the
+// one caller path.
+func TestPanicGuard(t *testing.T) {
+	v := newEnv(t, sandbox.Options{}, engine.Options{}, top.WithHTTPClient(&http.Client{Transport: panicTransport{}}))
+	v.run(t, `
+		local r, err = top.try("taobao.time.get")
+		assert(r == nil and err.kind == "transport" and err.msg:find("internal error: transport exploded"), tostring(err))
+		for _, opts in ipairs({{}, {batch = 2}}) do
+			local rs = top.call_all({{"taobao.time.get"}, {"taobao.items.onsale.get", {fields = "num_iid"}}}, opts)
+			assert(#rs == 2 and not rs[1].ok and not rs[2].ok, "call_all")
+			assert(rs[2].error.msg:find("internal error") and rs[2].error.method == "taobao.items.onsale.get", tostring(rs[2].error))
+		end
+		local s = require("job").run{name = "p", rows = {"a", "b"}, key = function(r) return r end,
+			call = function() return "taobao.time.get" end}
+		assert(s.failed == 2, "job failed " .. s.failed)
+	`)
+}
