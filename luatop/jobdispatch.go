@@ -207,6 +207,9 @@ func (d *dispatcher) await() ([]finished, bool) {
 	if d.inflight == 0 && !waitPoll {
 		return nil, false
 	}
+	if d.inflight == 0 && d.pollDue {
+		return nil, true // the deferred rows are due: fill takes them
+	}
 	var pollC <-chan time.Time
 	if waitPoll && d.poll != nil {
 		pollC = d.poll.C
