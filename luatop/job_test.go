@@ -21,6 +21,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/topscript/topscript/config"
+	"github.com/topscript/topscript/internal/syncbuf"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
@@ -35,7 +36,7 @@ type jobFixture struct {
 	client *top.Client
 	store  state.Store
 	opts   *Options
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	dir    string
 
 	inflight, maxInflight atomic.Int64
@@ -48,24 +49,6 @@ type jobFixture struct {
 	jobs []JobSummary
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixtureOptions struct {
 	sandbox sandbox.Options
 	config  *top.Config // over the default; gateway and credentials are set
@@ -75,7 +58,7 @@ type fixtureOptions struct {
 
 func newJobFixture(t *testing.T, o fixtureOptions) *jobFixture {
 	t.Helper()
-	f := &jobFixture{dir: t.TempDir(), logs: &syncBuffer{}}
+	f := &jobFixture{dir: t.TempDir(), logs: &syncbuf.Buffer{}}
 	sb, err := sandbox.New(o.sandbox)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/internal/sandboxtest"
+	"github.com/topscript/topscript/internal/syncbuf"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
@@ -62,36 +63,18 @@ func (f *inflight) Max() int {
 	return f.max
 }
 
-// lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type env struct {
 	s   *sandbox.Server
 	c   *top.Client
 	e   *engine.Engine
-	out *lockedBuffer
-	log *lockedBuffer
+	out *syncbuf.Buffer
+	log *syncbuf.Buffer
 }
 
 func newEnv(t testing.TB, so sandbox.Options, ro engine.Options, copts ...top.Option) *env {
 	t.Helper()
 	s, c := sandboxClient(t, so, copts...)
-	out, log := &lockedBuffer{}, &lockedBuffer{}
+	out, log := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	ro.Client = c
 	ro.Stdout, ro.Stderr = out, log
 	ro.Logger = slog.New(slog.NewTextHandler(log, nil))

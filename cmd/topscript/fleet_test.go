@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/topscript/topscript/internal/sandboxtest"
+	"github.com/topscript/topscript/internal/syncbuf"
 	"github.com/topscript/topscript/sandbox"
 )
 
@@ -104,8 +105,8 @@ lock_lease = "2s"
 // host is a topscript process of the fleet.
 type host struct {
 	cmd    *exec.Cmd
-	stdout buffer
-	stderr buffer
+	stdout syncbuf.Buffer
+	stderr syncbuf.Buffer
 }
 
 // startHost starts `topscript args...` in dir.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/topscript/topscript/cmd/topscript/internal/cli"
 	"github.com/topscript/topscript/internal/sandboxtest"
+	"github.com/topscript/topscript/internal/syncbuf"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/state"
 )
@@ -38,30 +39,12 @@ func examplesDir(t *testing.T) string {
 	return dir
 }
 
-// buffer is a bytes.Buffer safe for concurrent use.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // topscript runs the CLI in-process in dir and returns the exit code,
 // stdout and stderr.
 func topscript(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
 	t.Chdir(dir)
-	var stdout, stderr buffer
+	var stdout, stderr syncbuf.Buffer
 	code := cli.Main(&cli.State{
 		Args:      args,
 		Stdin:     strings.NewReader(""),
@@ -383,7 +366,7 @@ func TestJobKillAndResume(t *testing.T) {
 
 			cmd := exec.Command(bin, args...)
 			cmd.Dir = dir
-			var stderr buffer
+			var stderr syncbuf.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -468,7 +451,7 @@ args = [%q]
 
 	cmd := exec.Command(bin, "schedule", "--config", cfg, "--log-format", "json")
 	cmd.Dir = dir
-	var stderr buffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/topscript/topscript/engine"
+	"github.com/topscript/topscript/internal/syncbuf"
 	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/state"
@@ -35,7 +36,7 @@ type world struct {
 	srv    *httptest.Server
 	client *top.Client
 	store  state.Store
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 
 	hits   atomic.Int64 // requests that reached the HTTP server
 	spiked atomic.Int64 // answers delayed past the client's timeout
@@ -58,7 +59,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, sb: sb, store: state.NewMemStore(), logs: &syncBuffer{}}
+	w := &world{t: t, sb: sb, store: state.NewMemStore(), logs: &syncbuf.Buffer{}}
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		n := w.hits.Add(1)
 		if o.spikeEvery > 0 && n%o.spikeEvery == 0 {
@@ -107,7 +108,7 @@ type runResult struct {
 // store.
 func (w *world) run(name, src string, args ...string) runResult {
 	w.t.Helper()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	var res runResult
 	var mu sync.Mutex
 	eng, err := engine.New(engine.Options{
@@ -242,24 +243,6 @@ func readReport(t *testing.T, path string) (map[string]string, [][]string) {
 		out[r[0]] = r[1]
 	}
 	return out, recs[1:]
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // errorTotals splits the sandbox's error counters into faults that did not

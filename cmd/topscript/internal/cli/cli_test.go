@@ -10,45 +10,27 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/internal/sandboxtest"
+	"github.com/topscript/topscript/internal/syncbuf"
 	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
 
-// syncBuffer is a bytes.Buffer safe to read while a command writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testState is a State over buffers with an empty environment and an
 // interrupt the test fires with interrupt().
 type testState struct {
 	*State
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	interrupts     chan struct{}
 }
 
 func newTestState(env map[string]string, args ...string) *testState {
-	ts := &testState{stdout: &syncBuffer{}, stderr: &syncBuffer{}, interrupts: make(chan struct{})}
+	ts := &testState{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, interrupts: make(chan struct{})}
 	ts.State = &State{
 		Args:   args,
 		Stdin:  strings.NewReader(""),
