@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -238,5 +239,33 @@ func TestCSVWrongEncodingIsAnError(t *testing.T) {
 	wantError(t, L, `n = 0; for r in csv.rows(mixed) do n = n + 1 end`, mixed+":20002", "column 2 is not valid UTF-8")
 	if n := L.GetGlobal("n").String(); n != "20000" {
 		t.Errorf("rows before the bad one: %s", n)
+	}
+}
+
+// A CSV result carries its columns itself: csv.read's array (still a JSON
+// array) and csv.rows's iterator (a callable value) both give CSVHeader the
+// file's header, in file order; other values give none.
+func TestCSVHeaderOnTheValue(t *testing.T) {
+	path := writeFile(t, "h.csv", []byte("num_iid,properties,price\n1,a,2.5\n"))
+	L := newState(t, nil)
+	L.SetGlobal("p", luaString(path))
+	run(t, L, `
+		all = csv.read(p)
+		it = csv.rows(p)
+		assert(type(it) == "userdata" and tostring(it):find("csv.rows", 1, true))
+		assert(json.encode(all) == '[{"num_iid":"1","price":"2.5","properties":"a"}]', json.encode(all))
+		plain = {{a = 1}}
+	`)
+	want := []string{"num_iid", "properties", "price"}
+	for _, name := range []string{"all", "it"} {
+		if got := CSVHeader(L.GetGlobal(name)); !slices.Equal(got, want) {
+			t.Errorf("CSVHeader(%s) = %q, want %q", name, got, want)
+		}
+	}
+	if got := CSVHeader(L.GetGlobal("plain")); got != nil {
+		t.Errorf("CSVHeader of a plain table = %q", got)
+	}
+	if n := L.GetGlobal("it"); !IsCallable(L, n) {
+		t.Error("csv.rows's iterator is not callable")
 	}
 }
