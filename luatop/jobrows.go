@@ -3,7 +3,6 @@ package luatop
 import (
 	"fmt"
 	"sort"
-	"strconv"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -123,26 +122,19 @@ func (j *job) inputColumns(vals []lua.LValue) []string {
 	return cols
 }
 
-// cells renders a row's input columns.
+// cells renders a row's input columns as csv.writer renders cells
+// (stdlib.CSVCell).
 func (j *job) cells(v lua.LValue) []string {
 	out := make([]string, len(j.columns))
 	t, ok := v.(*lua.LTable)
 	if !ok {
 		if len(out) == 1 {
-			out[0] = j.L.ToStringMeta(v).String()
+			out[0] = stdlib.CSVCell(j.L, v)
 		}
 		return out
 	}
 	for i, c := range j.columns {
-		switch x := t.RawGetString(c).(type) {
-		case *lua.LNilType:
-		case lua.LString:
-			out[i] = string(x)
-		case lua.LNumber:
-			out[i] = numtext.Format(float64(x))
-		case lua.LBool:
-			out[i] = strconv.FormatBool(bool(x))
-		}
+		out[i] = stdlib.CSVCell(j.L, t.RawGetString(c))
 	}
 	return out
 }

@@ -35,4 +35,10 @@ func TestJobNumbersAsText(t *testing.T) {
 	if logs := f.logs.String(); !strings.Contains(logs, "num_iid="+big) || !strings.Contains(logs, "quantity=1") {
 		t.Errorf("dry-run line lacks the parameters as text:\n%s", logs)
 	}
+	// Rows that are plain numbers: the report's one input column.
+	run(t, L, `job.run{name = "plain", report = report, rows = {1e20}, key = function(r) return "k" end,
+		call = function(r) return "taobao.time.get" end}`)
+	if recs := readReport(t, report); len(recs) != 2 || recs[0][6] != "row" || recs[1][6] != big {
+		t.Errorf("report of a plain number row: %q", recs)
+	}
 }

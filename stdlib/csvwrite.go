@@ -199,7 +199,7 @@ func csvWrite(L *lua.LState) int {
 			L.RaiseError("csv writer %s: row %d has %d values, header has %d", w.path, w.rows+1, n, len(w.header))
 		}
 		for i := 1; i <= n; i++ {
-			rec[i-1] = csvCell(L, row.RawGetInt(i))
+			rec[i-1] = CSVCell(L, row.RawGetInt(i))
 		}
 	} else {
 		var unknown []string
@@ -210,7 +210,7 @@ func csvWrite(L *lua.LState) int {
 				unknown = append(unknown, key)
 				return
 			}
-			rec[i] = csvCell(L, v)
+			rec[i] = CSVCell(L, v)
 		})
 		if len(unknown) > 0 && !w.extra {
 			sort.Strings(unknown)
@@ -225,10 +225,11 @@ func csvWrite(L *lua.LState) int {
 	return 0
 }
 
-// csvCell renders a value as a cell: strings as is, numbers by the one
-// number rule (internal/numtext), nil and json.null empty, tables as JSON
-// unless they have a __tostring (TOP errors).
-func csvCell(L *lua.LState, v lua.LValue) string {
+// CSVCell renders a value as csv.writer writes it in a cell: strings as
+// is, numbers by the one number rule (internal/numtext), booleans
+// true/false, nil and json.null empty, tables as JSON unless they have a
+// __tostring (TOP errors). job.run's report renders its cells with it too.
+func CSVCell(L *lua.LState, v lua.LValue) string {
 	switch x := v.(type) {
 	case lua.LString:
 		return string(x)
