@@ -79,6 +79,10 @@ func (f *File) Redacted() string {
 		row(k, "%s – %s GMT+8, %s: %s", cl.Start.In(top.CST).Format(top.TimeLayout), cl.End.In(top.CST).Format(top.TimeLayout), cl.Action, strings.Join(cl.Methods, " "))
 	}
 
+	if len(c.SkipValidation) > 0 {
+		row("catalog", "no validation for %s", strings.Join(c.SkipValidation, " "))
+	}
+
 	switch f.State.Backend {
 	case StateRedis:
 		if f.State.LockLease != 0 {
