@@ -48,13 +48,21 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || len(um) != 1 || um[0].Title != "无名" {
 		t.Errorf("unmapped %+v, %v", um, err)
 	}
-	// corrupt: an offset past the end, a truncated index
+	// corrupt: an offset past the end is an error (or no name) when read,
+	// a truncated index does not open
 	bad := []byte(string(b))
-	bad[headerLen+8] = 0xff
-	bad[headerLen+9] = 0xff
-	bad[headerLen+10] = 0xff
-	if _, err := Open(string(bad)); err == nil {
-		t.Error("an offset past the end opened")
+	for _, at := range []int{headerLen + 8, headerLen + 16} { // method 0's record, method 1's name
+		bad[at], bad[at+1], bad[at+2] = 0xff, 0xff, 0xff
+	}
+	rb, err := Open(string(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rb.Method(0); err == nil {
+		t.Error("a record past the end decoded")
+	}
+	if rb.Name(1) != "" {
+		t.Error("a name past the end read")
 	}
 	if _, err := Open(string(b[:headerLen+4])); err == nil {
 		t.Error("a truncated index opened")
