@@ -270,6 +270,18 @@ func (c *Client) Call(ctx context.Context, method string, params Params, o *Call
 	return c.do(ctx, cl)
 }
 
+// Validate encodes and checks a call as Call would — its parameters against
+// the catalog, unless o or Config.SkipValidation turn that off — and sends
+// nothing: a dry run can tell a write the catalog refuses from one that
+// would be sent. The error is the *Error Call would return (KindInvalid).
+func (c *Client) Validate(method string, params Params, o *CallOptions) error {
+	if c == nil {
+		return &Error{Method: method, Kind: KindInvalid, Msg: "nil client"}
+	}
+	_, err := c.prepare(method, params, o)
+	return err
+}
+
 // prepare encodes and validates a call; nothing is sent.
 func (c *Client) prepare(method string, params Params, o *CallOptions) (*call, error) {
 	method = strings.TrimSpace(method)

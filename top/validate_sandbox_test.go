@@ -151,3 +151,24 @@ func TestUnknownMethodSentWithSuggestion(t *testing.T) {
 		t.Errorf("the unknown method reached the gateway %d times, want 1", n)
 	}
 }
+
+// Validate checks a call as Call would and sends nothing (for dry runs).
+func TestClientValidateSendsNothing(t *testing.T) {
+	s := startSandbox(t, sandbox.Options{})
+	c := newClient(t, sandboxConfig(s))
+	err := c.Validate("taobao.item.sku.price.update", top.Params{"num_iid": 1, "properties": "1:2", "price": "12,50"}, nil)
+	var e *top.Error
+	if !errors.As(err, &e) || e.Kind != top.KindInvalid || !strings.Contains(e.Error(), "price") {
+		t.Errorf("Validate: %v", err)
+	}
+	if err := c.Validate("taobao.item.sku.price.update", top.Params{"num_iid": 1, "properties": "1:2", "price": "12.50"}, nil); err != nil {
+		t.Errorf("a valid call: %v", err)
+	}
+	if err := c.Validate("taobao.item.sku.price.update", top.Params{"num_iid": 1, "properties": "1:2", "price": "12,50"},
+		&top.CallOptions{SkipValidation: true}); err != nil {
+		t.Errorf("SkipValidation: %v", err)
+	}
+	if st := s.Stats(); st.Requests != 0 {
+		t.Errorf("Validate sent %d requests", st.Requests)
+	}
+}
