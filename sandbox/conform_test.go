@@ -197,14 +197,14 @@ func validParams(a *catalog.API) (map[string]string, []string) {
 		base, isList := strings.CutSuffix(q.Type, "[]")
 		v := "x"
 		switch {
-		case q.Type == "byte[]" || q.Type == "byte" || q.Type == "byte[][]":
+		case q.Type == "byte[]" || q.Type == "byte[][]":
 			files = append(files, q.Name)
 			continue
 		case isList && !scalarType(base):
 			v = "[{}]"
 		case !scalarType(base) || base == "Json":
 			v = "{}"
-		case base == "Number" || base == "Long" || base == "Integer":
+		case base == "Number" || base == "Long" || base == "Integer" || base == "byte":
 			v = "1"
 			if q.Min != nil {
 				v = strconv.FormatFloat(*q.Min, 'f', -1, 64)
@@ -228,7 +228,7 @@ func validParams(a *catalog.API) (map[string]string, []string) {
 
 func scalarType(base string) bool {
 	switch base {
-	case "String", "Number", "Long", "Integer", "Double", "Float", "BigDecimal", "Boolean", "Date", "Price", "Json":
+	case "String", "Number", "Long", "Integer", "Double", "Float", "BigDecimal", "Boolean", "Date", "Price", "Json", "byte":
 		return true
 	}
 	return false

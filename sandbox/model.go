@@ -226,6 +226,9 @@ func (g *generator) h(path string, i int) uint64 {
 
 // value makes the value of field f at path (element i of its list).
 func (g *generator) value(f catalog.Field, fs fieldSet, path string, depth, i int) any {
+	if f.Type == "byte[]" {
+		return "c2FuZGJveA==" // a file's bytes, base64 (as Java's byte[] comes out in JSON)
+	}
 	base, isList := strings.CutSuffix(f.Type, "[]")
 	if isList {
 		return g.list(f, fs, path, depth, 1+int(g.h(path, i)%3))
@@ -300,7 +303,7 @@ func (g *generator) scalar(name, base, path string, i int) any {
 	case "Json":
 		return `{"sandbox":true}`
 	case "byte":
-		return "c2FuZGJveA=="
+		return int64(h % 2) // Java's Byte: a small integer (flags, statuses)
 	}
 	// String (and any other scalar), shaped by its name
 	switch {
@@ -326,7 +329,7 @@ func (g *generator) echo(name, base string) (any, bool) {
 		return nil, false
 	}
 	switch base {
-	case "Number", "Long", "Integer":
+	case "Number", "Long", "Integer", "byte":
 		n, err := strconv.ParseInt(v, 10, 64)
 		return n, err == nil
 	case "String":

@@ -1,7 +1,8 @@
 // Package conform checks a decoded TOP answer against the response tree the
 // catalog documents for its method: every field's JSON type (a Number is a
 // JSON integer, a String a string, a Date a string as yyyy-MM-dd HH:mm:ss,
-// a Price a decimal string, a Boolean true or false, a list an array — or,
+// a Price a decimal string, a Boolean true or false, a byte (Java's Byte)
+// an integer, a byte[] base64 text, a list an array — or,
 // without simplify, an object wrapping one array — a struct an object), and
 // every field the documentation does not list. The sandbox's tests run it
 // over the answers of every method; it is what a client decoding into the
@@ -72,6 +73,13 @@ func checkObject(out *[]Mismatch, path string, fields []catalog.Field, o map[str
 }
 
 func checkValue(out *[]Mismatch, path string, f *catalog.Field, v any) {
+	if f.Type == "byte[]" {
+		// a file's bytes: base64 text, as Java's byte[] comes out in JSON
+		if _, ok := v.(string); !ok {
+			*out = append(*out, Mismatch{Path: path, Want: f.Type + " (base64 text)", Got: describe(v)})
+		}
+		return
+	}
 	base, isList := strings.CutSuffix(f.Type, "[]")
 	if isList {
 		arr, ok := v.([]any)
@@ -126,11 +134,11 @@ func scalarMismatch(base string, v any) string {
 	switch base {
 	case "Json", "Object", "Map":
 		return ""
-	case "String", "byte":
+	case "String":
 		if _, ok := v.(string); !ok {
 			return describe(v)
 		}
-	case "Number", "Long", "Integer":
+	case "Number", "Long", "Integer", "byte":
 		n, ok := v.(json.Number)
 		if !ok || strings.ContainsAny(string(n), ".eE") {
 			return describe(v)

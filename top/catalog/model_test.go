@@ -256,3 +256,23 @@ func TestValidateTypesAndDocRules(t *testing.T) {
 		t.Errorf("types not checked without DocRules: %v", err)
 	}
 }
+
+// A byte is Java's Byte, a small integer; only byte[] is a file.
+func TestByteIsANumber(t *testing.T) {
+	a := mustLookup(t, "alibaba.alihouse.merchant.enterprise.entry")
+	var p *Param
+	for i := range a.Params {
+		if a.Params[i].Name == "is_test" {
+			p = &a.Params[i]
+		}
+	}
+	if p == nil || p.Type != "byte" {
+		t.Fatalf("is_test: %+v", p)
+	}
+	if pr, reason := p.check("1", true, false); reason != "" {
+		t.Errorf("is_test=1: %s %s", pr, reason)
+	}
+	if pr, reason := p.check("300", true, false); pr != BadType || reason != `"300" is not a byte (a whole number from -128 to 127)` {
+		t.Errorf("is_test=300: %s %s", pr, reason)
+	}
+}

@@ -229,10 +229,12 @@ func (a *API) takes(name string) bool {
 // scalar types: the base types a comma-joined list may hold.
 var scalars = map[string]bool{
 	"String": true, "Number": true, "Boolean": true, "Date": true, "Price": true,
-	"Long": true, "Integer": true, "Double": true, "Float": true, "BigDecimal": true,
+	"Long": true, "Integer": true, "Double": true, "Float": true, "BigDecimal": true, "byte": true,
 }
 
-func (p *Param) isFile() bool { return p.Type == "byte[]" || p.Type == "byte" || p.Type == "byte[][]" }
+// isFile reports whether p is a file upload: byte[] (a byte alone is a
+// small integer, Java's Byte).
+func (p *Param) isFile() bool { return p.Type == "byte[]" || p.Type == "byte[][]" }
 
 // mined reports whether fact is one read from the doc text.
 func (p *Param) mined(fact string) bool { return slices.Contains(p.Mined, fact) }
@@ -333,6 +335,10 @@ var decimalRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile
 func scalarType(base, v string, decimal bool) string {
 	v = strings.TrimSpace(v)
 	switch base {
+	case "byte":
+		if _, err := strconv.ParseInt(v, 10, 8); err != nil {
+			return fmt.Sprintf("%q is not a byte (a whole number from -128 to 127)", v)
+		}
 	case "Number", "Long", "Integer":
 		if _, err := strconv.ParseInt(v, 10, 64); err == nil {
 			return ""
