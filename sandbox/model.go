@@ -168,7 +168,9 @@ func (g *generator) payload(fields []catalog.Field, fs fieldSet) obj {
 		if err != nil || no < 1 {
 			no = 1
 		}
-		items = min(max(total-(no-1)*size, 0), size)
+		if no-1 <= (total-1)/size { // (no-1)*size < total, without overflow
+			items = min(total-(no-1)*size, size)
+		}
 	}
 	onlyScalars := true
 	for _, f := range fields {

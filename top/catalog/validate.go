@@ -180,6 +180,9 @@ func (a *API) checkUnknown(params map[string]string, files map[string]bool) erro
 	}
 	sort.Strings(bad)
 	name := bad[0]
+	if name == "" {
+		return &ValidationError{Method: a.Method, Param: `""`, Reason: "a parameter with an empty name", Problem: Unknown}
+	}
 	var known []string
 	for _, p := range a.Params {
 		if !strings.Contains(p.Name, ".") {
