@@ -218,7 +218,7 @@ func writeFile(path string, write func(io.Writer) error) (err error) {
 		_ = tmp.Close()
 		return err
 	}
-	if err := errors.Join(bw.Flush(), tmp.Close()); err != nil {
+	if err := errors.Join(bw.Flush(), tmp.Chmod(0o644), tmp.Close()); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
