@@ -245,6 +245,12 @@ func TestErrors(t *testing.T) {
 			`c.toml:1: throttle: want a table, got integer 5`},
 		{"inline table key", "[throttle]\nmethods = { \"a.*\" = \"x\" }\n", "",
 			`c.toml:2: throttle.methods."a.*": want a number of calls per second, got a string`},
+		{"catalog unknown key", "[catalog]\nskip_validaton = [\"a.*\"]\n", "",
+			`c.toml:2: catalog.skip_validaton: unknown key (did you mean "skip_validation"?)`},
+		{"catalog bad glob", "[catalog]\nskip_validation = [\n  \"taobao.fenxiao.*\",\n  \"b[\",\n]\n", "",
+			`c.toml:2: catalog.skip_validation[2]: bad method pattern "b[": syntax error in pattern`},
+		{"catalog not a list", "[catalog]\nskip_validation = \"taobao.*\"\n", "",
+			`c.toml:2: catalog.skip_validation: want an array of strings, got a string`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -405,6 +411,19 @@ func TestLoadErrorNamesFile(t *testing.T) {
 	_, err := Load(path, "", envMap(nil))
 	if err == nil || !strings.HasPrefix(err.Error(), path+":2: profiles.default.timeout: ") {
 		t.Errorf("got %v", err)
+	}
+}
+
+func TestCatalogSkipValidation(t *testing.T) {
+	f, err := Parse("c.toml", "[catalog]\nskip_validation = [\"taobao.fenxiao.*\", \"tmall.item.price.update\"]\n", Options{Env: envMap(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.Client.SkipValidation, " "); got != "taobao.fenxiao.* tmall.item.price.update" {
+		t.Errorf("SkipValidation = %q", got)
+	}
+	if !strings.Contains(f.Redacted(), "no validation for taobao.fenxiao.* tmall.item.price.update") {
+		t.Errorf("config check does not show it:\n%s", f.Redacted())
 	}
 }
 

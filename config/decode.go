@@ -31,13 +31,14 @@ func (d *decoder) errorf(key, format string, args ...any) {
 }
 
 var (
-	topKeys      = []string{"profile", "profiles", "throttle", "retry", "closures", "state", "schedule"}
+	topKeys      = []string{"profile", "profiles", "throttle", "retry", "closures", "state", "schedule", "catalog"}
 	profileKeys  = []string{"app_key", "app_secret", "session", "gateway", "sign_method", "simplify", "timeout"}
 	throttleKeys = []string{"qps", "methods"}
 	retryKeys    = []string{"max_attempts", "backoff", "max_ban_wait"}
 	closureKeys  = []string{"methods", "start", "end", "action"}
 	stateKeys    = []string{"backend", "path", "redis_url", "lock_lease"}
 	scheduleKeys = []string{"name", "cron", "script", "args"}
+	catalogKeys  = []string{"skip_validation"}
 )
 
 func (d *decoder) decode(raw map[string]any, o Options) *File {
@@ -99,7 +100,36 @@ func (d *decoder) decode(raw map[string]any, o Options) *File {
 	f.Client.Closures = d.closures(raw["closures"])
 	d.state(raw["state"], &f.State)
 	f.Schedules = d.schedules(raw["schedule"])
+	f.Client.SkipValidation = d.catalog(raw["catalog"])
 	return f
+}
+
+// catalog decodes the [catalog] table: skip_validation, the method globs
+// whose calls are sent without the catalog's checks.
+func (d *decoder) catalog(v any) []string {
+	if v == nil {
+		return nil
+	}
+	t := d.table("catalog", v)
+	if t == nil {
+		return nil
+	}
+	d.known("catalog", t, catalogKeys)
+	sv, ok := t["skip_validation"]
+	if !ok {
+		return nil
+	}
+	globs, ok := d.strings("catalog.skip_validation", sv, false)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for i, g := range globs {
+		if d.glob(indexPath("catalog.skip_validation", i), g) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // profile decodes one [profiles.NAME] table into cfg. Only the selected

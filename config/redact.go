@@ -77,6 +77,10 @@ func (f *File) Redacted() string {
 		row(k, "%s – %s GMT+8, %s: %s", toptime.Format(cl.Start), toptime.Format(cl.End), cl.Action, strings.Join(cl.Methods, " "))
 	}
 
+	if len(c.SkipValidation) > 0 {
+		row("catalog", "no validation for %s", strings.Join(c.SkipValidation, " "))
+	}
+
 	switch f.State.Backend {
 	case state.KindRedis:
 		if f.State.LockLease != 0 {

@@ -6,39 +6,42 @@ import (
 	"sync"
 	"time"
 
+	"github.com/topscript/topscript/top/catalog"
 	"github.com/topscript/topscript/toptime"
 )
 
 // api is one emulated API.
 type api struct {
 	name     string
-	root     string // "<name>_response"
-	session  bool   // needs a session (26/27)
+	root     string      // "<name>_response"
+	session  sessionNeed // 26/27
 	write    bool
 	required []string // checked in order (40)
 	handle   func(s *Server, c *call) (obj, *apiErr)
+	model    *catalog.API // the catalog's entry, for the APIs served from it (model.go)
 }
 
-// apis returns the emulated APIs by name; any other method answers 22.
-// The table is built on first use, not at start-up.
+// apis returns the APIs modelled with state, by name; every other method of
+// the catalog is served from its schema (apiFor, model.go). The table is
+// built on first use, not at start-up.
 var apis = sync.OnceValue(func() map[string]*api {
 	m := map[string]*api{}
 	for _, a := range []*api{
 		{name: "taobao.time.get", handle: (*Server).timeGet},
-		{name: "taobao.trades.sold.get", session: true, required: []string{"fields"}, handle: (*Server).tradesSoldGet},
-		{name: "taobao.trades.sold.increment.get", session: true, required: []string{"fields", "start_modified", "end_modified"}, handle: (*Server).tradesSoldIncrementGet},
-		{name: "taobao.trade.fullinfo.get", session: true, required: []string{"fields", "tid"}, handle: (*Server).tradeFullinfoGet},
-		{name: "taobao.items.onsale.get", session: true, required: []string{"fields"}, handle: (*Server).itemsOnsaleGet},
-		{name: "taobao.item.seller.get", session: true, required: []string{"fields", "num_iid"}, handle: (*Server).itemSellerGet},
-		{name: "taobao.item.sku.price.update", session: true, write: true, required: []string{"num_iid", "price"}, handle: (*Server).itemSkuPriceUpdate},
-		{name: "taobao.item.quantity.update", session: true, write: true, required: []string{"num_iid", "quantity"}, handle: (*Server).itemQuantityUpdate},
-		{name: "taobao.skus.quantity.update", session: true, write: true, required: []string{"num_iid"}, handle: (*Server).skusQuantityUpdate},
-		{name: "taobao.fenxiao.products.get", session: true, handle: (*Server).fenxiaoProductsGet},
-		{name: "taobao.fenxiao.product.update", session: true, write: true, required: []string{"pid"}, handle: (*Server).fenxiaoProductUpdate},
-		{name: "taobao.fenxiao.product.sku.update", session: true, write: true, required: []string{"product_id", "properties"}, handle: (*Server).fenxiaoProductSkuUpdate},
-		{name: "taobao.opentrade.activity.sync", session: true, write: true, required: []string{"activity_id", "start_time", "end_time", "activity_name", "item_id_list"}, handle: (*Server).opentradeActivitySync},
-		{name: "tmall.supplychain.channel.product.downshelf", session: true, write: true, required: []string{"product_id"}, handle: (*Server).channelDownshelf},
-		{name: "tmall.supplychain.channel.product.upshelf", session: true, write: true, required: []string{"product_id"}, handle: (*Server).channelUpshelf},
+		{name: "taobao.trades.sold.get", session: sessionRequired, required: []string{"fields"}, handle: (*Server).tradesSoldGet},
+		{name: "taobao.trades.sold.increment.get", session: sessionRequired, required: []string{"fields", "start_modified", "end_modified"}, handle: (*Server).tradesSoldIncrementGet},
+		{name: "taobao.trade.fullinfo.get", session: sessionRequired, required: []string{"fields", "tid"}, handle: (*Server).tradeFullinfoGet},
+		{name: "taobao.items.onsale.get", session: sessionRequired, required: []string{"fields"}, handle: (*Server).itemsOnsaleGet},
+		{name: "taobao.item.seller.get", session: sessionRequired, required: []string{"fields", "num_iid"}, handle: (*Server).itemSellerGet},
+		{name: "taobao.item.sku.price.update", session: sessionRequired, write: true, required: []string{"num_iid", "price"}, handle: (*Server).itemSkuPriceUpdate},
+		{name: "taobao.item.quantity.update", session: sessionRequired, write: true, required: []string{"num_iid", "quantity"}, handle: (*Server).itemQuantityUpdate},
+		{name: "taobao.skus.quantity.update", session: sessionRequired, write: true, required: []string{"num_iid"}, handle: (*Server).skusQuantityUpdate},
+		{name: "taobao.fenxiao.products.get", session: sessionRequired, handle: (*Server).fenxiaoProductsGet},
+		{name: "taobao.fenxiao.product.update", session: sessionRequired, write: true, required: []string{"pid"}, handle: (*Server).fenxiaoProductUpdate},
+		{name: "taobao.fenxiao.product.sku.update", session: sessionRequired, write: true, required: []string{"product_id", "properties"}, handle: (*Server).fenxiaoProductSkuUpdate},
+		{name: "taobao.opentrade.activity.sync", session: sessionRequired, write: true, required: []string{"activity_id", "start_time", "end_time", "activity_name", "item_id_list"}, handle: (*Server).opentradeActivitySync},
+		{name: "tmall.supplychain.channel.product.downshelf", session: sessionRequired, write: true, required: []string{"product_id"}, handle: (*Server).channelDownshelf},
+		{name: "tmall.supplychain.channel.product.upshelf", session: sessionRequired, write: true, required: []string{"product_id"}, handle: (*Server).channelUpshelf},
 	} {
 		a.root = responseRoot(a.name)
 		m[a.name] = a
@@ -50,6 +53,7 @@ var apis = sync.OnceValue(func() map[string]*api {
 type call struct {
 	api    *api
 	p      map[string]string
+	files  map[string]bool // names of the file parts
 	now    time.Time
 	writes []string // object keys changed
 }

@@ -110,11 +110,11 @@ func (s *Server) batchCall(b []byte, rd render, p map[string]string, now time.Ti
 		return s.answer(b, rd, nil, sysErr(21, "Missing method"), reqID, "")
 	}
 	s.stats.call(method)
-	a := apis()[method]
+	a := apiFor(method)
 	if a == nil {
 		return s.answer(b, rd, nil, sysErr(22, "Invalid method"), reqID, "")
 	}
-	payload, e, _ := s.invoke(a, p, now, false)
+	payload, e, _ := s.invoke(a, p, nil, now, false)
 	return s.answer(b, rd, payload, e, reqID, a.root)
 }
 

@@ -31,7 +31,7 @@ func (s *Server) channelShelf(c *call, up bool) (obj, *apiErr) {
 	}
 	p.modified = c.now.Unix()
 	c.wrote(strconv.FormatInt(id, 10))
-	return obj{{"result", obj{{"success", true}, {"module", ""}, {"error_message", ""}, {"error_code", ""}}}}, nil
+	return obj{{"result", obj{{"success", true}, {"module", true}, {"error_message", ""}, {"error_code", ""}}}}, nil
 }
 
 func (s *Server) channelUpshelf(c *call) (obj, *apiErr)   { return s.channelShelf(c, true) }

@@ -263,12 +263,15 @@ func (s *Server) checkCommon(p map[string]string, files map[string]bool, extra [
 	return nil
 }
 
-// checkSession answers 26/27 for APIs that need a session.
+// checkSession answers 26 for an API that needs a session and has none, 27
+// for a session that is not the sandbox's.
 func (s *Server) checkSession(a *api, p map[string]string) *apiErr {
-	if !a.session {
+	if a.session == sessionNone {
 		return nil
 	}
 	switch sess := p["session"]; {
+	case sess == "" && a.session == sessionIfGiven:
+		return nil
 	case sess == "":
 		return sysErr(26, "Missing session")
 	case sess != s.opts.Session:
@@ -279,9 +282,9 @@ func (s *Server) checkSession(a *api, p map[string]string) *apiErr {
 }
 
 // checkRequired answers 40 for the first missing required argument.
-func checkRequired(a *api, p map[string]string) *apiErr {
+func checkRequired(a *api, p map[string]string, files map[string]bool) *apiErr {
 	for _, name := range a.required {
-		if p[name] == "" {
+		if p[name] == "" && !files[name] {
 			return errMissing(name)
 		}
 	}

@@ -9,7 +9,8 @@
 // POST /_sandbox/ban?seconds=N.
 //
 // System checks run in this order, with the gateway's codes and messages:
-// 21 Missing method, 22 Invalid method (any API not emulated), 23 Invalid
+// 21 Missing method, 22 Invalid method (a method the catalog does not
+// know), 23 Invalid
 // format (answered in XML), 28 Missing app key, 29 Invalid app Key
 // (isv.appkey-not-exists), 30 Missing timestamp, 31 Invalid timestamp
 // ("yyyy-MM-dd HH:mm:ss" in GMT+8 or epoch milliseconds, at most 10 minutes
@@ -17,8 +18,10 @@
 // 24 Missing signature, 25 Invalid signature (md5, hmac, hmac-sha256; a
 // missing sign_method means md5, as on the historical gateway; an unknown one
 // is 25; hex compared case-insensitively), 26 Missing session, 27 Invalid
-// session (invalid-sessionkey) for the APIs that need one (all but
-// taobao.time.get), then bans and QPS (7), 40 Missing required arguments,
+// session (invalid-sessionkey) for the APIs that need one (every modelled
+// API but taobao.time.get, and the catalog's methods whose session is
+// "required"; a session given to any other method must still be valid),
+// then bans and QPS (7), 40 Missing required arguments,
 // injected isp faults (15), then the API itself: 41 Invalid arguments, 15 with
 // isv.* sub_codes or 50 isv.invalid-parameter for business errors.
 //
@@ -26,6 +29,14 @@
 // only) drops the "<name>_response" wrapper and unwraps lists. Empty lists
 // are left out, as on the platform. Every answer, errors included, carries a
 // 12-character request_id. Ids are bare JSON numbers (int64).
+//
+// # APIs
+//
+// The core APIs listed in apis.go are modelled with state (below). Every
+// other method of the catalog — the platform's whole published API model —
+// answers from its documented response schema: its own checks (40, 41),
+// then a deterministic, type-correct answer (see model.go for the rules and
+// the choices where the docs are silent).
 //
 // # Data
 //

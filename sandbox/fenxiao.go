@@ -25,7 +25,7 @@ var fxFields = []fxField{
 	{"trade_type", func(p *fxProduct) any { return "AGENT" }},
 	{"productcat_id", func(p *fxProduct) any { return p.catID }},
 	{"item_id", func(p *fxProduct) any { return p.itemID }},
-	{"desc", func(p *fxProduct) any { return p.desc }},
+	{"description", func(p *fxProduct) any { return p.desc }},
 	{"created", func(p *fxProduct) any { return fmtTime(p.created) }},
 	{"modified", func(p *fxProduct) any { return fmtTime(p.modified) }},
 }

@@ -11,15 +11,25 @@ import (
 	"net/url"
 	"sort"
 	"testing"
+
+	"github.com/topscript/topscript/top/catalog"
 )
 
-// fuzzMethods returns the methods a signed fuzzed request may name.
+// fuzzMethods returns the methods a signed fuzzed request may name: the
+// modelled ones, and every 40th method served from the catalog's schema
+// (with a few that page, take fields, or take files).
 func fuzzMethods() []string {
 	var m []string
 	for name := range apis() {
 		m = append(m, name)
 	}
 	sort.Strings(m)
+	m = append(m, "taobao.refunds.receive.get", "taobao.item.sku.get", "taobao.fenxiao.product.image.upload", "taobao.logistics.offline.send")
+	for i, name := range catalog.Names() {
+		if i%40 == 0 && apis()[name] == nil {
+			m = append(m, name)
+		}
+	}
 	return m
 }
 

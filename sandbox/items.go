@@ -32,7 +32,6 @@ type skuField struct {
 
 var skuFields = []skuField{
 	{"sku_id", func(it *item, k *sku) any { return k.id }},
-	{"num_iid", func(it *item, k *sku) any { return it.numIID }},
 	{"properties", func(it *item, k *sku) any { return k.props }},
 	{"properties_name", func(it *item, k *sku) any { return k.propsName }},
 	{"price", func(it *item, k *sku) any { return money(k.price) }},

@@ -13,11 +13,14 @@ import (
 // kv is one field of an obj.
 type kv struct {
 	k string
-	v any // string, int64, int, bool, obj, list
+	v any // string, int64, int, bool, rawNumber, obj, list
 }
 
 // obj is an ordered JSON object / XML element.
 type obj []kv
+
+// rawNumber is a decimal written as a bare JSON number ("12.50").
+type rawNumber string
 
 // list is a TOP list: wrapped as {"<item>": [...]} (and <x list="true"><item>
 // in XML) unless simplified, where it is a plain array.
@@ -128,6 +131,8 @@ func appendJSON(b []byte, v any, simplify bool) []byte {
 		return strconv.AppendInt(b, int64(x), 10)
 	case bool:
 		return strconv.AppendBool(b, x)
+	case rawNumber:
+		return append(b, x...)
 	case obj:
 		b = append(b, '{')
 		for i, f := range x {
@@ -233,6 +238,8 @@ func appendXML(b []byte, name string, v any) []byte {
 		b = strconv.AppendInt(b, int64(x), 10)
 	case bool:
 		b = strconv.AppendBool(b, x)
+	case rawNumber:
+		b = append(b, x...)
 	}
 	return appendTag(b, name, true)
 }

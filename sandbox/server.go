@@ -301,7 +301,7 @@ func (s *Server) serveRest(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, rd, nil, sysErr(21, "Missing method"), reqID, "", faultNone)
 		return
 	default:
-		if a = apis()[method]; a == nil {
+		if a = apiFor(method); a == nil {
 			s.reply(w, rd, nil, sysErr(22, "Invalid method"), reqID, "", faultNone)
 			return
 		}
@@ -311,14 +311,14 @@ func (s *Server) serveRest(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, rd, nil, e, reqID, "", faultNone)
 		return
 	}
-	payload, e, f := s.invoke(a, p, now, true)
+	payload, e, f := s.invoke(a, p, files, now, true)
 	s.reply(w, rd, payload, e, reqID, a.root, f)
 }
 
 // invoke runs an authenticated call: session, ban, QPS, faults, required
 // params, handler. It returns the payload or the error and the transport
 // fault to apply to the answer (only when transport is true).
-func (s *Server) invoke(a *api, p map[string]string, now time.Time, transport bool) (obj, *apiErr, fault) {
+func (s *Server) invoke(a *api, p map[string]string, files map[string]bool, now time.Time, transport bool) (obj, *apiErr, fault) {
 	if e := s.checkSession(a, p); e != nil {
 		return nil, e, faultNone
 	}
@@ -329,7 +329,7 @@ func (s *Server) invoke(a *api, p map[string]string, now time.Time, transport bo
 	if !s.limit.allow(wall) {
 		return nil, banError(time.Second), faultNone
 	}
-	if e := checkRequired(a, p); e != nil {
+	if e := checkRequired(a, p, files); e != nil {
 		return nil, e, faultNone
 	}
 	f, variant := s.faults.roll()
@@ -348,7 +348,7 @@ func (s *Server) invoke(a *api, p map[string]string, now time.Time, transport bo
 	if f == fault502 {
 		return nil, nil, f
 	}
-	c := &call{api: a, p: p, now: now}
+	c := &call{api: a, p: p, files: files, now: now}
 	payload, e := a.handle(s, c)
 	if e == nil && len(c.writes) > 0 {
 		s.stats.write(a.name, c.writes)

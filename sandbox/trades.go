@@ -523,7 +523,7 @@ var orderFields = []orderField{
 		if o.sku == nil {
 			return nil
 		}
-		return o.sku.id
+		return strconv.FormatInt(o.sku.id, 10) // a String in the doc's Order
 	}},
 	{"sku_properties_name", func(v *tradeView, o *orderView) any {
 		if o.sku == nil {

@@ -150,6 +150,12 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	if cfg.Throttle.QPS < 0 {
 		return nil, fmt.Errorf("top: throttle qps %v is negative", cfg.Throttle.QPS)
 	}
+	for _, g := range cfg.SkipValidation {
+		if _, err := globCheck(g); err != nil {
+			return nil, fmt.Errorf("top: skip_validation glob %q: %v", g, err)
+		}
+	}
+	cfg.SkipValidation = append([]string(nil), cfg.SkipValidation...)
 	for p, q := range cfg.Throttle.Methods {
 		if _, err := globCheck(p); err != nil {
 			return nil, fmt.Errorf("top: throttle method glob %q: %v", p, err)
@@ -226,6 +232,11 @@ type CallOptions struct {
 	Retries int
 	// Simplify overrides Config.Simplify.
 	Simplify *bool
+	// SkipValidation sends the call without the catalog's checks (required
+	// and unknown parameters, types, limits, allowed values), for an API
+	// whose documentation is stale. Config.SkipValidation does the same
+	// for every call of matching methods.
+	SkipValidation bool
 }
 
 // call is one prepared call.
@@ -259,6 +270,18 @@ func (c *Client) Call(ctx context.Context, method string, params Params, o *Call
 		return nil, err
 	}
 	return c.do(ctx, cl)
+}
+
+// Validate encodes and checks a call as Call would — its parameters against
+// the catalog, unless o or Config.SkipValidation turn that off — and sends
+// nothing: a dry run can tell a write the catalog refuses from one that
+// would be sent. The error is the *Error Call would return (KindInvalid).
+func (c *Client) Validate(method string, params Params, o *CallOptions) error {
+	if c == nil {
+		return &Error{Method: method, Kind: KindInvalid, Msg: "nil client"}
+	}
+	_, err := c.prepare(method, params, o)
+	return err
 }
 
 // prepare encodes and validates a call; nothing is sent.
@@ -299,26 +322,42 @@ func (c *Client) prepare(method string, params Params, o *CallOptions) (*call, e
 	}
 	cl.redact = c.redactor.With(cl.session)
 
-	if api, ok := catalog.Lookup(method); ok {
-		vp := make(map[string]string, len(ep.text)+len(ep.files))
-		for k, v := range ep.text {
-			vp[k] = v
-		}
-		for k, f := range ep.files {
-			vp[k] = f.Name
-		}
-		if verr := api.Validate(vp); verr != nil {
-			msg := verr.Error()
-			var ve *catalog.ValidationError
-			if errors.As(verr, &ve) {
-				msg = ve.Param + ": " + ve.Reason
-			}
-			return nil, &Error{Method: method, Kind: KindInvalid, Msg: cl.redact.Text(msg), Err: verr}
-		}
+	if err := c.validate(method, ep, o); err != nil {
+		return nil, &Error{Method: method, Kind: KindInvalid, Msg: cl.redact.Text(err.Param + ": " + err.Reason), Err: err}
 	}
 	cl.write = c.IsWrite(method)
 	cl.idempotent = c.isIdempotent(method, ep.text)
 	return cl, nil
+}
+
+// validate checks a call against the catalog (catalog.AllChecks), unless
+// the call's options or Config.SkipValidation turn that off or the catalog
+// does not know the method (a new API: sent as it is).
+func (c *Client) validate(method string, ep *encodedParams, o *CallOptions) *catalog.ValidationError {
+	if o != nil && o.SkipValidation {
+		return nil
+	}
+	for _, g := range c.cfg.SkipValidation {
+		if ok, _ := path.Match(g, method); ok {
+			return nil
+		}
+	}
+	api, ok := catalog.Lookup(method)
+	if !ok {
+		return nil
+	}
+	var files map[string]bool
+	if len(ep.files) > 0 {
+		files = make(map[string]bool, len(ep.files))
+		for k := range ep.files {
+			files[k] = true
+		}
+	}
+	var ve *catalog.ValidationError
+	if err := api.Check(ep.text, files, catalog.AllChecks); errors.As(err, &ve) {
+		return ve
+	}
+	return nil
 }
 
 // IsWrite reports whether method changes state: the catalog's answer, else
@@ -481,6 +520,7 @@ func judgeAnswer(method string, status int, raw []byte, rd redact.Redactor) atte
 		// A gateway error_response, whatever the HTTP status. Its texts
 		// are scrubbed in case the gateway echoes a secret.
 		te.Msg, te.SubCode, te.SubMsg = rd.Text(te.Msg), rd.Text(te.SubCode), rd.Text(te.SubMsg)
+		suggestMethod(te)
 		return attemptResult{err: te, status: status, gateway: true, reached: true}
 	}
 	st := status
@@ -501,6 +541,21 @@ func judgeAnswer(method string, status int, raw []byte, rd redact.Redactor) atte
 	}
 	return attemptResult{status: st, retryable: true, reached: true,
 		err: &Error{Method: method, Kind: KindTransport, Msg: msg, Err: derr}}
+}
+
+// suggestMethod adds "did you mean ..." to the gateway's code 22 (Invalid
+// method) about a method the catalog does not know: it was sent anyway, as
+// new APIs appear every week, and the answer names the nearest known ones.
+func suggestMethod(e *Error) {
+	if e.Code != 22 || e.Method == "" || strings.ContainsAny(e.Method, " \t") {
+		return
+	}
+	if _, ok := catalog.Lookup(e.Method); ok {
+		return
+	}
+	if near := catalog.Nearest(e.Method, 3); len(near) > 0 {
+		e.Msg += " (did you mean " + strings.Join(near, ", ") + "?)"
+	}
 }
 
 // signedParams returns every param of one attempt, system params and sign

@@ -29,6 +29,10 @@ type Config struct {
 	Throttle   ThrottleConfig
 	Retry      RetryConfig
 	Closures   []Closure
+	// SkipValidation lists method globs ("taobao.fenxiao.*") whose calls
+	// are sent without the catalog's checks, for APIs whose documentation
+	// is stale.
+	SkipValidation []string
 }
 
 // ThrottleConfig sets client-side token buckets: one for the whole app and

@@ -42,6 +42,7 @@ type Pager struct {
 	first     int64 // first page number (forward)
 	page      int64 // next page to fetch
 	seen      int64 // items seen (forward)
+	single    bool  // the method does not page: one call, no page parameters
 	started   bool
 	done      bool
 }
@@ -49,7 +50,8 @@ type Pager struct {
 // Pages returns a Pager over method's pages. Paging parameter names, the
 // default page size, the total field and the list field come from the
 // catalog when it knows method ("page_no", "page_size", "total_results"
-// otherwise). Nothing is sent until Next.
+// otherwise); a catalogued method that takes no page parameter is called
+// once, without them. Nothing is sent until Next.
 //
 // Forward paging stops at has_next=false, when page_no·page_size reaches
 // total_results, at a short or empty page, or after a page with no paging
@@ -78,6 +80,9 @@ func (c *Client) Pages(ctx context.Context, method string, params Params, o Page
 		if p.items == "" {
 			p.items = api.ListField
 		}
+		// A method that takes no page parameter answers one page: sending
+		// page_no would be refused as a parameter it does not take.
+		p.single = api.Paging == nil && !api.Takes(p.pageParam)
 	}
 	if v, ok := p.params[p.sizeParam]; ok {
 		if n, ok := paramInt(v); ok && n > 0 {
@@ -131,6 +136,14 @@ func (p *Pager) Page() int64 { return p.page }
 func (p *Pager) Next(ctx context.Context) (*Response, bool, error) {
 	if p == nil || p.c == nil || p.done {
 		return nil, false, nil
+	}
+	if p.single {
+		p.done = true
+		r, err := p.c.Call(ctx, p.method, p.params, p.o.Call)
+		if err != nil {
+			return nil, false, err
+		}
+		return r, true, nil
 	}
 	if p.o.Reverse {
 		return p.nextReverse(ctx)

@@ -141,3 +141,21 @@ func TestPagesCatalogDefaults(t *testing.T) {
 		t.Error("nil pager")
 	}
 }
+
+// A catalogued method that takes no page parameter is called once, without
+// page_no or page_size (which the catalog would refuse).
+func TestPagesSingleCallWhenNoPaging(t *testing.T) {
+	var calls int
+	g := newGW(t, func(_ int64, p map[string]string, w http.ResponseWriter, _ *http.Request) {
+		calls++
+		if _, ok := p["page_no"]; ok {
+			t.Errorf("page_no sent: %v", p)
+		}
+		okBody(w, `{"skus":[{"id":1},{"id":2}],"total_results":2}`)
+	})
+	c := newTestClient(t, testConfig(g.srv.URL))
+	pages, _ := collect(t, c.Pages(context.Background(), "taobao.fenxiao.product.skus.get", Params{"product_id": 1}, PageOptions{}))
+	if calls != 1 || len(pages) != 1 || pages[0] != 2 {
+		t.Errorf("%d calls, pages %v", calls, pages)
+	}
+}

@@ -278,7 +278,7 @@ func TestSandboxClosures(t *testing.T) {
 	if top.KindOf(err) != top.KindClosed || s.Stats().Requests != 0 {
 		t.Fatalf("fail window: %v, %d requests", err, s.Stats().Requests)
 	}
-	r, err := c.Call(context.Background(), "taobao.fenxiao.products.get", top.Params{"fields": "pid"}, nil)
+	r, err := c.Call(context.Background(), "taobao.fenxiao.products.get", top.Params{"fields": "skus"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,27 +2,31 @@ package catalog
 
 import (
 	"path"
+	"sort"
 	"strings"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/topscript/topscript/internal/suggest"
+	"github.com/topscript/topscript/top/catalog/internal/infer"
 )
 
 // Lookup returns the catalog entry of method. Callers must not modify it.
 // Methods not in the catalog are not an error anywhere: they pass through
 // untouched.
 func Lookup(method string) (*API, bool) {
-	return lookup(method)
+	return theStore().lookup(method)
 }
 
 // All returns every entry sorted by method, including the documented titles
 // whose method is unknown (Unmapped, Method ""), which sort first by title.
 func All() []*API {
-	return append([]*API(nil), cat().all...)
+	return append([]*API(nil), whole().all...)
 }
 
 // Names returns the sorted method names of the catalog, for completion.
 func Names() []string {
-	return append([]string(nil), cat().names...)
+	return append([]string(nil), names()...)
 }
 
 // Find returns the entries matching query, in All order. An empty query
@@ -33,7 +37,7 @@ func Names() []string {
 // the same to it (（减少） finds (减少)).
 func Find(query string) []*API {
 	query = strings.TrimSpace(query)
-	all := cat().all
+	all := whole().all
 	if query == "" {
 		return All()
 	}
@@ -95,33 +99,15 @@ func fold(s string) string {
 }
 
 // IsWrite reports whether method changes state: the catalog's answer when it
-// knows the method, else a guess from the name. A method whose last name
-// segment reads (get, gets, search, query, list, count, or starting with get,
-// query or search, as getbyid) is a read; anything else is taken as a write,
-// the safe side for dry runs and retries.
+// knows the method, else a guess from the name (infer.ReadName): a method
+// whose last name segment reads (get, search, query, list, count, find, or
+// starting with get, query, search, find or list, as getbyid) is a read;
+// anything else is taken as a write, the safe side for dry runs and retries.
 func IsWrite(method string) bool {
 	if a, ok := Lookup(method); ok {
 		return a.Access == Write
 	}
-	return !readName(method)
-}
-
-func readName(method string) bool {
-	last := method
-	if i := strings.LastIndexByte(method, '.'); i >= 0 {
-		last = method[i+1:]
-	}
-	last = strings.ToLower(last)
-	switch last {
-	case "get", "gets", "search", "query", "list", "count":
-		return true
-	}
-	for _, p := range []string{"get", "query", "search"} {
-		if strings.HasPrefix(last, p) {
-			return true
-		}
-	}
-	return false
+	return !infer.ReadName(method)
 }
 
 // IsIdempotent reports whether a call of method may be sent twice with no
@@ -137,7 +123,7 @@ func IsIdempotent(method string) bool {
 	if a, ok := Lookup(method); ok {
 		return a.Idempotent
 	}
-	return readName(method)
+	return infer.ReadName(method)
 }
 
 // IdempotentFor reports whether this call of a, with these parameters, is
@@ -148,4 +134,27 @@ func (a *API) IdempotentFor(params map[string]string) bool {
 		return false
 	}
 	return a.Idempotent || a.IdempotentIf.Holds(params)
+}
+
+// Nearest returns up to n catalog methods nearest to name by edit
+// distance, within a fifth of name's length (at least 2), nearest first:
+// the "did you mean" of an unknown method.
+func Nearest(name string, n int) []string {
+	type scored struct {
+		m string
+		d int
+	}
+	var s []scored
+	limit := max(2, len(name)/5)
+	for _, m := range names() {
+		if d := suggest.Distance(name, m); d <= limit {
+			s = append(s, scored{m, d})
+		}
+	}
+	sort.SliceStable(s, func(i, j int) bool { return s[i].d < s[j].d })
+	out := make([]string, 0, min(n, len(s)))
+	for i := 0; i < len(s) && i < n; i++ {
+		out = append(out, s[i].m)
+	}
+	return out
 }
