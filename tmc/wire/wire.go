@@ -59,6 +59,18 @@ func (t Type) String() string {
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
 
+// KindHeader is the Custom header holding a client frame's kind, written as
+// an Int16 (the kinds are small; readers accept any integer format).
+const KindHeader = "__kind"
+
+// Kinds of SEND frames.
+const (
+	KindPull    = 1  // pull request: the client asks for messages
+	KindConfirm = 2  // confirm, with "id"
+	KindData    = 3  // a message
+	KindFailed  = 20 // failed, with "id" and "msg" (a reason of at most 128 characters)
+)
+
 // Header types.
 const (
 	hdrEnd          = 0
