@@ -73,6 +73,19 @@ func (r *running) wait(t testing.TB) error {
 	}
 }
 
+// tidOf is the tid in a trade or refund message's content, exactly.
+func tidOf(t testing.TB, m *tmc.Message) string {
+	var c struct {
+		Tid json.Number `json:"tid"`
+	}
+	d := json.NewDecoder(strings.NewReader(m.Content))
+	d.UseNumber()
+	if err := d.Decode(&c); err != nil || c.Tid == "" {
+		t.Errorf("message %d content %q: no tid (%v)", m.ID, m.Content, err)
+	}
+	return c.Tid.String()
+}
+
 // eventually polls cond for up to 10 s.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
@@ -263,7 +276,7 @@ func TestFailIsRedelivered(t *testing.T) {
 
 // A message published twice (same object, topic and content) while the
 // first still waits for a handler is confirmed without running the handler;
-// messages about one trade never run at once.
+// messages about one trade (trade or refund) never run at once.
 func TestDuplicatesDropped(t *testing.T) {
 	sb := startSandbox(t, sandbox.Options{TMC: sandbox.TMCOptions{Duplicates: 1}})
 	release := make(chan struct{})
@@ -271,16 +284,17 @@ func TestDuplicatesDropped(t *testing.T) {
 	active := map[string]int{}
 	var runs, overlap atomic.Int64
 	h := func(ctx context.Context, m *tmc.Message) error {
+		tid := tidOf(t, m)
 		mu.Lock()
-		active[m.Key]++
-		if active[m.Key] > 1 {
+		active[tid]++
+		if active[tid] > 1 {
 			overlap.Add(1)
 		}
 		mu.Unlock()
 		<-release
 		runs.Add(1)
 		mu.Lock()
-		active[m.Key]--
+		active[tid]--
 		mu.Unlock()
 		return nil
 	}

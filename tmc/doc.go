@@ -30,9 +30,10 @@
 //   - Concurrency handlers; Queue messages may wait for one. When the queue
 //     is full the reader stops reading (back-pressure: the server's window
 //     fills and it sends to other consumers of the group).
-//   - Messages about one object (Message.Key) run one at a time, in arrival
+//   - Messages about one trade (trade and refund messages, by the content's
+//     tid; other messages by Message.Key) run one at a time, in arrival
 //     order, so a handler that reads the trade and writes it never races
-//     another run for the same trade.
+//     another run for the same trade within one consumer.
 //   - Keep-alive by WebSocket ping every PingEvery (45 s); a ping that gets no
 //     pong within PingTimeout ends the connection. No ping is sent while the
 //     reader is held by back-pressure (it could not see the pong).

@@ -29,6 +29,9 @@ type Message struct {
 	// for taobao_item_*, "refund_<refund_id>" for taobao_refund_*; "" when
 	// the topic is of another family or the content lacks the field.
 	Key string
+	// lane orders handler runs: "trade_<tid>" for any content with a tid
+	// (trade and refund messages about one trade share it), else Key.
+	lane string
 }
 
 // maxContent bounds decompressed content.
@@ -72,7 +75,7 @@ func parseMessage(f *wire.Frame) (*Message, error) {
 			return m, fmt.Errorf("message %d: content has value format %d, want a string or a byte array", m.ID, v.Format)
 		}
 	}
-	m.Key = objectKey(m.Topic, m.Content)
+	m.Key, m.lane = objectKeys(m.Topic, m.Content)
 	return m, nil
 }
 
@@ -118,23 +121,33 @@ var keyFields = []struct{ topicPrefix, field, keyPrefix string }{
 	{"taobao_refund_", "refund_id", "refund_"},
 }
 
-// objectKey is the Message.Key of a topic and content.
-func objectKey(topic, content string) string {
+// objectKeys returns the Message.Key of a topic and content, and its lane.
+func objectKeys(topic, content string) (key, lane string) {
 	for _, k := range keyFields {
 		if !strings.HasPrefix(topic, k.topicPrefix) {
 			continue
 		}
 		var fields map[string]json.RawMessage
 		if json.Unmarshal([]byte(content), &fields) != nil {
-			return ""
+			return "", ""
 		}
-		raw := strings.Trim(string(bytes.TrimSpace(fields[k.field])), `"`)
-		if raw == "" || raw == "null" {
-			return ""
+		key = idField(fields, k.field, k.keyPrefix)
+		lane = idField(fields, "tid", "trade_")
+		if lane == "" {
+			lane = key
 		}
-		return k.keyPrefix + raw
+		return key, lane
 	}
-	return ""
+	return "", ""
+}
+
+// idField is prefix + the digits of fields[name] ("" when absent).
+func idField(fields map[string]json.RawMessage, name, prefix string) string {
+	raw := strings.Trim(string(bytes.TrimSpace(fields[name])), `"`)
+	if raw == "" || raw == "null" {
+		return ""
+	}
+	return prefix + raw
 }
 
 // maxReason is the platform's limit on a failure reason, in characters.

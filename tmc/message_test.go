@@ -52,17 +52,17 @@ func TestParseMessage(t *testing.T) {
 	}
 }
 
-func TestObjectKey(t *testing.T) {
-	for _, c := range []struct{ topic, content, key string }{
-		{"taobao_trade_TradeCreate", `{"tid":12}`, "trade_12"},
-		{"taobao_item_ItemUpdate", `{"num_iid":"600000123","nick":"x"}`, "item_600000123"},
-		{"taobao_refund_RefundCreated", `{"refund_id":77,"tid":12}`, "refund_77"},
-		{"taobao_trade_TradeCreate", `{"oid":12}`, ""},
-		{"taobao_trade_TradeCreate", `not json`, ""},
-		{"taobao_fenxiao_FxOrderPaid", `{"tid":12}`, ""},
+func TestObjectKeys(t *testing.T) {
+	for _, c := range []struct{ topic, content, key, lane string }{
+		{"taobao_trade_TradeCreate", `{"tid":12}`, "trade_12", "trade_12"},
+		{"taobao_item_ItemUpdate", `{"num_iid":"600000123","nick":"x"}`, "item_600000123", "item_600000123"},
+		{"taobao_refund_RefundCreated", `{"refund_id":77,"tid":12}`, "refund_77", "trade_12"},
+		{"taobao_trade_TradeCreate", `{"oid":12}`, "", ""},
+		{"taobao_trade_TradeCreate", `not json`, "", ""},
+		{"taobao_fenxiao_FxOrderPaid", `{"tid":12}`, "", ""},
 	} {
-		if got := objectKey(c.topic, c.content); got != c.key {
-			t.Errorf("objectKey(%s, %s) = %q, want %q", c.topic, c.content, got, c.key)
+		if key, lane := objectKeys(c.topic, c.content); key != c.key || lane != c.lane {
+			t.Errorf("objectKeys(%s, %s) = %q, %q; want %q, %q", c.topic, c.content, key, lane, c.key, c.lane)
 		}
 	}
 }
@@ -96,7 +96,7 @@ func TestBackoffGrowsWithJitterWithinBounds(t *testing.T) {
 }
 
 func msg(id int64, key, content string) *Message {
-	return &Message{ID: id, Key: key, Topic: "taobao_trade_TradeChanged", Content: content}
+	return &Message{ID: id, Key: key, lane: key, Topic: "taobao_trade_TradeChanged", Content: content}
 }
 
 func TestSchedLanesAndDuplicates(t *testing.T) {

@@ -8,14 +8,14 @@ import (
 
 // sched holds the messages taken from the channel until a handler has run:
 // a bounded queue (a full queue stops the reader: back-pressure), one lane
-// per object key (messages about one trade run one after another, in arrival
+// per object (messages about one trade run one after another, in arrival
 // order, never at once), and the duplicate check.
 type sched struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	slots  chan struct{} // a token per waiting (not yet started) entry
 	ready  []*entry
-	lanes  map[string][]*entry // key present: an entry of that key is ready or running; value: waiting behind it
+	lanes  map[string][]*entry // lane present: an entry of that key is ready or running; value: waiting behind it
 	inHand map[int64]bool      // ids waiting or running
 	recent map[string]*entry   // key+topic+content -> latest arrival
 	order  []*entry            // arrivals within the window, oldest first
@@ -101,12 +101,12 @@ func (s *sched) push(ctx context.Context, m *Message, now time.Time) (verdict, e
 		s.recent[fp] = e
 		s.order = append(s.order, e)
 	}
-	if m.Key != "" {
-		if waiting, active := s.lanes[m.Key]; active {
-			s.lanes[m.Key] = append(waiting, e)
+	if m.lane != "" {
+		if waiting, active := s.lanes[m.lane]; active {
+			s.lanes[m.lane] = append(waiting, e)
 			return accepted, nil
 		}
-		s.lanes[m.Key] = nil
+		s.lanes[m.lane] = nil
 	}
 	s.ready = append(s.ready, e)
 	s.cond.Signal()
@@ -149,7 +149,7 @@ func (s *sched) done(e *entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.inHand, e.m.ID)
-	k := e.m.Key
+	k := e.m.lane
 	if k == "" {
 		return
 	}
