@@ -139,6 +139,7 @@ type tmcConn struct {
 // reset.
 type TMCStats struct {
 	Published   int64 `json:"published"`
+	Duplicated  int64 `json:"duplicated"`  // of them, second copies (TMCOptions.Duplicates)
 	Delivered   int64 `json:"delivered"`   // deliveries, redeliveries included
 	Redelivered int64 `json:"redelivered"` // deliveries after a timeout or a failure
 	Confirmed   int64 `json:"confirmed"`   // messages confirmed (each once)
@@ -267,7 +268,10 @@ func (h *tmcHub) publish(topic, content, nick string, now time.Time) {
 	if h.opts.Duplicates > 0 && h.rng.Float64() < h.opts.Duplicates {
 		n = 2
 	}
-	for range n {
+	for k := range n {
+		if k > 0 {
+			h.counts.Duplicated++
+		}
 		h.seq++
 		m := &tmcMsg{id: tmcIDBase + h.seq, topic: topic, content: content, nick: nick, userID: sellerUserID,
 			pub: now, group: g.name}
