@@ -77,24 +77,47 @@ type Change struct {
 	Topics   []string `json:"topics"`   // TMC topics published
 }
 
-// changeLog records every change since start or Reset.
+// maxChangeLog bounds the change log kept in memory: past it the oldest
+// half is forgotten (sequence numbers go on).
+const maxChangeLog = 1_000_000
+
+// changeLog records the changes since start or Reset.
 type changeLog struct {
 	mu      sync.Mutex
 	entries []Change
+	next    int64 // seq of the latest change
+	limit   int   // maxChangeLog (smaller in tests)
 	rng     *rand.Rand
 }
 
-// Changes returns the change log entries after seq.
+// Changes returns the change log entries after seq (those still kept: the
+// last 500,000 to 1,000,000).
 func (s *Server) Changes(since int64) []Change {
-	s.changes.mu.Lock()
-	defer s.changes.mu.Unlock()
-	if since < 0 {
-		since = 0
-	}
-	if since >= int64(len(s.changes.entries)) {
+	cl := &s.changes
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if len(cl.entries) == 0 {
 		return nil
 	}
-	return append([]Change(nil), s.changes.entries[since:]...)
+	k := max(since-cl.entries[0].Seq+1, 0)
+	if k >= int64(len(cl.entries)) {
+		return nil
+	}
+	return append([]Change(nil), cl.entries[k:]...)
+}
+
+// record appends c, giving it the next seq. Call with cl.mu held.
+func (cl *changeLog) record(c Change) Change {
+	cl.next++
+	c.Seq = cl.next
+	if cl.limit == 0 {
+		cl.limit = maxChangeLog
+	}
+	if len(cl.entries) >= cl.limit {
+		cl.entries = append(cl.entries[:0], cl.entries[len(cl.entries)/2:]...)
+	}
+	cl.entries = append(cl.entries, c)
+	return c
 }
 
 // Churn causes n trade events now and returns them.
@@ -170,9 +193,7 @@ func (s *Server) churnOne() Change {
 	t.cache.clear()
 
 	v := t.view(st.i)
-	ch := Change{Seq: int64(len(cl.entries)) + 1, Tid: v.tid, Event: event, Status: v.status,
-		Modified: fmtTime(v.modified), Topics: topics}
-	cl.entries = append(cl.entries, ch)
+	ch := cl.record(Change{Tid: v.tid, Event: event, Status: v.status, Modified: fmtTime(v.modified), Topics: topics})
 	for _, topic := range topics {
 		s.tmc.publish(topic, tradeContent(v, topic), sellerNick, s.opts.Now())
 	}
@@ -259,7 +280,7 @@ func (s *Server) resetChurn() {
 	t.ov.mu.Unlock()
 	t.cache.clear()
 	s.changes.mu.Lock()
-	s.changes.entries = nil
+	s.changes.entries, s.changes.next = nil, 0
 	s.changes.rng = rand.New(rand.NewSource(s.opts.Seed))
 	s.changes.mu.Unlock()
 }

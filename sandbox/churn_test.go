@@ -153,3 +153,19 @@ func TestChurnAdmin(t *testing.T) {
 		}
 	}
 }
+
+func TestChangeLogKeepsTheLatest(t *testing.T) {
+	s := newTestServer(t, Options{})
+	s.changes.limit = 10
+	s.Churn(25)
+	cs := s.Changes(0)
+	if len(cs) < 5 || len(cs) > 10 || cs[len(cs)-1].Seq != 25 {
+		t.Fatalf("kept %d changes ending at %d; want 5 to 10, the latest 25", len(cs), cs[len(cs)-1].Seq)
+	}
+	if got := s.Changes(23); len(got) != 2 || got[0].Seq != 24 {
+		t.Fatalf("Changes(23) = %v", got)
+	}
+	if got := s.Changes(25); got != nil {
+		t.Fatalf("Changes(25) = %v", got)
+	}
+}

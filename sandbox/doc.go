@@ -69,8 +69,8 @@
 // are not final. Each change sets modified to Options.Now, is what
 // trades.sold.get, increment.get and trade.fullinfo.get return from then
 // on, publishes its TMC messages and is appended to the change log
-// (Server.Changes, GET /_sandbox/changes?since=SEQ, kept in memory until
-// Reset). Changed and new trades live in an overlay over the derived seed.
+// (Server.Changes, GET /_sandbox/changes?since=SEQ; in memory, the latest
+// 500,000 to 1,000,000 changes). Changed and new trades live in an overlay over the derived seed.
 //
 // # Message channel (TMC)
 //
@@ -98,7 +98,10 @@
 // connection that closes keeps its messages in flight until then, as the
 // platform does. A failed message is delivered again after
 // TMCOptions.FailDelay (10 s, a choice). TMCOptions.Duplicates publishes a
-// share of messages twice (a second id, the same content). The HTTP APIs
+// share of messages twice (a second id, the same content). A group's queue
+// holds at most 500,000 messages; past it the oldest expire (counted in
+// TMCStats.Expired) so a churning sandbox nobody consumes from stays within
+// memory. The HTTP APIs
 // work on the same queues: messages.consume (quantity 10–200, default 100, a
 // choice) takes from the group's queue, messages.confirm settles by id.
 // GET /_sandbox/tmc returns TMCStats; POST /_sandbox/tmc/drop (DropTMC)

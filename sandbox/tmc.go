@@ -61,11 +61,15 @@ const (
 )
 
 const (
-	sellerUserID  int64 = 2_206_571_234_567
-	tmcIDBase     int64 = 7_012_345_678_901_234_567 // message ids beyond 2^53
-	maxGroupName        = 32
-	tmcHandshake        = 10 * time.Second
-	tmcDefaultGrp       = "default"
+	sellerUserID int64 = 2_206_571_234_567
+	tmcIDBase    int64 = 7_012_345_678_901_234_567 // message ids beyond 2^53
+	maxGroupName       = 32
+	// defaultMaxBacklog bounds a group's queue: past it the oldest message expires
+	// (TMCStats.Expired), so a sandbox that churns with no consumer stays
+	// within memory.
+	defaultMaxBacklog = 500_000
+	tmcHandshake      = 10 * time.Second
+	tmcDefaultGrp     = "default"
 )
 
 // tmcTopics are the topics an app is subscribed to.
@@ -81,8 +85,9 @@ var tmcTopics = []string{
 }
 
 type tmcHub struct {
-	s    *Server
-	opts TMCOptions
+	s          *Server
+	opts       TMCOptions
+	maxBacklog int // defaultMaxBacklog (smaller in tests)
 
 	mu      sync.Mutex
 	rng     *rand.Rand
@@ -144,6 +149,7 @@ type TMCStats struct {
 	Redelivered int64 `json:"redelivered"` // deliveries after a timeout or a failure
 	Confirmed   int64 `json:"confirmed"`   // messages confirmed (each once)
 	Failed      int64 `json:"failed"`      // failures reported
+	Expired     int64 `json:"expired"`     // dropped from a full queue (500,000 a group) unconfirmed
 	Unconfirmed int   `json:"unconfirmed"` // published, not yet confirmed
 	Connections int   `json:"connections"`
 	// UnconfirmedIDs lists them (up to 1000).
@@ -160,7 +166,7 @@ func newTMCHub(s *Server, o TMCOptions) *tmcHub {
 	if o.FailDelay <= 0 {
 		o.FailDelay = DefaultTMCFailDelay
 	}
-	h := &tmcHub{s: s, opts: o, conns: map[*tmcConn]bool{}, tickerC: make(chan struct{})}
+	h := &tmcHub{s: s, opts: o, maxBacklog: defaultMaxBacklog, conns: map[*tmcConn]bool{}, tickerC: make(chan struct{})}
 	h.resetLocked()
 	go h.tick()
 	return h
@@ -276,6 +282,12 @@ func (h *tmcHub) publish(topic, content, nick string, now time.Time) {
 		m := &tmcMsg{id: tmcIDBase + h.seq, topic: topic, content: content, nick: nick, userID: sellerUserID,
 			pub: now, group: g.name}
 		h.msgs[m.id] = m
+		if len(g.backlog) >= h.maxBacklog {
+			delete(h.msgs, g.backlog[0].id)
+			g.backlog[0] = nil
+			g.backlog = g.backlog[1:]
+			h.counts.Expired++
+		}
 		g.backlog = append(g.backlog, m)
 		h.counts.Published++
 	}

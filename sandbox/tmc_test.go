@@ -202,3 +202,19 @@ func TestTMCAdmin(t *testing.T) {
 		t.Fatal("a duplicates probability of 2 is accepted")
 	}
 }
+
+// A group's queue is bounded: with no consumer the oldest messages expire.
+func TestTMCBacklogBound(t *testing.T) {
+	s := newTestServer(t, Options{})
+	s.tmc.maxBacklog = 20
+	s.Permit(nil)
+	s.Churn(50)
+	st := s.TMCStats()
+	if st.Unconfirmed != 20 || st.Expired != st.Published-20 {
+		t.Fatalf("stats %+v, want 20 kept and the rest expired", st)
+	}
+	msgs := consume(t, s, map[string]string{"quantity": "200"})
+	if len(msgs) != 20 || num(msgs[19]["id"]) != strconv.FormatInt(tmcIDBase+st.Published, 10) {
+		t.Fatalf("consumed %d, last %v: want the newest 20", len(msgs), msgs[len(msgs)-1]["id"])
+	}
+}
