@@ -208,7 +208,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	drained := make(chan struct{}) // handlers done after a stop
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-life.Done(): // Run ended by itself (a refused handshake)
+			return
+		}
 		for _, e := range c.sched.close() {
 			c.release(e.m)
 		}
