@@ -305,14 +305,14 @@ func (h *tmcHub) dispatch(g *tmcGroup, only *tmcConn, max int) {
 	for len(g.backlog) > 0 && len(g.conns) > 0 {
 		var c *tmcConn
 		if only != nil {
-			if only.inflight >= h.opts.Window || (max > 0 && sent >= max) {
+			if !h.room(only) || (max > 0 && sent >= max) {
 				return
 			}
 			c = only
 		} else {
 			for k := range g.conns {
 				cand := g.conns[(g.rr+k)%len(g.conns)]
-				if cand.inflight < h.opts.Window {
+				if h.room(cand) {
 					c = cand
 					g.rr = (g.rr + k + 1) % len(g.conns)
 					break
@@ -326,12 +326,16 @@ func (h *tmcHub) dispatch(g *tmcGroup, only *tmcConn, max int) {
 		g.backlog[0] = nil
 		g.backlog = g.backlog[1:]
 		h.deliver(m, c, now)
-		select {
-		case c.out <- h.frame(m):
-		default: // cannot happen: out holds Window frames
-		}
+		c.out <- h.frame(m) // room checked it will not block
 		sent++
 	}
+}
+
+// room reports whether c may take another message: fewer than Window
+// unconfirmed, and room in its write queue (frames a slow reader has not
+// taken yet stay there after their messages time out). Call with h.mu held.
+func (h *tmcHub) room(c *tmcConn) bool {
+	return c.inflight < h.opts.Window && len(c.out) < cap(c.out)
 }
 
 // deliver marks m in flight (over c, or nil for messages.consume).

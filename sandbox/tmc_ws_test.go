@@ -89,6 +89,11 @@ func TestTMCHandshakeChecks(t *testing.T) {
 			t.Errorf("%v: %d %q, want %d %q", c.h, ack.StatusCode, ack.StatusPhrase, c.code, c.phrase)
 		}
 	}
+	// The server registers a connection just after its CONNECTACK.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.TMCStats().Connections != 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if st := s.TMCStats(); st.Connections != 1 {
 		t.Fatalf("%d connections, want only the good one", st.Connections)
 	}
