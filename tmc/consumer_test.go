@@ -349,7 +349,9 @@ func TestReconnectAfterDrop(t *testing.T) {
 // A stop lets the running handler finish and confirms it; what waited for a
 // handler goes back to the channel at once, and another consumer gets it.
 func TestCleanStop(t *testing.T) {
-	sb := startSandbox(t, sandbox.Options{TMC: sandbox.TMCOptions{FailDelay: 50 * time.Millisecond}})
+	// Messages still in transit when the connection closes come back after
+	// the confirm timeout (Redeliver); those released come back after FailDelay.
+	sb := startSandbox(t, sandbox.Options{TMC: sandbox.TMCOptions{FailDelay: 50 * time.Millisecond, Redeliver: 500 * time.Millisecond}})
 	started := make(chan int64, 100)
 	release := make(chan struct{})
 	var finished atomic.Int64

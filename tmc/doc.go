@@ -46,6 +46,8 @@
 //     "consumer stopping" (so the channel hands them on without waiting for a
 //     confirm timeout); running handlers finish (their ctx is cancelled after
 //     StopTimeout); their confirms are written (StopTimeout more); close.
+//     Messages the server had sent but the consumer had not read by then
+//     come again after the channel's confirm timeout.
 //
 // # Choices where the platform's behaviour is unconfirmed
 //
