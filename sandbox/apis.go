@@ -26,7 +26,7 @@ type api struct {
 // built on first use, not at start-up.
 var apis = sync.OnceValue(func() map[string]*api {
 	m := map[string]*api{}
-	for _, a := range []*api{
+	for _, a := range append([]*api{
 		{name: "taobao.time.get", handle: (*Server).timeGet},
 		{name: "taobao.trades.sold.get", session: sessionRequired, required: []string{"fields"}, handle: (*Server).tradesSoldGet},
 		{name: "taobao.trades.sold.increment.get", session: sessionRequired, required: []string{"fields", "start_modified", "end_modified"}, handle: (*Server).tradesSoldIncrementGet},
@@ -42,7 +42,7 @@ var apis = sync.OnceValue(func() map[string]*api {
 		{name: "taobao.opentrade.activity.sync", session: sessionRequired, write: true, required: []string{"activity_id", "start_time", "end_time", "activity_name", "item_id_list"}, handle: (*Server).opentradeActivitySync},
 		{name: "tmall.supplychain.channel.product.downshelf", session: sessionRequired, write: true, required: []string{"product_id"}, handle: (*Server).channelDownshelf},
 		{name: "tmall.supplychain.channel.product.upshelf", session: sessionRequired, write: true, required: []string{"product_id"}, handle: (*Server).channelUpshelf},
-	} {
+	}, tmcAPIs()...) {
 		a.root = responseRoot(a.name)
 		m[a.name] = a
 	}

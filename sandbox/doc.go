@@ -5,8 +5,9 @@
 //
 // Endpoints: /router/rest (GET or POST; query string and body merged, the
 // body urlencoded or multipart/form-data, file parts left out of the sign),
-// /router/batch, GET /_sandbox/stats, POST /_sandbox/reset and
-// POST /_sandbox/ban?seconds=N.
+// /router/batch, GET /_sandbox/stats, POST /_sandbox/reset,
+// POST /_sandbox/ban?seconds=N, the message channel (below) and the churn's
+// GET /_sandbox/changes?since=N and POST /_sandbox/churn?n=N.
 //
 // System checks run in this order, with the gateway's codes and messages:
 // 21 Missing method, 22 Invalid method (a method the catalog does not
@@ -65,4 +66,58 @@
 // truncated bodies (the call applied, half the body sent with a matching
 // Content-Length) and 1–2 s bans. QPS windows, bans and latency use the real
 // clock; Options.Now only dates data and checks timestamps.
+//
+// # Trade churn
+//
+// Options.Churn trade events a second (Server.Churn(n) or
+// POST /_sandbox/churn?n=N on demand): a new trade (TradeCreate), paid
+// (TradeBuyerPay), shipped (TradeSellerShip), modified (TradeMemoModified,
+// TradeChanged), a refund opened (RefundCreated; orders' refund_status
+// WAIT_SELLER_AGREE) and completed (RefundSuccess + TradeClose, status
+// TRADE_CLOSED, refund_status SUCCESS), closed unpaid (TradeClose,
+// TRADE_CLOSED_BY_TAOBAO) or finished (TradeSuccess). Churn changes new
+// trades and the seed trades created in the two days before the start that
+// are not final. Each change sets modified to Options.Now, is what
+// trades.sold.get, increment.get and trade.fullinfo.get return from then
+// on, publishes its TMC messages and is appended to the change log
+// (Server.Changes, GET /_sandbox/changes?since=SEQ; in memory, the latest
+// 500,000 to 1,000,000 changes). Changed and new trades live in an overlay over the derived seed.
+//
+// # Message channel (TMC)
+//
+// ws://HOST/tmc serves the frames of package tmc/wire. The handshake's sign
+// is checked as TOP's md5 signature over app_key, group_name and timestamp
+// (epoch ms, within 10 minutes); a refusal is a CONNECTACK with a status
+// (choices, the platform's are not documented): 400 malformed or missing
+// fields, 401 "invalid app_key" / "invalid timestamp" / "invalid sign", 404
+// "group not exist: <name>". Later frames must carry the token (else the
+// connection is closed).
+//
+// Messages are published for shops that called taobao.tmc.user.permit
+// (Server.Permit in tests; topics filter, none means all), to the shop's
+// group (taobao.tmc.group.add; "default" otherwise), from churn and from
+// writes through the gateway: SKU price (taobao_item_ItemUpdate,
+// changed_fields "price"), stock (ItemUpdate, "num"), channel product shelf
+// (ItemUpshelf / ItemDownshelf about the product's item). Message ids start
+// beyond 2^53; the seller's user_id is 2206571234567.
+//
+// Connections of a group share its queue: each message goes to one of
+// them, round robin among those holding fewer than TMCOptions.Window (256)
+// unconfirmed; it is pushed as it is published (TMCOptions.PullOnly: only
+// in answer to a pull request) and on every pull request. A message not
+// confirmed within TMCOptions.Redeliver (5 minutes) is delivered again; a
+// connection that closes keeps its messages in flight until then, as the
+// platform does. A failed message is delivered again after
+// TMCOptions.FailDelay (10 s, a choice). TMCOptions.Duplicates publishes a
+// share of messages twice (a second id, the same content). A group's queue
+// holds at most 500,000 messages; past it the oldest expire (counted in
+// TMCStats.Expired) so a churning sandbox nobody consumes from stays within
+// memory. The HTTP APIs
+// work on the same queues: messages.consume (quantity 10–200, default 100, a
+// choice) takes from the group's queue, messages.confirm settles by id.
+// GET /_sandbox/tmc returns TMCStats; POST /_sandbox/tmc/drop (DropTMC)
+// drops every connection. Choices: a nick that has not permitted answers 15
+// isv.user-not-exist (user.get, group.add); an unknown group 15
+// isv.group-not-exist; user.permit needs the session, the others only the
+// app.
 package sandbox

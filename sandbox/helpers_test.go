@@ -25,6 +25,7 @@ func newTestServer(t testing.TB, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 

@@ -48,6 +48,10 @@ type Options struct {
 	Trades int
 	// Now is the gateway clock (default time.Now).
 	Now func() time.Time
+	// Churn causes this many trade events a second (churn.go); 0 is none.
+	Churn float64
+	// TMC configures the message channel (tmc.go).
+	TMC TMCOptions
 }
 
 // Server is a sandbox gateway. It is an http.Handler; Start serves it on a
@@ -65,6 +69,10 @@ type Server struct {
 	banTill time.Time
 	reqSeq  atomic.Uint64
 	reqSalt uint64
+	tmc     *tmcHub
+	changes changeLog
+	stopBg  chan struct{} // ends the churn loop and the TMC ticker
+	bgOnce  sync.Once
 
 	lnMu sync.Mutex
 	hs   *http.Server
@@ -98,6 +106,10 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("sandbox: qps must not be negative, got %v", o.QPS)
 	case o.Latency < 0:
 		return nil, fmt.Errorf("sandbox: latency must not be negative, got %v", o.Latency)
+	case o.Churn < 0 || o.Churn > 100_000 || math.IsNaN(o.Churn):
+		return nil, fmt.Errorf("sandbox: churn must be between 0 and 100000 trade events a second, got %v", o.Churn)
+	case o.TMC.Duplicates < 0 || o.TMC.Duplicates > 1 || math.IsNaN(o.TMC.Duplicates):
+		return nil, fmt.Errorf("sandbox: tmc duplicates must be a probability between 0 and 1, got %v", o.TMC.Duplicates)
 	}
 	if err := o.Faults.validate(); err != nil {
 		return nil, err
@@ -113,6 +125,12 @@ func New(o Options) (*Server, error) {
 	s.st = genState(o.Seed, s.base)
 	// Trades show the seed items as they were: writes change s.st, not them.
 	s.trades = newTradeStore(o.Trades, o.Seed, s.base, cloneItems(s.st.items))
+	s.resetChurn()
+	s.stopBg = make(chan struct{})
+	s.tmc = newTMCHub(s, o.TMC)
+	if o.Churn > 0 {
+		go s.churnLoop(o.Churn, s.stopBg)
+	}
 	return s, nil
 }
 
@@ -158,8 +176,10 @@ func (s *Server) URL() string {
 	return s.url
 }
 
-// Close stops serving and closes open connections.
+// Close stops serving, the churn and the TMC channel, and closes open
+// connections.
 func (s *Server) Close() error {
+	s.bgOnce.Do(func() { close(s.stopBg); s.tmc.close() })
 	s.lnMu.Lock()
 	defer s.lnMu.Unlock()
 	if s.hs == nil {
@@ -181,6 +201,8 @@ func (s *Server) Reset() {
 	s.st = st
 	s.mu.Unlock()
 	s.stats.reset()
+	s.resetChurn()
+	s.tmc.reset()
 	s.faults.reset(s.opts.Seed)
 	s.limit.reset()
 	s.banMu.Lock()
@@ -255,6 +277,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Ban(time.Duration(sec * float64(time.Second)))
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = fmt.Fprintf(w, "{\"ok\":true,\"seconds\":%s}\n", strconv.FormatFloat(sec, 'f', -1, 64))
+	case "/tmc", "/tmc/":
+		s.serveTMC(w, r)
+	case "/_sandbox/tmc", "/_sandbox/tmc/drop":
+		s.serveTMCAdmin(w, r)
+	case "/_sandbox/changes", "/_sandbox/churn":
+		s.serveChurnAdmin(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -352,6 +380,7 @@ func (s *Server) invoke(a *api, p map[string]string, files map[string]bool, now 
 	payload, e := a.handle(s, c)
 	if e == nil && len(c.writes) > 0 {
 		s.stats.write(a.name, c.writes)
+		s.publishWrites(a.name, c.writes, now)
 	}
 	return payload, e, f
 }

@@ -69,12 +69,14 @@ type tradeStore struct {
 	now   int64   // no trade is created or modified after now
 	items []item  // seed items (immutable) for orders
 	cache queryCache
+	ov    overlay // trades changed or created by churn (churn.go)
 }
 
 func newTradeStore(n int, seed int64, base time.Time, items []item) *tradeStore {
 	now := base.Unix()
 	span := int64(tradeWindow / time.Second)
-	t := &tradeStore{n: n, seed: mix(uint64(seed)), start: now - span, now: now, items: items}
+	t := &tradeStore{n: n, seed: mix(uint64(seed)), start: now - span, now: now, items: items,
+		ov: overlay{trades: map[int]*tradeState{}}}
 	if n > 0 {
 		t.step = float64(span-600) / float64(n) // the newest trade is >= 10 min old
 	}
@@ -86,6 +88,10 @@ func (t *tradeStore) h(i int, salt uint64) uint64 {
 }
 
 func (t *tradeStore) created(i int) int64 {
+	if i >= t.n {
+		st, _ := t.overlaid(i)
+		return st.created
+	}
 	u := float64(t.h(i, 1)>>11) / (1 << 53)
 	return t.start + int64((float64(i)+u)*t.step)
 }
@@ -100,7 +106,7 @@ func (t *tradeStore) index(tid int64) (int, bool) {
 		return 0, false
 	}
 	i := (tid - tidBase) / tidStride
-	if i >= int64(t.n) || t.tid(int(i)) != tid {
+	if i >= int64(t.count()) || t.tid(int(i)) != tid {
 		return 0, false
 	}
 	return int(i), true
@@ -116,6 +122,9 @@ type tcore struct {
 }
 
 func (t *tradeStore) core(i int) tcore {
+	if st, ok := t.overlaid(i); ok {
+		return st.tcore
+	}
 	c := tcore{i: i, created: t.created(i)}
 	age := t.now - c.created
 	r := t.h(i, 2) % 100
@@ -165,15 +174,20 @@ func (t *tradeStore) core(i int) tcore {
 	if span > 0 {
 		c.modified += 60 + int64(t.h(i, 3)%uint64(span))
 	}
+	c.typ = t.typeOf(i)
+	return c
+}
+
+// typeOf is trade i's type.
+func (t *tradeStore) typeOf(i int) string {
 	w := t.h(i, 4) % 100
 	for _, ty := range tradeTypes {
 		if w < ty.weight {
-			c.typ = ty.name
-			break
+			return ty.name
 		}
 		w -= ty.weight
 	}
-	return c
+	return tradeTypes[0].name
 }
 
 // tradeQuery selects trades.
@@ -246,8 +260,9 @@ func (q *tradeQuery) match(t *tradeStore, c tcore) bool {
 
 // createdRange is the index range [lo, hi) of trades created in [from, to].
 func (t *tradeStore) createdRange(from, to int64) (int, int) {
-	lo := sort.Search(t.n, func(i int) bool { return t.created(i) >= from })
-	hi := sort.Search(t.n, func(i int) bool { return t.created(i) > to })
+	n := t.count()
+	lo := sort.Search(n, func(i int) bool { return t.created(i) >= from })
+	hi := sort.Search(n, func(i int) bool { return t.created(i) > to })
 	if hi < lo {
 		hi = lo
 	}
@@ -399,6 +414,7 @@ type tradeView struct {
 	addr     int
 	mobile   string
 	receiver string
+	refund   string // orders' refund_status when churn set one
 }
 
 type orderView struct {
@@ -462,6 +478,7 @@ func (t *tradeStore) view(i int) *tradeView {
 	}
 	v.addr = int((h >> 40) % uint64(len(provinces)))
 	v.mobile = "1" + strconv.FormatInt(3_000_000_000+int64((h>>8)%6_999_999_999), 10)
+	t.overlayView(v)
 	return v
 }
 
@@ -543,7 +560,7 @@ var orderFields = []orderField{
 	{"total_fee", func(v *tradeView, o *orderView) any { return money(o.total) }},
 	{"discount_fee", func(v *tradeView, o *orderView) any { return money(o.discount) }},
 	{"payment", func(v *tradeView, o *orderView) any { return money(o.payment) }},
-	{"refund_status", func(v *tradeView, o *orderView) any { return "NO_REFUND" }},
+	{"refund_status", func(v *tradeView, o *orderView) any { return v.refundStatus() }},
 	{"pic_path", func(v *tradeView, o *orderView) any { return o.item.picURL }},
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -144,10 +145,44 @@ func TestSandboxCommand(t *testing.T) {
 	}
 }
 
+// --churn changes trades while the sandbox serves: its change log grows,
+// and the banner names the message channel.
+func TestSandboxChurn(t *testing.T) {
+	ts := newTestState(nil, "sandbox", "--addr", "127.0.0.1:0", "--churn", "200")
+	done := make(chan int)
+	go func() { done <- Main(ts.State) }()
+	urlRe := regexp.MustCompile(`at http://(127\.0\.0\.1:\d+)/router/rest`)
+	waitFor(t, "the banner", func() bool { return urlRe.MatchString(ts.stdout.String()) })
+	addr := urlRe.FindStringSubmatch(ts.stdout.String())[1]
+	if !strings.Contains(ts.stdout.String(), "ws://"+addr+"/tmc") {
+		t.Errorf("the banner does not name the TMC endpoint:\n%s", ts.stdout)
+	}
+	waitFor(t, "trade changes", func() bool {
+		resp, err := http.Get("http://" + addr + "/_sandbox/changes")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var out struct{ Changes []sandbox.Change }
+		return json.NewDecoder(resp.Body).Decode(&out) == nil && len(out.Changes) >= 20
+	})
+	ts.interrupt()
+	select {
+	case code := <-done:
+		if code != ExitOK {
+			t.Errorf("exit %d, want 0; stderr: %s", code, ts.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sandbox did not stop")
+	}
+}
+
 func TestSandboxFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"sandbox", "--faults", "nope=1"},
 		{"sandbox", "--qps", "-1"},
+		{"sandbox", "--churn", "-1"},
+		{"sandbox", "--tmc-redeliver", "0s"},
 		{"sandbox", "extra"},
 	} {
 		ts := newTestState(nil, args...)

@@ -22,7 +22,13 @@ The sandbox answers at /router/rest (and /router/batch) as the real gateway
 does: signatures, system checks, error codes, paging and seeded shop data
 that writes change. It serves until SIGINT or SIGTERM.
 
-Admin: GET /_sandbox/stats, POST /_sandbox/reset.
+Admin: GET /_sandbox/stats, POST /_sandbox/reset, GET /_sandbox/changes?since=N
+(the trade change log), POST /_sandbox/churn?n=N (N trade events now),
+GET /_sandbox/tmc (message channel counters), POST /_sandbox/tmc/drop.
+
+The message channel (TMC) is served at ws://ADDR/tmc: trade events (--churn,
+or /_sandbox/churn) and item writes publish messages to shops that called
+taobao.tmc.user.permit.
 
 Fault controls: --faults "isp=0.05,http502=0.01,drop=0.01,truncate=0.01,ban=0.01"
 gives per-call probabilities of each injected failure.`
@@ -38,6 +44,8 @@ type sandboxOptions struct {
 	Faults    string
 	Seed      int64
 	Trades    int
+	Churn     float64
+	Redeliver time.Duration
 }
 
 func runSandbox(ctx context.Context, st *State, c *command, args []string) error {
@@ -52,6 +60,8 @@ func runSandbox(ctx context.Context, st *State, c *command, args []string) error
 	fs.StringVar(&o.Faults, "faults", "", "injected failure probabilities, e.g. isp=0.05,ban=0.01")
 	fs.Int64Var(&o.Seed, "seed", 1, "seed of the generated data and fault draws")
 	fs.IntVar(&o.Trades, "trades", 0, "number of generated trades (0 = the sandbox default, 3000)")
+	fs.Float64Var(&o.Churn, "churn", 0, "trade events a second (created, paid, shipped, modified, refunded) while callers read")
+	fs.DurationVar(&o.Redeliver, "tmc-redeliver", sandbox.DefaultTMCRedeliver, "how long a TMC message may stay unconfirmed before it is delivered again")
 	pos, err := fs.parseOrHelp(st, args, false)
 	if err != nil {
 		return err
@@ -66,6 +76,10 @@ func runSandbox(ctx context.Context, st *State, c *command, args []string) error
 		return usageErrorf("sandbox", "--latency must not be negative")
 	case o.Trades < 0:
 		return usageErrorf("sandbox", "--trades must not be negative")
+	case o.Churn < 0:
+		return usageErrorf("sandbox", "--churn must not be negative")
+	case o.Redeliver <= 0:
+		return usageErrorf("sandbox", "--tmc-redeliver must be positive")
 	}
 	faults, err := sandbox.ParseFaults(o.Faults)
 	if err != nil {
@@ -77,6 +91,7 @@ func runSandbox(ctx context.Context, st *State, c *command, args []string) error
 	sb, err := sandbox.New(sandbox.Options{
 		AppKey: o.AppKey, AppSecret: o.AppSecret, Session: o.Session,
 		QPS: o.QPS, Latency: o.Latency, Faults: faults, Seed: o.Seed, Trades: o.Trades,
+		Churn: o.Churn, TMC: sandbox.TMCOptions{Redeliver: o.Redeliver},
 	})
 	if err != nil {
 		return usageErrorf("sandbox", "%v", err)
@@ -100,8 +115,9 @@ Point a profile of topscript.toml at it:
   session    = %q
   gateway    = %q
 then: topscript call taobao.time.get --profile sandbox
+Message channel (TMC): %s
 Stop with Ctrl-C.
-`, sb.URL(), o.AppKey, o.AppSecret, o.Session, sb.URL())
+`, sb.URL(), o.AppKey, o.AppSecret, o.Session, sb.URL(), sb.TMCURL())
 	<-ctx.Done()
 	fmt.Fprintln(st.Stderr, "topscript sandbox: stopped")
 	return nil
