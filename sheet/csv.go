@@ -106,7 +106,7 @@ func NewCSVReader(src io.Reader, name string, o Options) (*CSVReader, error) {
 	cr.FieldsPerRecord = -1 // checked here, to name both counts
 	r := &CSVReader{path: name, r: cr, format: format}
 	if o.Header != nil {
-		if err := checkNames(o.Header); err != nil {
+		if _, err := CheckNames(o.Header); err != nil {
 			return nil, &Error{Path: name, Err: err}
 		}
 		r.header.Names = o.Header
@@ -181,7 +181,7 @@ func (r *CSVReader) Next() (Row, error) {
 			r.Close()
 			return Row{}, err
 		}
-		if blank(rec) {
+		if Blank(rec) {
 			continue
 		}
 		if err := checkUTF8(r.path, line, rec); err != nil {
@@ -242,28 +242,30 @@ func (r *CSVReader) headerRow(missing string) ([]string, int, error) {
 	for i, h := range rec {
 		names[i] = strings.TrimSpace(h)
 	}
-	if err := checkNames(names); err != nil {
+	if _, err := CheckNames(names); err != nil {
 		return nil, 0, &Error{Path: r.path, Line: line, Err: err}
 	}
 	return names, line, nil
 }
 
-// checkNames refuses an empty or duplicate column name.
-func checkNames(names []string) error {
+// CheckNames refuses a header without columns, or with an empty or
+// duplicate column name. The column returned is the 0-based column the
+// problem is at (-1 for no columns), for callers that name its cell.
+func CheckNames(names []string) (int, error) {
 	if len(names) == 0 {
-		return errors.New("no columns")
+		return -1, errors.New("no columns: the header is empty")
 	}
 	seen := make(map[string]int, len(names))
 	for i, h := range names {
 		if h == "" {
-			return fmt.Errorf("header column %d has no name", i+1)
+			return i, fmt.Errorf("header column %d has no name", i+1)
 		}
 		if j, dup := seen[h]; dup {
-			return fmt.Errorf("duplicate header %q (columns %d and %d)", h, j, i+1)
+			return i, fmt.Errorf("duplicate header %q (columns %d and %d)", h, j, i+1)
 		}
 		seen[h] = i + 1
 	}
-	return nil
+	return 0, nil
 }
 
 // checkUTF8 refuses a record that is not valid UTF-8: a file read as
@@ -278,8 +280,9 @@ func checkUTF8(path string, line int, rec []string) error {
 	return nil
 }
 
-// blank reports a row of empty cells (what spreadsheets leave behind).
-func blank(rec []string) bool {
+// Blank reports a row of empty cells (what spreadsheets leave behind):
+// readers skip them.
+func Blank(rec []string) bool {
 	for _, v := range rec {
 		if strings.TrimSpace(v) != "" {
 			return false
