@@ -1,59 +1,23 @@
 package top
 
 import (
-	"regexp"
-	"strings"
-	"sync"
+	"github.com/topscript/topscript/internal/redact"
 )
 
 // redacted replaces secrets in text.
-const redacted = "[REDACTED]"
+const redacted = redact.Mark
 
-// secretParamRe matches name=value pairs (query strings, form bodies) and
-// "name":"value" pairs (JSON) whose value is a secret.
-var secretParamRe = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(?i)(\b(?:sign|session|sessionkey|session_key|app_secret|secret|access_token|refresh_token)=)[^&\s"']*|("(?:sign|session|sessionkey|session_key|app_secret|secret|access_token|refresh_token)"\s*:\s*")[^"]*`)
-})
+// redactor scrubs the client's secrets (internal/redact holds the rules,
+// shared with the notification senders).
+type redactor struct{ r redact.Redactor }
 
-// redactor scrubs a set of known secret strings plus anything that looks
-// like a secret parameter.
-type redactor struct {
-	words []string
-}
-
-func newRedactor(words ...string) redactor {
-	r := redactor{}
-	for _, w := range words {
-		if len(w) >= 3 {
-			r.words = append(r.words, w)
-		}
-	}
-	return r
-}
+func newRedactor(words ...string) redactor { return redactor{redact.New(words...)} }
 
 // with returns a redactor that also scrubs more words (a call's session,
 // its sign).
-func (r redactor) with(words ...string) redactor {
-	out := redactor{words: append([]string(nil), r.words...)}
-	for _, w := range words {
-		if len(w) >= 3 {
-			out.words = append(out.words, w)
-		}
-	}
-	return out
-}
+func (r redactor) with(words ...string) redactor { return redactor{r.r.With(words...)} }
 
-func (r redactor) redact(s string) string {
-	for _, w := range r.words {
-		if strings.Contains(s, w) {
-			s = strings.ReplaceAll(s, w, redacted)
-		}
-	}
-	if strings.Contains(s, "=") || strings.Contains(s, `"`) {
-		s = secretParamRe().ReplaceAllString(s, "${1}${2}"+redacted)
-	}
-	return s
-}
+func (r redactor) redact(s string) string { return r.r.Redact(s) }
 
 // Redact returns s with the app secret, the configured session and any
 // sign=, session=, secret= values replaced by "[REDACTED]". The client
