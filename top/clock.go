@@ -16,6 +16,10 @@ type Clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
+// WallClock is the real clock, for other packages whose waits take a
+// Clock too (the notify dispatcher's rate limits).
+var WallClock Clock = realClock{}
+
 // realClock is the wall clock.
 type realClock struct{}
 
