@@ -177,8 +177,9 @@ func (d *Dispatcher) scrubEvent(e Event) Event {
 
 // Flush waits until every alert queued so far has been sent (or has
 // failed), or until ctx ends; alerts still queued then are dropped,
-// counted and logged, and the error says how many. It never blocks past
-// ctx, and the dispatcher stays usable.
+// counted and logged, and the error says how many were dropped and how
+// many were still being sent. It never blocks past ctx, and the dispatcher
+// stays usable.
 func (d *Dispatcher) Flush(ctx context.Context) error {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -195,15 +196,23 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			dropped := 0
+			dropped, sending := 0, 0
 			for _, w := range d.workers {
 				if n := w.drain(); n > 0 {
 					dropped += n
 					d.log.Warn("notify: alerts not sent before the deadline, dropped", "target", w.t.Name, "dropped", n)
 				}
+				w.mu.Lock()
+				sending += w.busy
+				w.mu.Unlock()
 			}
-			if dropped > 0 {
+			switch {
+			case dropped > 0 && sending > 0:
+				return fmt.Errorf("notify: %d alerts not sent before the deadline (dropped), %d still being sent", dropped, sending)
+			case dropped > 0:
 				return fmt.Errorf("notify: %d alerts not sent before the deadline (dropped)", dropped)
+			case sending > 0:
+				return fmt.Errorf("notify: %d alerts still being sent at the deadline", sending)
 			}
 			return nil
 		}
