@@ -1,24 +1,15 @@
 package stdlib
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"strings"
 	"sync"
 	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
-	"golang.org/x/text/encoding/simplifiedchinese"
-	"golang.org/x/text/encoding/unicode"
-	"golang.org/x/text/transform"
 
 	"github.com/topscript/topscript/internal/numtext"
+	"github.com/topscript/topscript/sheet"
 )
 
 // The csv module reads and writes the spreadsheets operators live in:
@@ -30,10 +21,14 @@ import (
 //	w:write({num_iid = "123", status = "ok"})   -- or an array in header order
 //	w:close()
 //
-// Rows are tables of strings keyed by the header row. The input encoding is
-// detected: UTF-8 with or without a BOM, UTF-16 with a BOM, and otherwise
-// GBK/GB18030 (what Excel in China writes) when the bytes are not UTF-8.
-// Reading options: delimiter (default ","), encoding ("auto", "utf-8",
+// Rows are tables of strings keyed by the header row. Reading is
+// sheet.OpenCSV's: the input encoding is detected (UTF-8 with or without a
+// BOM, UTF-16 with a BOM, and otherwise GBK/GB18030, what Excel in China
+// writes, when the bytes are not UTF-8), and a 淘宝助理 export (a version
+// line, then a row of English keys and a row of Chinese labels) gives rows
+// keyed by its English keys. Reading options: delimiter (default "," but a
+// tab for 淘宝助理 exports and files whose first line has tabs and no
+// comma), encoding ("auto", "utf-8",
 // "gbk"/"gb18030"), header (an array of names when the file has no header
 // row). Blank lines and rows of empty cells are skipped.
 //
@@ -168,40 +163,33 @@ func CSVHeader(v lua.LValue) []string {
 	return nil
 }
 
-// csvOptions are the reading options.
-type csvOptions struct {
-	delimiter rune
-	encoding  string
-	header    []string
-}
-
-func checkCSVOptions(L *lua.LState, n int, fn string) csvOptions {
-	o := csvOptions{delimiter: ',', encoding: "auto"}
+// checkCSVOptions reads the reading options.
+func checkCSVOptions(L *lua.LState, n int, fn string) sheet.Options {
+	var o sheet.Options
 	switch t := L.Get(n).(type) {
 	case *lua.LNilType:
 		return o
 	case *lua.LTable:
 		if d := t.RawGetString("delimiter"); d != lua.LNil {
-			o.delimiter = checkDelimiter(L, d, fn)
+			o.Delimiter = checkDelimiter(L, d, fn)
 		}
 		if e := t.RawGetString("encoding"); e != lua.LNil {
 			s, ok := e.(lua.LString)
 			if !ok {
 				L.RaiseError("%s: encoding must be a string", fn)
 			}
-			o.encoding = strings.ToLower(string(s))
-			switch o.encoding {
-			case "auto", "utf-8", "utf8", "gbk", "gb18030", "gb2312":
-			default:
-				L.RaiseError("%s: unknown encoding %q (want \"auto\", \"utf-8\" or \"gbk\")", fn, string(s))
+			enc, err := sheet.ParseEncoding(string(s))
+			if err != nil {
+				L.RaiseError("%s: %v", fn, err)
 			}
+			o.Encoding = enc
 		}
 		if h := t.RawGetString("header"); h != lua.LNil {
 			ht, ok := h.(*lua.LTable)
 			if !ok {
 				L.RaiseError("%s: header must be an array of names", fn)
 			}
-			o.header = checkHeader(L, ht, fn)
+			o.Header = checkHeader(L, ht, fn)
 		}
 		return o
 	default:
@@ -261,11 +249,12 @@ func openCSVArgs(L *lua.LState, fn string) *csvReader {
 	return r
 }
 
-// csvReader streams header-keyed rows out of a file.
+// csvReader streams header-keyed rows out of a file (sheet.CSVReader does
+// the decoding) and carries what the csv.rows iterator needs: its header and
+// whether its file is still open.
 type csvReader struct {
 	path   string
-	f      *os.File
-	r      *csv.Reader
+	r      *sheet.CSVReader
 	header []string
 	keys   []lua.LString
 
@@ -274,63 +263,16 @@ type csvReader struct {
 	expired bool       // closed because the run that opened it ended
 }
 
-// openCSVReader opens path, detects its encoding and reads the header row.
-func openCSVReader(path string, o csvOptions) (*csvReader, error) {
-	f, err := os.Open(path)
+// openCSVReader opens path, detects its encoding and format and reads the
+// header row(s).
+func openCSVReader(path string, o sheet.Options) (*csvReader, error) {
+	sr, err := sheet.OpenCSV(path, o)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: no such file", path)
-		}
 		return nil, err
 	}
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("%s: is a directory, not a CSV file", path)
-	}
-	src, err := decodeInput(f, o.encoding)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	cr := csv.NewReader(src)
-	cr.Comma = o.delimiter
-	cr.FieldsPerRecord = -1 // checked here, to name both counts
-	r := &csvReader{path: path, f: f, r: cr}
-	header := o.header
-	if header == nil {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			f.Close()
-			return nil, fmt.Errorf("%s: empty file: no header row", path)
-		}
-		if err != nil {
-			f.Close()
-			return nil, r.parseError(err)
-		}
-		header = make([]string, len(rec))
-		seen := make(map[string]int, len(rec))
-		line, _ := cr.FieldPos(0)
-		if err := checkUTF8(path, line, rec); err != nil {
-			f.Close()
-			return nil, err
-		}
-		for i, h := range rec {
-			h = strings.TrimSpace(h)
-			if h == "" {
-				f.Close()
-				return nil, fmt.Errorf("%s:%d: header column %d has no name", path, line, i+1)
-			}
-			if j, dup := seen[h]; dup {
-				f.Close()
-				return nil, fmt.Errorf("%s:%d: duplicate header %q (columns %d and %d)", path, line, h, j, i+1)
-			}
-			seen[h] = i + 1
-			header[i] = h
-		}
-	}
-	r.header = header
-	r.keys = make([]lua.LString, len(header))
-	for i, h := range header {
+	r := &csvReader{path: path, r: sr, header: sr.Header().Names}
+	r.keys = make([]lua.LString, len(r.header))
+	for i, h := range r.header {
 		r.keys[i] = lua.LString(h)
 	}
 	return r, nil
@@ -342,7 +284,7 @@ func (r *csvReader) close() {
 	defer r.mu.Unlock()
 	if !r.done {
 		r.done = true
-		r.f.Close()
+		r.r.Close()
 	}
 }
 
@@ -364,147 +306,26 @@ func (r *csvReader) expire() {
 	r.close()
 }
 
-func (r *csvReader) parseError(err error) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%s:%d:%d: %v", r.path, pe.Line, pe.Column, pe.Err)
-	}
-	return fmt.Errorf("%s: %v", r.path, err)
-}
-
 // next returns the next row as a table and its line number, or nil at the
 // end of the file. The file is closed at the end and on errors.
 func (r *csvReader) next(L *lua.LState) (*lua.LTable, int, error) {
 	if r.expired {
 		return nil, 0, fmt.Errorf("%s: the file was closed when the run that opened it ended (open it again with csv.rows)", r.path)
 	}
-	for !r.done {
-		rec, err := r.r.Read()
+	if r.isDone() {
+		return nil, 0, nil
+	}
+	row, err := r.r.Next()
+	if err != nil {
+		r.close()
 		if err == io.EOF {
-			r.close()
 			return nil, 0, nil
 		}
-		if err != nil {
-			r.close()
-			return nil, 0, r.parseError(err)
-		}
-		line, _ := r.r.FieldPos(0)
-		if blankRecord(rec) {
-			continue
-		}
-		if err := checkUTF8(r.path, line, rec); err != nil {
-			r.close()
-			return nil, 0, err
-		}
-		if len(rec) != len(r.header) {
-			r.close()
-			return nil, 0, fmt.Errorf("%s:%d: row has %d columns, header has %d", r.path, line, len(rec), len(r.header))
-		}
-		t := L.CreateTable(0, len(rec))
-		for i, v := range rec {
-			t.RawSetString(string(r.keys[i]), lua.LString(v))
-		}
-		return t, line, nil
+		return nil, 0, err
 	}
-	return nil, 0, nil
-}
-
-// checkUTF8 refuses a record that is not valid UTF-8: a file read as
-// UTF-8 that is not (a GBK export read with encoding = "utf-8", or a file
-// mixing encodings) would otherwise hand the script garbled keys and values.
-func checkUTF8(path string, line int, rec []string) error {
-	for i, v := range rec {
-		if !utf8.ValidString(v) {
-			return fmt.Errorf("%s:%d: column %d is not valid UTF-8 (is the file GBK? read it with {encoding = \"gbk\"})", path, line, i+1)
-		}
+	t := L.CreateTable(0, len(row.Values))
+	for i, v := range row.Values {
+		t.RawSetString(string(r.keys[i]), lua.LString(v))
 	}
-	return nil
-}
-
-// blankRecord reports a row of empty cells (what spreadsheets leave behind).
-func blankRecord(rec []string) bool {
-	for _, v := range rec {
-		if strings.TrimSpace(v) != "" {
-			return false
-		}
-	}
-	return true
-}
-
-// decodeInput wraps r so that it yields UTF-8, per the encoding option.
-func decodeInput(r io.Reader, enc string) (io.Reader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, _ := br.Peek(3)
-	switch {
-	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
-		br.Discard(3)
-		return br, nil
-	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}):
-		return transform.NewReader(br, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewDecoder()), nil
-	case bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
-		return transform.NewReader(br, unicode.UTF16(unicode.BigEndian, unicode.UseBOM).NewDecoder()), nil
-	}
-	switch enc {
-	case "utf-8", "utf8":
-		return br, nil
-	case "gbk", "gb18030", "gb2312":
-		return transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder()), nil
-	}
-	return &autoReader{br: br}, nil
-}
-
-// autoReader passes ASCII through until the first non-ASCII byte, then
-// decides the encoding from what follows: UTF-8 when the buffered bytes are
-// valid UTF-8, GB18030 (a superset of GBK) otherwise.
-type autoReader struct {
-	br *bufio.Reader
-	r  io.Reader // set once decided
-}
-
-func (a *autoReader) Read(p []byte) (int, error) {
-	if a.r != nil {
-		return a.r.Read(p)
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	buf, err := a.br.Peek(a.br.Size())
-	if len(buf) == 0 {
-		if err == nil {
-			err = io.EOF
-		}
-		return 0, err
-	}
-	i := 0
-	for i < len(buf) && buf[i] < utf8.RuneSelf {
-		i++
-	}
-	if i > 0 {
-		n := copy(p, buf[:i])
-		a.br.Discard(n)
-		return n, nil
-	}
-	if looksUTF8(buf, len(buf) == a.br.Size()) {
-		a.r = a.br
-	} else {
-		a.r = transform.NewReader(a.br, simplifiedchinese.GB18030.NewDecoder())
-	}
-	return a.r.Read(p)
-}
-
-// looksUTF8 reports whether b is valid UTF-8; when more may follow (more is
-// true), a rune cut at the end of b does not count against it.
-func looksUTF8(b []byte, more bool) bool {
-	if more {
-		for k := 1; k <= utf8.UTFMax && k <= len(b); k++ {
-			c := b[len(b)-k]
-			if utf8.RuneStart(c) {
-				if !utf8.FullRune(b[len(b)-k:]) {
-					b = b[:len(b)-k]
-				}
-				break
-			}
-		}
-	}
-	return utf8.Valid(b)
+	return t, row.Line, nil
 }

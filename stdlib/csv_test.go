@@ -86,6 +86,27 @@ func TestCSVUTF16(t *testing.T) {
 	checkPrices(t, writeFile(t, "utf16.csv", data))
 }
 
+// A 淘宝助理 export (UTF-16LE, tabs, a version line, key and label rows)
+// reads as rows keyed by its English keys.
+func TestCSVTaobaoAssistant(t *testing.T) {
+	L := newState(t, nil)
+	L.SetGlobal("path", luaString(filepath.Join("..", "sheet", "testdata", "taobao_assistant.csv")))
+	run(t, L, `
+		local lines = {}
+		local rows = {}
+		for row, line in csv.rows(path) do
+			rows[#rows + 1] = row
+			lines[#lines + 1] = line
+		end
+		assert(#rows == 3, "rows: " .. #rows)
+		assert(rows[1].num_id == "658812345678", rows[1].num_id)
+		assert(rows[1].title == "夏季纯棉短袖T恤 男士圆领宽松", rows[1].title)
+		assert(rows[2].outer_id == "007301", rows[2].outer_id)
+		assert(rows[1]["数字ID"] == nil, "labels are not keys")
+		assert(lines[1] == 4 and lines[2] == 6 and lines[3] == 9, "lines")
+	`)
+}
+
 // A GBK file whose first non-ASCII byte comes after more than a buffer of
 // ASCII is still detected.
 func TestCSVGBKLateNonASCII(t *testing.T) {

@@ -171,7 +171,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 
 	c := &Client{
 		cfg:       cfg,
-		clock:     realClock{},
+		clock:     toptime.Wall,
 		logger:    slog.New(slog.DiscardHandler),
 		gates:     newGates(),
 		redactor:  redact.New(cfg.AppSecret, cfg.Session),

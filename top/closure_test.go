@@ -73,7 +73,7 @@ type realClockAt struct{ t time.Time }
 
 func (r realClockAt) Now() time.Time { return r.t }
 func (r realClockAt) Sleep(ctx context.Context, d time.Duration) error {
-	return realClock{}.Sleep(ctx, d)
+	return toptime.Wall.Sleep(ctx, d)
 }
 
 func TestNewClientValidation(t *testing.T) {

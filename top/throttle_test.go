@@ -107,7 +107,7 @@ func sum(ds []time.Duration) time.Duration {
 
 // Waiting for the throttle honours the context and gives the slot back.
 func TestThrottleContext(t *testing.T) {
-	th := newThrottle(realClock{}, ThrottleConfig{QPS: 1})
+	th := newThrottle(toptime.Wall, ThrottleConfig{QPS: 1})
 	if err := th.take(context.Background(), "m"); err != nil {
 		t.Fatal(err)
 	}

@@ -157,7 +157,7 @@ func TestLuaTopLayering(t *testing.T) {
 // The packages that know nothing of Lua import no Lua package.
 func TestLuaFreePackages(t *testing.T) {
 	pkgs := packages(t, root(t))
-	for _, name := range []string{"top", "top/catalog", "sandbox", "state", "config", "schedule", "toptime",
+	for _, name := range []string{"top", "top/catalog", "sandbox", "tmc", "tmc/wire", "sheet", "xlsx", "notify", "state", "config", "schedule", "toptime",
 		"internal/redact", "internal/numtext", "internal/fastjson", "internal/suggest"} {
 		p, ok := pkgs[name]
 		if !ok {

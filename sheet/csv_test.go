@@ -1,0 +1,329 @@
+package sheet_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/unicode"
+
+	"github.com/topscript/topscript/sheet"
+)
+
+// readAll reads every row of r.
+func readAll(t *testing.T, r *sheet.CSVReader) []sheet.Row {
+	t.Helper()
+	var rows []sheet.Row
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return rows
+		}
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		rows = append(rows, row)
+	}
+}
+
+func cell(t *testing.T, h sheet.Header, r sheet.Row, name string) string {
+	t.Helper()
+	v, ok := r.Get(h, name)
+	if !ok {
+		t.Fatalf("no column %q in %v", name, h.Names)
+	}
+	return v
+}
+
+// The fixture is a 淘宝助理 item export made for these tests: UTF-16LE with
+// a BOM, CRLF, tab-separated, a version line, the English key row, the
+// Chinese label row, quoted text cells (a description with a tab, quotes
+// and line breaks inside), ids and a barcode as bare digits.
+func TestAssistantExport(t *testing.T) {
+	const path = "testdata/taobao_assistant.csv"
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(raw, []byte{0xFF, 0xFE, 'v', 0}) {
+		t.Fatalf("fixture is not UTF-16LE with a BOM starting with \"version\": % x", raw[:4])
+	}
+	r, err := sheet.OpenCSV(path, sheet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Format() != sheet.Assistant || r.Version() != "1.00" {
+		t.Fatalf("format %q version %q, want %q 1.00", r.Format(), r.Version(), sheet.Assistant)
+	}
+	h := r.Header()
+	if len(h.Names) != 34 || len(h.Labels) != 34 {
+		t.Fatalf("%d names, %d labels, want 34 each", len(h.Names), len(h.Labels))
+	}
+	if h.Names[0] != "title" || h.Labels[0] != "宝贝名称" || h.Names[31] != "num_id" || h.Labels[31] != "数字ID" {
+		t.Errorf("header: %q/%q, %q/%q", h.Names[0], h.Labels[0], h.Names[31], h.Labels[31])
+	}
+	rows := readAll(t, r)
+	if len(rows) != 3 {
+		t.Fatalf("%d rows, want 3", len(rows))
+	}
+	// Row 1 spans lines 4-5 (a line break in its description), row 2 lines
+	// 6-8, row 3 is line 9.
+	for i, want := range []int{4, 6, 9} {
+		if rows[i].Line != want {
+			t.Errorf("row %d starts on line %d, want %d", i+1, rows[i].Line, want)
+		}
+	}
+	r1 := rows[0]
+	for name, want := range map[string]string{
+		"title":    "夏季纯棉短袖T恤 男士圆领宽松",
+		"宝贝名称":     "夏季纯棉短袖T恤 男士圆领宽松", // by label
+		"num_id":   "658812345678",
+		"price":    "59.00",
+		"outer_id": "TS-0001",
+		"barcode":  "6901234567892",
+		"skuProps": "59.00:120:TS-0001-W-M::1627207:28320;20509:28314;59.00:200:TS-0001-W-L::1627207:28320;20509:28315;",
+		"description": "<p><img align=\"absmiddle\" src=\"https://img.example.cn/desc/1.jpg\"></p>\n" +
+			"<p style=\"color:#333\">纯棉面料，\"透气\"舒适\t不起球</p>",
+	} {
+		if got := cell(t, h, r1, name); got != want {
+			t.Errorf("row 1 %s = %q, want %q", name, got, want)
+		}
+	}
+	if got := cell(t, h, rows[1], "outer_id"); got != "007301" {
+		t.Errorf("leading zeros lost: outer_id %q", got)
+	}
+	if got := cell(t, h, rows[2], "数字ID"); got != "712000000001" {
+		t.Errorf("row 3 数字ID %q", got)
+	}
+
+	// A job spec's columns, by Chinese label and by key.
+	aliases, err := h.Resolve(map[string]string{"num_iid": "数字ID", "price": "宝贝价格", "sku": "outer_id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range aliases {
+		got[a.Key] = rows[1].Values[a.Column]
+	}
+	want := map[string]string{"num_iid": "701234567890", "price": "168.00", "sku": "007301"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("alias %s = %q, want %q", k, got[k], v)
+		}
+	}
+	_, err = h.Resolve(map[string]string{"price": "价格", "num_iid": "数字ID"})
+	if err == nil || !strings.Contains(err.Error(), `columns.price: no column "价格"`) || !strings.Contains(err.Error(), "num_id (数字ID)") {
+		t.Errorf("unknown column: %v", err)
+	}
+}
+
+// The version line decides, whatever the encoding and delimiter: a GBK
+// export with commas, and a UTF-8 one with tabs.
+func TestAssistantEncodings(t *testing.T) {
+	export := func(sep string) string {
+		return strings.ReplaceAll("version 3.2\r\nnum_id|title|price\r\n数字ID|宝贝名称|宝贝价格\r\n658812345678|\"短袖"+sep+" 白\"|59.00\r\n", "|", sep)
+	}
+	gbk, err := simplifiedchinese.GBK.NewEncoder().String(export(","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		data  string
+		o     sheet.Options
+		title string
+	}{
+		"gbk-comma": {gbk, sheet.Options{Delimiter: ','}, "短袖, 白"},
+		"utf8-tab":  {export("\t"), sheet.Options{}, "短袖\t 白"},
+		"utf8-bom":  {"\uFEFF" + export(";"), sheet.Options{Delimiter: ';'}, "短袖; 白"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := sheet.NewCSVReader(strings.NewReader(tc.data), name, tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Format() != sheet.Assistant || r.Version() != "3.2" {
+				t.Fatalf("format %q version %q", r.Format(), r.Version())
+			}
+			rows := readAll(t, r)
+			if len(rows) != 1 || rows[0].Line != 4 {
+				t.Fatalf("rows %+v", rows)
+			}
+			h := r.Header()
+			if v := cell(t, h, rows[0], "宝贝名称"); v != tc.title {
+				t.Errorf("title %q, want %q", v, tc.title)
+			}
+			if v := cell(t, h, rows[0], "num_id"); v != "658812345678" {
+				t.Errorf("num_id %q", v)
+			}
+		})
+	}
+}
+
+func TestCSVEncodingsAndDelimiters(t *testing.T) {
+	utf16 := func(s string) string {
+		b, err := unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder().String(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	gbk, _ := simplifiedchinese.GBK.NewEncoder().String("宝贝ID,价格\n123,9.90\n")
+	for name, tc := range map[string]struct {
+		data string
+		o    sheet.Options
+	}{
+		"utf8":          {"宝贝ID,价格\n123,9.90\n", sheet.Options{}},
+		"utf8-bom":      {"\uFEFF宝贝ID,价格\n123,9.90\n", sheet.Options{}},
+		"gbk-auto":      {gbk, sheet.Options{}},
+		"gbk-asked":     {gbk, sheet.Options{Encoding: sheet.GB18030}},
+		"utf16-tab":     {utf16("宝贝ID\t价格\r\n123\t9.90\r\n"), sheet.Options{}},
+		"utf16-comma":   {utf16("宝贝ID,价格\r\n123,9.90\r\n"), sheet.Options{}},
+		"tab":           {"宝贝ID\t价格\n123\t9.90\n", sheet.Options{}},
+		"given-header":  {"123,9.90\n", sheet.Options{Header: []string{"宝贝ID", "价格"}}},
+		"blank-skipped": {"宝贝ID,价格\n\n,\n123,9.90\n", sheet.Options{}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := sheet.NewCSVReader(strings.NewReader(tc.data), name, tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Format() != sheet.CSV || r.Header().Labels != nil {
+				t.Errorf("format %q labels %v", r.Format(), r.Header().Labels)
+			}
+			rows := readAll(t, r)
+			if len(rows) != 1 {
+				t.Fatalf("%d rows", len(rows))
+			}
+			if got := strings.Join(rows[0].Values, "|"); got != "123|9.90" {
+				t.Errorf("row %q", got)
+			}
+			if got := strings.Join(r.Header().Names, "|"); got != "宝贝ID|价格" {
+				t.Errorf("header %q", got)
+			}
+		})
+	}
+}
+
+func TestCSVErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	open := func(p string) error {
+		r, err := sheet.OpenCSV(p, sheet.Options{})
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		for {
+			if _, err := r.Next(); err != nil {
+				if err == io.EOF {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+	missing := filepath.Join(dir, "nope.csv")
+	for _, tc := range []struct {
+		path string
+		want []string
+		line int
+	}{
+		{missing, []string{missing + ": no such file"}, 0},
+		{dir, []string{"is a directory"}, 0},
+		{write("empty.csv", ""), []string{"empty file: no header row"}, 0},
+		{write("ragged.csv", "a,b,c\n1,2,3\n4,5\n"), []string{":3: row has 2 columns, header has 3"}, 3},
+		{write("dup.csv", "sku,price,sku\n"), []string{`:1: duplicate header "sku" (columns 1 and 3)`}, 1},
+		{write("noname.csv", "a,,c\n"), []string{":1: header column 2 has no name"}, 1},
+		{write("quote.csv", "a,b\n1,\"x\"y\n"), []string{":2:5: extraneous or missing \" in quoted-field"}, 2},
+		{write("notutf8.csv", "a,b\n1,\xff\xfe\xfd\n"), []string{}, 0}, // auto: GB18030 decodes it
+		{write("notutf8b.csv", "a,b\n1,\xff\n"), []string{}, 0},
+		{write("nolabels.csv", "version 1.00\nnum_id\ttitle\n"), []string{"淘宝助理 export without its Chinese header row (line 3)"}, 0},
+		{write("longlabels.csv", "version 1.00\nnum_id\ttitle\n数字ID\t宝贝名称\t多余\n"), []string{":3: the Chinese header row has 3 columns, the key row above it 2"}, 3},
+		{write("keyless.csv", "version 1.00\nnum_id\t\n数字ID\t宝贝名称\n"), []string{":2: header column 2 has no name"}, 2},
+	} {
+		err := open(tc.path)
+		if len(tc.want) == 0 {
+			if err != nil {
+				t.Errorf("%s: %v", tc.path, err)
+			}
+			continue
+		}
+		var se *sheet.Error
+		if !errors.As(err, &se) {
+			t.Errorf("%s: error %v (%T) is not a *sheet.Error", tc.path, err, err)
+			continue
+		}
+		if se.Line != tc.line || !strings.HasPrefix(err.Error(), tc.path) {
+			t.Errorf("%s: line %d, want %d: %v", tc.path, se.Line, tc.line, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q does not say %q", tc.path, err, w)
+			}
+		}
+	}
+
+	// Asked to read UTF-8, a GBK file is refused with a hint, naming the line.
+	gbk, _ := simplifiedchinese.GBK.NewEncoder().String("a,宝贝\n1,2\n")
+	_, err := sheet.NewCSVReader(strings.NewReader(gbk), "g.csv", sheet.Options{Encoding: sheet.UTF8})
+	if err == nil || !strings.Contains(err.Error(), "g.csv:1: column 2 is not valid UTF-8") || !strings.Contains(err.Error(), `encoding = "gbk"`) {
+		t.Errorf("GBK read as UTF-8: %v", err)
+	}
+	if _, err := sheet.ParseEncoding("latin1"); err == nil || !strings.Contains(err.Error(), `unknown encoding "latin1"`) {
+		t.Errorf("ParseEncoding: %v", err)
+	}
+	if _, err := sheet.NewCSVReader(strings.NewReader("1\n"), "h.csv", sheet.Options{Header: []string{"a", "a"}}); err == nil || !strings.Contains(err.Error(), "duplicate header") {
+		t.Errorf("duplicate given header: %v", err)
+	}
+}
+
+func TestHeaderIndexAndResolve(t *testing.T) {
+	h := sheet.Header{Names: []string{"num_id", "price", "sale_price"}, Labels: []string{"数字ID", "价格", "价格"}}
+	for name, want := range map[string]int{"num_id": 0, "数字ID": 0, "price": 1, "价格": -1, "nope": -1} {
+		if got := h.Index(name); got != want {
+			t.Errorf("Index(%q) = %d, want %d", name, got, want)
+		}
+	}
+	_, err := h.Resolve(map[string]string{"p": "价格", "q": "prise", "": "x", "r": ""})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range []string{
+		`columns.p: 2 columns are labelled "价格"; name one by its key (price, sale_price)`,
+		`columns.q: no column "prise" (did you mean "price"?)`,
+		`columns: an empty key maps to "x"`,
+		`columns.r: the column name is empty`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%q does not say %q", err, w)
+		}
+	}
+}
+
+func TestFormulaic(t *testing.T) {
+	for s, want := range map[string]bool{
+		"=1+1": true, "+cmd|' /C calc'!A0": true, "-2+3": true, "@SUM(A1)": true,
+		"\t=1": true, "\r=1": true, "-": true, "+": true, "-abc": true, "- 5": true,
+		"-5": false, "+8613800000000": false, "-1.5e3": false, ".5": false, "-.5": false,
+		"": false, "abc": false, "a=b": false, "1-2": false, "价格": false,
+	} {
+		if got := sheet.Formulaic(s); got != want {
+			t.Errorf("Formulaic(%q) = %v, want %v", s, got, want)
+		}
+		if n := sheet.Neutralise(s); want != (n == "'"+s) || !want && n != s {
+			t.Errorf("Neutralise(%q) = %q", s, n)
+		}
+	}
+}
