@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/topscript/topscript/internal/sandboxtest"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/tmc"
 )
@@ -18,14 +19,7 @@ import (
 // startSandbox serves a sandbox on loopback with the seller subscribed.
 func startSandbox(t testing.TB, o sandbox.Options) *sandbox.Server {
 	t.Helper()
-	sb, err := sandbox.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sb.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
+	sb := sandboxtest.Start(t, o)
 	sb.Permit(nil)
 	return sb
 }
