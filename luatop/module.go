@@ -6,6 +6,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/topscript/topscript/luathread"
 	"github.com/topscript/topscript/stdlib"
 	"github.com/topscript/topscript/top"
 )
@@ -32,9 +33,14 @@ func (h *host) openTop(L *lua.LState) *lua.LTable {
 	return mod
 }
 
-// ctx returns the context of the running script: Options.Context's, else
-// the Lua state's, else Background.
+// ctx returns the context of the running script: the Lua thread's own
+// when L runs a tmc.listen handler or tick (luathread.Context: it outlives
+// the run's interrupt until the handler is done), else Options.Context's,
+// else the Lua state's, else Background.
 func (h *host) ctx(L *lua.LState) context.Context {
+	if c := luathread.Context(L); c != nil {
+		return c
+	}
 	if h.context != nil {
 		if c := h.context(); c != nil {
 			return c
@@ -61,7 +67,9 @@ func (h *host) single(L *lua.LState, fn string) (lua.LValue, *top.Error) {
 		r.opts = checkOpts(L, fn, 3, callKeys).call
 	}
 	h.c.prepare(r)
-	out := h.c.call(h.ctx(L), r)
+	ctx := h.ctx(L)
+	var out outcome
+	luathread.Blocking(L, func() { out = h.c.call(ctx, r) })
 	if out.err != nil {
 		h.raiseIfInterrupted(L)
 		return nil, out.err
@@ -115,7 +123,13 @@ func (h *host) pager(L *lua.LState, fn string) (*top.Pager, string) {
 
 // next fetches the next page, raising the error value on failure.
 func (h *host) next(L *lua.LState, p *top.Pager, method string) (*top.Response, bool) {
-	resp, ok, err := p.Next(h.ctx(L))
+	ctx := h.ctx(L)
+	var (
+		resp *top.Response
+		ok   bool
+		err  error
+	)
+	luathread.Blocking(L, func() { resp, ok, err = p.Next(ctx) })
 	if err != nil {
 		h.raiseIfInterrupted(L)
 		L.Error(TopErrorValue(L, topError(method, err)), 1)
@@ -208,7 +222,9 @@ func (h *host) callAll(L *lua.LState) int {
 		h.c.prepare(reqs[i-1])
 	}
 
-	outs := h.c.runAll(h.ctx(L), reqs, conc, base.batch)
+	ctx := h.ctx(L)
+	var outs []outcome
+	luathread.Blocking(L, func() { outs = h.c.runAll(ctx, reqs, conc, base.batch) })
 	h.raiseIfInterrupted(L)
 
 	res := L.CreateTable(n, 0)

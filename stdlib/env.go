@@ -37,6 +37,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/topscript/topscript/luathread"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/toptime"
 )
@@ -106,9 +107,16 @@ func Preload(L *lua.LState, env *Env, allow func(name string) bool) {
 	}
 }
 
-// context returns the context a blocking call should honour: the Env's, and
+// context returns the context a blocking call should honour: the Lua
+// thread's own when L runs in a luathread.Group (a tmc.listen handler: it
+// outlives the run's interrupt until the handler is done), else the Env's,
 // failing that the LState's, and failing that Background.
 func (e *Env) context(L *lua.LState) context.Context {
+	if L != nil {
+		if ctx := luathread.Context(L); ctx != nil {
+			return ctx
+		}
+	}
 	if e.Context != nil {
 		if ctx := e.Context(); ctx != nil {
 			return ctx

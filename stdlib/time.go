@@ -9,6 +9,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/topscript/topscript/luathread"
 	"github.com/topscript/topscript/toptime"
 )
 
@@ -113,7 +114,7 @@ func pushTime(L *lua.LState, t time.Time, asString bool) {
 // parseDuration reads Go durations ("1h30m", "500ms") extended with days
 // ("1d", "2d12h"; a day is 24 hours, GMT+8 has no DST). A bare number is
 // seconds.
-func parseDuration(s string) (time.Duration, error) {
+func ParseDuration(s string) (time.Duration, error) {
 	orig := s
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -158,7 +159,7 @@ func parseDuration(s string) (time.Duration, error) {
 func checkDuration(L *lua.LState, n int, fn string) time.Duration {
 	switch v := L.Get(n).(type) {
 	case lua.LString:
-		d, err := parseDuration(string(v))
+		d, err := ParseDuration(string(v))
 		if err != nil {
 			L.RaiseError("%s: %v", fn, err)
 		}
@@ -236,12 +237,17 @@ func timeSleep(L *lua.LState, env *Env) int {
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return 0
-	case <-ctx.Done():
-	case <-lctx:
+	slept := false
+	luathread.Blocking(L, func() { // other handlers of tmc.listen run meanwhile
+		select {
+		case <-timer.C:
+			slept = true
+		case <-ctx.Done():
+		case <-lctx:
+		}
+	})
+	if !slept {
+		L.RaiseError("interrupted")
 	}
-	L.RaiseError("interrupted")
 	return 0
 }

@@ -132,14 +132,14 @@ func TestParseDuration(t *testing.T) {
 		"-1d2h": -26 * time.Hour, "500ms": 500 * time.Millisecond, "90": 90 * time.Second, "+1h": time.Hour,
 	}
 	for s, want := range good {
-		got, err := parseDuration(s)
+		got, err := ParseDuration(s)
 		if err != nil || got != want {
-			t.Errorf("parseDuration(%q) = %v, %v; want %v", s, got, err, want)
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", s, got, err, want)
 		}
 	}
 	for _, s := range []string{"", "d", "1x", "1d-1h", "abc", "1dd"} {
-		if _, err := parseDuration(s); err == nil {
-			t.Errorf("parseDuration(%q) accepted", s)
+		if _, err := ParseDuration(s); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", s)
 		}
 	}
 }
