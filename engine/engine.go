@@ -56,6 +56,7 @@ import (
 	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/stdlib"
+	"github.com/topscript/topscript/tmc"
 	"github.com/topscript/topscript/top"
 )
 
@@ -72,7 +73,7 @@ type Options struct {
 	// means text records on Stderr.
 	Logger *slog.Logger
 	// Modules lists the modules scripts may require (ModuleNames: "top",
-	// "job", "json", "csv", "time", "log", "iter", "state"). Nil allows all
+	// "job", "tmc", "json", "csv", "time", "log", "iter", "state"). Nil allows all
 	// of them; an empty, non-nil slice allows none. Host-registered modules
 	// (Register) and .lua files next to the script are always allowed.
 	Modules []string
@@ -96,6 +97,10 @@ type Options struct {
 	// Now is the clock of the time module and of job.run; nil means
 	// time.Now.
 	Now func() time.Time
+	// TMC configures tmc.listen's consumer: the channel's URL (default
+	// tmc.DefaultURL) and timings; the app key and secret are the Client's
+	// unless set here.
+	TMC tmc.Config
 	// MemoryLimit is the Go heap size, in bytes, over which a running
 	// script is stopped with ErrMemoryLimit (the heap is the whole
 	// process's: a host with a big heap of its own sets it higher). 0
@@ -192,6 +197,7 @@ func New(o Options) (e *Engine, err error) {
 		Progress: progress,
 		OnJob:    o.OnJob,
 		Now:      o.Now,
+		TMC:      o.TMC,
 	}, allow)
 	e.installDisabledLoader(allow)
 

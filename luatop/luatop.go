@@ -1,8 +1,9 @@
 // Package luatop is the Lua side of TOP: the one package where Lua meets
 // the Taobao Open Platform. It holds the `top` module, batch calls, the
-// `job` module (bulk jobs: run and reset), the TOP error value and the
+// `job` module (bulk jobs: run and reset), the `tmc` module (the
+// platform's messages pushed to a handler), the TOP error value and the
 // parsing of per-call options, all over one caller path. Scripts see `top`
-// as a global and as require("top"); `job` with require("job").
+// as a global and as require("top"); `job` and `tmc` with require.
 //
 // The Lua contract:
 //
@@ -16,6 +17,9 @@
 //	top.dry_run                       --> boolean
 //	job.run{name=, rows=, key=, call=, ...} --> summary (see job.go)
 //	job.reset(name[, key])            --> number of checkpoints removed
+//	tmc.listen{topics=, group=, concurrency=, handler=, tick=, summary=} --> summary (see tmc.go)
+//	tmc.permit{topics=}               --> true
+//	tmc.stop()                        --  listen stops cleanly and returns
 //
 // opts: session (string), timeout ("10s" or seconds), retries (number of
 // retries after the first attempt), simplify (boolean); pages/each also take
@@ -42,7 +46,9 @@
 //   - module.go, batch.go: the top module and call_all's batching;
 //   - errvalue.go: the TOP error value;
 //   - job*.go: job.run, one concept a file (spec, rows and keys,
-//     checkpoints and claims, the dispatcher, report, summary and progress).
+//     checkpoints and claims, the dispatcher, report, summary and progress);
+//   - tmc.go, tmcspec.go: the tmc module (why handlers share the script's
+//     Lua state: tmc.go) and its argument tables.
 package luatop
 
 import (
@@ -56,6 +62,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/topscript/topscript/state"
+	"github.com/topscript/topscript/tmc"
 	"github.com/topscript/topscript/top"
 )
 
@@ -89,17 +96,23 @@ type Options struct {
 	// Now is the clock of job.run (checkpoint times, durations, progress);
 	// nil means time.Now.
 	Now func() time.Time
+	// TMC is the consumer configuration tmc.listen starts from: its URL
+	// (tmc.DefaultURL when empty) and timings. AppKey and AppSecret, when
+	// empty, are the Client's; the group, concurrency, logger and handler
+	// are tmc.listen's.
+	TMC tmc.Config
 }
 
 // Module names.
 const (
 	ModuleTop = "top"
 	ModuleJob = "job"
+	ModuleTMC = "tmc"
 )
 
 // Names returns the names of the modules Preload can register, sorted.
 func Names() []string {
-	names := []string{ModuleTop, ModuleJob}
+	names := []string{ModuleTop, ModuleJob, ModuleTMC}
 	sort.Strings(names)
 	return names
 }
@@ -112,13 +125,18 @@ type host struct {
 	progress io.Writer
 	onJob    func(JobSummary)
 	now      func() time.Time
+	tmc      tmc.Config
+	// listening is the tmc.listen in progress (read and written holding
+	// the Lua state).
+	listening *listener
 }
 
-// Preload registers the top and job modules in L: require("top") and
-// require("job") load them, and top is also the global `top` (the same
-// table). allow filters modules by name; a nil allow admits both.
+// Preload registers the top, job and tmc modules in L: require("top"),
+// require("job") and require("tmc") load them, and top is also the global
+// `top` (the same table). allow filters modules by name; a nil allow
+// admits them all.
 func Preload(L *lua.LState, o Options, allow func(name string) bool) {
-	h := &host{context: o.Context, store: o.Store, progress: o.Progress, onJob: o.OnJob, now: o.Now}
+	h := &host{context: o.Context, store: o.Store, progress: o.Progress, onJob: o.OnJob, now: o.Now, tmc: o.TMC}
 	h.c = &caller{client: o.Client, dryRun: o.DryRun, log: o.Logger}
 	if h.c.log == nil {
 		h.c.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -140,6 +158,12 @@ func Preload(L *lua.LState, o Options, allow func(name string) bool) {
 	if allow == nil || allow(ModuleJob) {
 		L.PreloadModule(ModuleJob, func(L *lua.LState) int {
 			L.Push(h.openJob(L))
+			return 1
+		})
+	}
+	if allow == nil || allow(ModuleTMC) {
+		L.PreloadModule(ModuleTMC, func(L *lua.LState) int {
+			L.Push(h.openTMC(L))
 			return 1
 		})
 	}

@@ -23,6 +23,10 @@ import (
 // ctx ends when the consumer gives up waiting at a stop (Config.StopTimeout).
 type Handler func(ctx context.Context, m *Message) error
 
+// DefaultURL is the platform's production endpoint of the channel; its
+// own sandbox's is "ws://mc.api.tbsandbox.com/".
+const DefaultURL = "ws://mc.api.taobao.com/"
+
 // Defaults of zero Config fields.
 const (
 	DefaultGroup        = "default"
@@ -41,11 +45,15 @@ const (
 // Config configures a Consumer. URL, AppKey and AppSecret are required;
 // zero fields take the defaults above.
 type Config struct {
-	URL       string // "ws://mc.api.taobao.com/", or a sandbox's "ws://127.0.0.1:PORT/tmc"
+	URL       string // DefaultURL, or a sandbox's "ws://127.0.0.1:PORT/tmc"
 	AppKey    string
 	AppSecret string // signs the handshake; never logged
-	Group     string // group_name (DefaultGroup)
-	SDK       string // the client name sent in the handshake (DefaultSDK)
+	// Signer, when set, signs the handshake instead of AppSecret (which
+	// may then be empty): a top.Client's Sign, so the secret stays inside
+	// the client.
+	Signer func(params map[string]string, m top.SignMethod) (string, error)
+	Group  string // group_name (DefaultGroup)
+	SDK    string // the client name sent in the handshake (DefaultSDK)
 	// Concurrency is the number of handlers running at once.
 	Concurrency int
 	// Queue is the number of messages waiting for a handler before the
@@ -120,8 +128,8 @@ func New(cfg Config, h Handler) (*Consumer, error) {
 		return nil, errors.New("tmc: Config.URL is required")
 	case cfg.AppKey == "":
 		return nil, errors.New("tmc: Config.AppKey is required")
-	case cfg.AppSecret == "":
-		return nil, errors.New("tmc: Config.AppSecret is required")
+	case cfg.AppSecret == "" && cfg.Signer == nil:
+		return nil, errors.New("tmc: Config.AppSecret (or a Signer) is required")
 	case h == nil:
 		return nil, errors.New("tmc: a Handler is required")
 	case cfg.Concurrency < 0 || cfg.Queue < 0:
@@ -440,7 +448,13 @@ func (c *Consumer) session(life, stop context.Context, drained <-chan struct{}) 
 // handshake sends CONNECT and reads CONNECTACK, returning the token.
 func (c *Consumer) handshake(ctx context.Context, conn *websocket.Conn) (string, error) {
 	ts := strconv.FormatInt(c.cfg.Now().UnixMilli(), 10)
-	sign, err := Sign(c.cfg.AppKey, c.cfg.AppSecret, c.cfg.Group, ts)
+	var sign string
+	var err error
+	if c.cfg.Signer != nil {
+		sign, err = c.cfg.Signer(signParams(c.cfg.AppKey, c.cfg.Group, ts), top.SignMD5)
+	} else {
+		sign, err = Sign(c.cfg.AppKey, c.cfg.AppSecret, c.cfg.Group, ts)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -476,7 +490,12 @@ func (c *Consumer) handshake(ctx context.Context, conn *websocket.Conn) (string,
 // Sign is the handshake signature: TOP's md5 signature over app_key,
 // group_name and timestamp.
 func Sign(appKey, secret, group, timestamp string) (string, error) {
-	return top.Sign(map[string]string{"app_key": appKey, "group_name": group, "timestamp": timestamp}, secret, top.SignMD5)
+	return top.Sign(signParams(appKey, group, timestamp), secret, top.SignMD5)
+}
+
+// signParams are the handshake's signed parameters.
+func signParams(appKey, group, timestamp string) map[string]string {
+	return map[string]string{"app_key": appKey, "group_name": group, "timestamp": timestamp}
 }
 
 // read reads frames until the connection fails, queueing messages.

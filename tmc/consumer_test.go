@@ -14,6 +14,7 @@ import (
 	"github.com/topscript/topscript/internal/sandboxtest"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/tmc"
+	"github.com/topscript/topscript/top"
 )
 
 // startSandbox serves a sandbox on loopback with the seller subscribed.
@@ -145,6 +146,29 @@ func TestHandshakeRefusesABadSign(t *testing.T) {
 	err = run(t, cfg, newRecorder().handle).wait(t)
 	if !errors.As(err, &rej) || rej.Code != 404 || !strings.Contains(rej.Phrase, "nosuchgroup") {
 		t.Fatalf("unknown group: Run = %v, want a 404 naming the group", err)
+	}
+}
+
+// A Signer signs the handshake in place of AppSecret: a top.Client's Sign
+// keeps the secret in the client.
+func TestSignerInPlaceOfTheSecret(t *testing.T) {
+	sb := startSandbox(t, sandbox.Options{})
+	tc := top.DefaultConfig()
+	tc.Gateway, tc.AppKey, tc.AppSecret = sb.URL(), sandbox.DefaultAppKey, sandbox.DefaultAppSecret
+	client, err := top.NewClient(tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config(sb)
+	cfg.AppSecret, cfg.Signer = "", client.Sign
+	r := run(t, cfg, newRecorder().handle)
+	eventually(t, "the connection", func() bool { return r.c.Stats().Connects == 1 })
+	if err := r.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Signer = nil
+	if _, err := tmc.New(cfg, newRecorder().handle); err == nil || !strings.Contains(err.Error(), "AppSecret (or a Signer) is required") {
+		t.Errorf("neither a secret nor a signer: %v", err)
 	}
 }
 

@@ -35,3 +35,10 @@ func signWithBody(params map[string]string, body []byte, secret string, m SignMe
 func validSignMethod(m SignMethod) bool {
 	return m == SignMD5 || m == SignHMAC || m == SignHMACSHA256
 }
+
+// Sign signs params with the client's app secret and method m, as Sign
+// does, for the protocols beside the gateway that sign the same way (TMC's
+// handshake): the secret stays inside the client.
+func (c *Client) Sign(params map[string]string, m SignMethod) (string, error) {
+	return Sign(params, c.cfg.AppSecret, m)
+}
