@@ -19,6 +19,7 @@ import (
 
 	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/state"
+	"github.com/topscript/topscript/tmc"
 	"github.com/topscript/topscript/top"
 )
 
@@ -59,6 +60,9 @@ type File struct {
 	// Client is the selected profile over top.DefaultConfig, with the
 	// throttle, retry and closure settings.
 	Client top.Config
+	// TMCURL is the selected profile's tmc_url, the message channel's
+	// endpoint tmc.listen connects to (default tmc.DefaultURL).
+	TMCURL string
 	// State is the [state] table with defaults filled in, as state.Open
 	// takes it.
 	State state.Config
@@ -141,6 +145,7 @@ func Parse(path, src string, o Options) (*File, error) {
 func defaults() *File {
 	return &File{
 		Client: top.DefaultConfig(),
+		TMCURL: tmc.DefaultURL,
 		State:  state.Config{Backend: state.KindFile, Path: state.DefaultPath},
 	}
 }

@@ -176,6 +176,31 @@ session = "literal $HOME and ${not a var}"
 	}
 }
 
+// tmc_url is the selected profile's (expanded), the platform's by default;
+// another profile's does not leak into the selected one.
+func TestTMCURL(t *testing.T) {
+	f, err := Parse("c.toml", "[profiles.default]\n", Options{Env: envMap(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.TMCURL != "ws://mc.api.taobao.com/" {
+		t.Errorf("default tmc_url %q", f.TMCURL)
+	}
+	src := `profile = "dev"
+[profiles.dev]
+tmc_url = "ws://${HOST}/tmc"
+[profiles.prod]
+tmc_url = "wss://mc.example.com/"
+`
+	f, err = Parse("c.toml", src, Options{Env: envMap(map[string]string{"HOST": "127.0.0.1:8790"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.TMCURL != "ws://127.0.0.1:8790/tmc" || !strings.Contains(f.Redacted(), "ws://127.0.0.1:8790/tmc") {
+		t.Errorf("tmc_url %q; config check:\n%s", f.TMCURL, f.Redacted())
+	}
+}
+
 // TestErrors checks the exact "file:line: key: reason" shape of each error.
 func TestErrors(t *testing.T) {
 	tests := []struct {
@@ -203,6 +228,8 @@ func TestErrors(t *testing.T) {
 			`c.toml:2: profiles.default.sign_method: bad sign_method "sha1": want "md5", "hmac" or "hmac-sha256"`},
 		{"bad gateway", "[profiles.default]\ngateway = \"eco.taobao.com\"\n", "",
 			`c.toml:2: profiles.default.gateway: bad gateway "eco.taobao.com": want an http(s) URL such as "https://eco.taobao.com/router/rest"`},
+		{"bad tmc_url", "[profiles.default]\ntmc_url = \"http://mc.api.taobao.com/\"\n", "",
+			`c.toml:2: profiles.default.tmc_url: bad tmc_url "http://mc.api.taobao.com/": want a ws(s) URL such as "ws://mc.api.taobao.com/"`},
 		{"negative qps", "[throttle]\nqps = -1\n", "",
 			`c.toml:2: throttle.qps: must not be negative (0 = unlimited), got -1`},
 		{"negative method qps", "[throttle.methods]\n\"taobao.trades.*\" = -0.5\n", "",

@@ -13,6 +13,7 @@ import (
 	"github.com/topscript/topscript/internal/suggest"
 	"github.com/topscript/topscript/schedule"
 	"github.com/topscript/topscript/state"
+	"github.com/topscript/topscript/tmc"
 	"github.com/topscript/topscript/top"
 	"github.com/topscript/topscript/toptime"
 )
@@ -32,7 +33,7 @@ func (d *decoder) errorf(key, format string, args ...any) {
 
 var (
 	topKeys      = []string{"profile", "profiles", "throttle", "retry", "closures", "state", "schedule", "catalog"}
-	profileKeys  = []string{"app_key", "app_secret", "session", "gateway", "sign_method", "simplify", "timeout"}
+	profileKeys  = []string{"app_key", "app_secret", "session", "gateway", "sign_method", "simplify", "timeout", "tmc_url"}
 	throttleKeys = []string{"qps", "methods"}
 	retryKeys    = []string{"max_attempts", "backoff", "max_ban_wait"}
 	closureKeys  = []string{"methods", "start", "end", "action"}
@@ -65,12 +66,12 @@ func (d *decoder) decode(raw map[string]any, o Options) *File {
 	}
 	for _, name := range f.Profiles {
 		p := joinPath("profiles", name)
-		cfg := &f.Client
+		cfg, tmcURL := &f.Client, &f.TMCURL
 		if name != selected && !(selected == "" && name == DefaultProfile) {
-			scratch := top.DefaultConfig()
-			cfg = &scratch // still checked, never expanded or used
+			scratch, scratchURL := top.DefaultConfig(), ""
+			cfg, tmcURL = &scratch, &scratchURL // still checked, never expanded or used
 		}
-		d.profile(p, profiles[name], cfg, cfg == &f.Client, o.NoCredentials)
+		d.profile(p, profiles[name], cfg, tmcURL, cfg == &f.Client, o.NoCredentials)
 	}
 	switch {
 	case selected != "" && profiles[selected] == nil:
@@ -132,9 +133,10 @@ func (d *decoder) catalog(v any) []string {
 	return out
 }
 
-// profile decodes one [profiles.NAME] table into cfg. Only the selected
-// profile (use) has its ${VAR}s expanded; the others are checked as written.
-func (d *decoder) profile(p string, v any, cfg *top.Config, use, noCreds bool) {
+// profile decodes one [profiles.NAME] table into cfg and tmcURL. Only the
+// selected profile (use) has its ${VAR}s expanded; the others are checked
+// as written.
+func (d *decoder) profile(p string, v any, cfg *top.Config, tmcURL *string, use, noCreds bool) {
 	m := d.table(p, v)
 	if m == nil {
 		return
@@ -160,6 +162,16 @@ func (d *decoder) profile(p string, v any, cfg *top.Config, use, noCreds bool) {
 				d.errorf(k, "bad gateway %q: want an http(s) URL such as %q", s, top.DefaultGateway)
 			} else {
 				cfg.Gateway = s
+			}
+		}
+	}
+	if v, ok := m["tmc_url"]; ok {
+		k := joinPath(p, "tmc_url")
+		if s, ok := d.str(k, v, use); ok && checkable(s, use) {
+			if u, err := url.Parse(s); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+				d.errorf(k, "bad tmc_url %q: want a ws(s) URL such as %q", s, tmc.DefaultURL)
+			} else {
+				*tmcURL = s
 			}
 		}
 	}

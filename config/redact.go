@@ -45,6 +45,7 @@ func (f *File) Redacted() string {
 	row("sign_method", "%s", c.SignMethod)
 	row("simplify", "%t", c.Simplify)
 	row("timeout", "%s", duration(c.Timeout))
+	row("tmc_url", "%s", f.TMCURL)
 
 	if c.Throttle.QPS > 0 {
 		row("throttle", "%v qps for the app", c.Throttle.QPS)
