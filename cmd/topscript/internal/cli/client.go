@@ -15,6 +15,9 @@ import (
 type clientOptions struct {
 	configFlags
 	Sandbox bool // --sandbox
+	// Churn is the --sandbox sandbox's trade events a second (run's
+	// --churn; 0: none).
+	Churn float64
 }
 
 func (o *clientOptions) register(fs *flagSet) {
@@ -27,6 +30,7 @@ type session struct {
 	cfg    *config.File
 	client *top.Client
 	sb     *sandbox.Server
+	tmcURL string // the message channel tmc.listen connects to
 	scope  string // state.Scope of the app and shop the client works for
 	// state is the [state] backend (state.Open): a Redis one is connected
 	// at start, since the client's throttle and bans are shared through
@@ -78,15 +82,15 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 	if err != nil {
 		return nil, err
 	}
-	s := &session{cfg: f}
+	s := &session{cfg: f, tmcURL: f.TMCURL}
 	cfg := f.Client
 	if o.Sandbox {
-		sb, err := sandbox.StartLocal(sandbox.Options{})
+		sb, err := sandbox.StartLocal(sandbox.Options{Churn: o.Churn})
 		if err != nil {
 			return nil, fmt.Errorf("starting the sandbox: %w", err)
 		}
 		s.sb = sb
-		cfg.Gateway = sb.URL()
+		cfg.Gateway, s.tmcURL = sb.URL(), sb.TMCURL()
 		cfg.AppKey, cfg.AppSecret, cfg.Session = sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession
 	}
 	if cfg.AppKey == "" || cfg.AppSecret == "" {

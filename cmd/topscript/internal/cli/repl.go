@@ -7,6 +7,7 @@ import (
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/repl"
 	"github.com/topscript/topscript/state"
+	"github.com/topscript/topscript/tmc"
 )
 
 var replCommand = &command{
@@ -56,6 +57,7 @@ func runREPL(ctx context.Context, st *State, c *command, args []string) error {
 		Stderr: st.Stderr,
 		Logger: logger,
 		Store:  state.Scoped(s.state.Store(), s.scope), // state and job.reset see the configured store
+		TMC:    tmc.Config{URL: s.tmcURL},
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/state"
+	"github.com/topscript/topscript/tmc"
 	"github.com/topscript/topscript/top"
 )
 
@@ -33,6 +34,7 @@ goes to the script as it is, flags included:
   topscript run --sandbox sync.lua orders.csv
   topscript run sync.lua orders.csv --sandbox --dry-run
   topscript run sync.lua -- -v       # the script gets "-v"
+  topscript run --sandbox --churn 20 scripts/examples/order_sync_tmc.lua
 
 State (the state module, job checkpoints) and --lock locks live in the
 [state] backend of the configuration: .topscript/state.db by default.
@@ -71,6 +73,7 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 	fs.BoolVar(&o.DryRun, "dry-run", false, "log writes instead of sending them; reads are sent")
 	fs.BoolVar(&o.Lock, "lock", false, "hold a lock named after the script while it runs; exit 4 at once if another run holds it")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "stop the script after `duration` (e.g. 10m), exit 1")
+	fs.Float64Var(&o.Churn, "churn", 0, "with --sandbox: `N` trade events a second, whose TMC messages tmc.listen receives")
 	o.logFlags.register(fs)
 	pos, err := fs.parseOrHelp(st, args, true)
 	if err != nil {
@@ -92,6 +95,12 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 	}
 	if o.Timeout < 0 {
 		return usageErrorf("run", "--timeout must not be negative")
+	}
+	switch {
+	case o.Churn < 0 || o.Churn > 100_000:
+		return usageErrorf("run", "--churn must be between 0 and 100000 trade events a second")
+	case o.Churn > 0 && !o.Sandbox:
+		return usageErrorf("run", "--churn needs --sandbox (a real shop's trades change by themselves)")
 	}
 	logger, err := o.logger(st, "run")
 	if err != nil {
@@ -127,6 +136,7 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 		Store:    state.Scoped(s.state.Store(), s.scope),
 		OnJob:    jobs.add,
 		Progress: progress,
+		TMC:      tmc.Config{URL: s.tmcURL},
 	})
 	if err != nil {
 		return err
