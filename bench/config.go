@@ -34,6 +34,14 @@ type config struct {
 	rpsDuration time.Duration
 	rpsConc     int
 
+	// TMC messages
+	tmcMessages      int           // backlog drained per round by the empty handler
+	tmcCallMessages  int           // ... by the handler that calls
+	tmcRounds        int           // rounds per side
+	tmcCallLatency   time.Duration // the gateway's latency for the handler's call
+	tmcCallConc      int           // handlers of the calling variant
+	tmcLatencyEvents int           // events timed one at a time
+
 	binary string // prebuilt topscript; "" builds one
 	only   string // run only sections whose name contains this
 }
@@ -55,6 +63,13 @@ func fullConfig() config {
 		streamSizes:   []int{10_000, 100_000},
 		rpsDuration:   3 * time.Second,
 		rpsConc:       16,
+
+		tmcMessages:      20000,
+		tmcCallMessages:  2000,
+		tmcRounds:        5,
+		tmcCallLatency:   5 * time.Millisecond,
+		tmcCallConc:      8,
+		tmcLatencyEvents: 300,
 	}
 }
 
@@ -75,6 +90,13 @@ func quickConfig() config {
 		streamSizes:   []int{10_000},
 		rpsDuration:   500 * time.Millisecond,
 		rpsConc:       16,
+
+		tmcMessages:      5000,
+		tmcCallMessages:  500,
+		tmcRounds:        1,
+		tmcCallLatency:   5 * time.Millisecond,
+		tmcCallConc:      8,
+		tmcLatencyEvents: 100,
 	}
 }
 
@@ -96,6 +118,13 @@ func testConfig() config {
 		streamSizes:   []int{500},
 		rpsDuration:   100 * time.Millisecond,
 		rpsConc:       4,
+
+		tmcMessages:      200,
+		tmcCallMessages:  100,
+		tmcRounds:        1,
+		tmcCallLatency:   time.Millisecond,
+		tmcCallConc:      4,
+		tmcLatencyEvents: 10,
 	}
 }
 
@@ -114,6 +143,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*report, error) {
 		{"startup", startup},
 		{"streaming", streaming},
 		{"sandbox", sandboxRPS},
+		{"tmc", tmcBench},
 	}
 	e := &env{cfg: cfg}
 	defer e.close()

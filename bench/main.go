@@ -1,8 +1,9 @@
 // Command bench measures topscript the way operators judge it: the cost of
 // one call from Lua against Go and against a bare HTTP floor, call_all's
 // concurrency, throttle precision, the batch endpoint, start-up time and
-// memory of `topscript run`, streaming top.each over big trade lists, and
-// the sandbox's own throughput. It starts its own sandboxes and builds the
+// memory of `topscript run`, streaming top.each over big trade lists, the
+// sandbox's own throughput, and TMC messages through tmc.listen against a
+// bare Go consumer. It starts its own sandboxes and builds the
 // topscript binary for the whole-process figures.
 //
 //	go run ./bench            # full run (about a minute), writes BENCHMARKS.md
@@ -37,7 +38,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "write the results into this Markdown `file` (default BENCHMARKS.md for a full run, none with --quick; \"-\" for none)")
 	bin := fs.String("topscript", "", "use this topscript `binary` instead of building ./cmd/topscript")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the in-process sections to `file` (go tool pprof)")
-	only := fs.String("only", "", "run only the sections whose names contain this `text` (percall, concurrency, batch, throttle, startup, streaming, sandbox)")
+	only := fs.String("only", "", "run only the sections whose names contain this `text` (percall, concurrency, batch, throttle, startup, streaming, sandbox, tmc)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./bench [--quick] [--out FILE] [--topscript BIN] [--cpuprofile FILE] [--only SECTION]\n")
 		fs.PrintDefaults()
