@@ -240,6 +240,26 @@ tmc.listen{
 	}
 }
 
+// A TOP error raised in a handler fails the message with the error
+// value's one line.
+func TestTMCListenTopErrorReason(t *testing.T) {
+	v := tmcEnv(t, sandbox.Options{}, engine.Options{})
+	v.s.Permit(nil)
+	v.s.Churn(3)
+	v.untilConfirmed(t, `
+local tmc = require("tmc")
+failed = {}
+tmc.listen{handler = function(msg)
+  if failed[msg.id] then return end
+  failed[msg.id] = true
+  top.call("taobao.item.seller.get", {num_iid = 1, fields = "num_iid"})
+end}
+`)
+	if !regexp.MustCompile(`handler failed[^\n]*error="taobao\.item\.seller\.get: 15 Remote service error; isv\.item-not-exist`).MatchString(v.log.String()) {
+		t.Errorf("the reason is not the TOP error's line:\n%.3000s", v.log)
+	}
+}
+
 // Handlers overlap while they wait for the gateway (several calls in
 // flight at once) and yet share the script's state: a counter every
 // handler increments around its call ends exact.
@@ -372,6 +392,7 @@ local time = require("time")
 ticks, first = 0, nil
 result = tmc.listen{
   handler = function(msg) end,
+  summary = "10ms",
   tick = {every = "30ms", run = function()
     ticks = ticks + 1
     if ticks == 1 then first = time.unix() end
@@ -387,7 +408,10 @@ result = tmc.listen{
 	if global(v, "ticks") != lua.LNumber(4) || sum.RawGetString("ticks") != lua.LNumber(4) || sum.RawGetString("ticks_failed") != lua.LNumber(1) {
 		t.Errorf("ticks %v; summary ticks %v, failed %v", global(v, "ticks"), sum.RawGetString("ticks"), sum.RawGetString("ticks_failed"))
 	}
-	if !regexp.MustCompile(`tick failed[^\n]*t\.lua:10: sweep failed`).MatchString(v.log.String()) {
+	if !regexp.MustCompile(`msg="tmc: summary" group=default received=\d+ handled=\d+ failed=\d+ skipped=\d+ duplicates=\d+ in_hand=\d+ lag=\S+ max_lag=\S+ connects=1 ticks=\d+`).MatchString(v.log.String()) {
+		t.Errorf("no periodic summary line:\n%s", v.log)
+	}
+	if !regexp.MustCompile(`tick failed[^\n]*t\.lua:11: sweep failed`).MatchString(v.log.String()) {
 		t.Errorf("the tick's failure is not logged with its position:\n%s", v.log)
 	}
 }

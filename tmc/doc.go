@@ -14,7 +14,8 @@
 // Binary WebSocket frames (package tmc/wire) over github.com/coder/websocket.
 // The handshake is a CONNECT with app_key, group_name, timestamp (epoch
 // milliseconds), sign and sdk; sign is TOP's md5 signature over the first
-// three (Sign). A CONNECTACK with a status refuses it: Run returns a
+// three (Sign; or Config.Signer, e.g. a top.Client's Sign, which keeps the
+// secret inside the client). A CONNECTACK with a status refuses it: Run returns a
 // *RejectedError at once (a wrong key or secret does not heal by retrying).
 // Pushed SEND frames carry a message in their headers (id, topic, content,
 // time, publisher, nick, userid, outtime, dataid); content is a string, or a
