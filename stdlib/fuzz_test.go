@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/topscript/topscript/internal/fastjson"
 )
 
 // FuzzJSONDecode feeds arbitrary text to json.decode and arbitrary JSON
@@ -69,6 +72,29 @@ func FuzzJSONDecode(f *testing.F) {
 					t.Fatalf("big integer %s became %v", n, lv)
 				}
 			}
+		}
+	})
+}
+
+// FuzzJSONFastReader: where the fast reader (internal/fastjson) takes
+// json.decode's input, it reads exactly what encoding/json reads; where
+// encoding/json refuses the input, the fast reader does too.
+func FuzzJSONFastReader(f *testing.F) {
+	for _, s := range []string{
+		`{"buyer_nick":"买家","payment":"138.90","oid":3612345000292060315,"tid":3612345000292060314,"status":"WAIT_SELLER_SEND_GOODS"}`,
+		` {"k":"v\n\"x\"","k":2} `, `"plain"`, `true`, `null`, `[null,false,"é"]`, `{"a":[1,{"b":null}]}`,
+		`[1,2.5,-0,1e400,"\u00e9\ud83d\ude00",[],{}]`, `{"a":1}{"b":2}`, "\xff", ``, `[`, `{"a" 1}`, `01`, `1.`, `"\x"`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fv, ok := fastjson.Decode([]byte(s))
+		if !ok {
+			return
+		}
+		sv, err := slowDecode(s)
+		if err != nil || !reflect.DeepEqual(fv, sv) {
+			t.Fatalf("%q: fast %#v, encoding/json %#v (%v)", s, fv, sv, err)
 		}
 	})
 }

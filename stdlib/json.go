@@ -11,8 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/topscript/topscript/internal/fastjson"
 )
 
 // The json module:
@@ -263,19 +266,34 @@ func jsonDecode(L *lua.LState) int {
 // DecodeJSON decodes one JSON document into Lua values: integers beyond
 // ±2^53 become strings of the exact digits, null becomes json.null (so
 // arrays keep their positions), empty arrays come back marked as arrays.
-// Errors give the line and column of the fault.
+// Errors give the line and column of the fault. Well-formed input takes
+// the client's fast reader (internal/fastjson, the same values as
+// encoding/json); anything it gives up on goes through encoding/json.
 func DecodeJSON(L *lua.LState, s string) (lua.LValue, error) {
+	// The reader only reads: s's bytes need no copy.
+	if v, ok := fastjson.Decode(unsafe.Slice(unsafe.StringData(s), len(s))); ok {
+		return decodedToLua(L, v), nil
+	}
+	v, err := slowDecode(s)
+	if err != nil {
+		return lua.LNil, err
+	}
+	return decodedToLua(L, v), nil
+}
+
+// slowDecode is DecodeJSON's reading with encoding/json only.
+func slowDecode(s string) (any, error) {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return lua.LNil, jsonError(s, dec, err)
+		return nil, jsonError(s, dec, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		off := dec.InputOffset()
-		return lua.LNil, fmt.Errorf("%s: unexpected data after the JSON value", position(s, off))
+		return nil, fmt.Errorf("%s: unexpected data after the JSON value", position(s, off))
 	}
-	return decodedToLua(L, v), nil
+	return v, nil
 }
 
 // jsonError rewrites a decoding error with a line:column position.

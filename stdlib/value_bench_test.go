@@ -47,3 +47,30 @@ func BenchmarkToLuaTrades(b *testing.B) {
 		ToLua(L, m)
 	}
 }
+
+// BenchmarkDecodeJSONMessage: json.decode of a TMC trade message's content
+// (what tmc.listen does for every message).
+func BenchmarkDecodeJSONMessage(b *testing.B) {
+	s := `{"buyer_nick":"陈老买家254","payment":"138.90","oid":3612345000292060315,"tid":3612345000292060314,"type":"guarantee_trade","seller_nick":"topscript沙箱旗舰店","status":"WAIT_SELLER_SEND_GOODS"}`
+	L := lua.NewState()
+	defer L.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeJSON(L, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeJSONTrades: json.decode of a 100-trade page.
+func BenchmarkDecodeJSONTrades(b *testing.B) {
+	s := benchTrades()
+	L := lua.NewState()
+	defer L.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeJSON(L, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

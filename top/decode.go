@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/topscript/topscript/internal/fastjson"
 )
@@ -253,102 +252,7 @@ func asList(v any) ([]any, bool) {
 // fastDecode reads a body that is one JSON object with the fast reader;
 // ok is false when the reader gives up (malformed or unusual input).
 func fastDecode(body []byte) (map[string]any, bool) {
-	r := fastjson.NewReader(body)
-	if r.Peek() != fastjson.Object {
-		return nil, false
-	}
-	v, ok := fastValue(r, fastjson.Object)
-	if !ok || !r.End() {
-		return nil, false
-	}
-	return v.(map[string]any), true
-}
-
-// fastValue reads the value of kind k, as encoding/json decodes into an
-// any with UseNumber.
-func fastValue(r *fastjson.Reader, k fastjson.Kind) (any, bool) {
-	switch k {
-	case fastjson.Object:
-		if !r.Open() {
-			return nil, false
-		}
-		m := make(map[string]any)
-		for first := true; ; first = false {
-			key, raw, more, ok := r.NextKey(first)
-			if !ok {
-				return nil, false
-			}
-			if !more {
-				return m, true
-			}
-			ks := internKey(key, raw)
-			v, ok := fastValue(r, r.Peek())
-			if !ok {
-				return nil, false
-			}
-			m[ks] = v
-		}
-	case fastjson.Array:
-		if !r.Open() {
-			return nil, false
-		}
-		a := []any{}
-		for first := true; ; first = false {
-			more, ok := r.NextElem(first)
-			if !ok {
-				return nil, false
-			}
-			if !more {
-				return a, true
-			}
-			v, ok := fastValue(r, r.Peek())
-			if !ok {
-				return nil, false
-			}
-			a = append(a, v)
-		}
-	case fastjson.String:
-		b, _, ok := r.String()
-		if !ok {
-			return nil, false
-		}
-		return string(b), true
-	case fastjson.Number:
-		b, ok := r.Number()
-		if !ok {
-			return nil, false
-		}
-		return json.Number(b), true
-	case fastjson.True:
-		return true, r.Literal(k)
-	case fastjson.False:
-		return false, r.Literal(k)
-	case fastjson.Null:
-		return nil, r.Literal(k)
-	}
-	return nil, false
-}
-
-// keyCache holds object keys: field names repeat across items and calls,
-// and a cached one costs no allocation. It is direct-mapped and lock-free
-// (a miss just allocates); strings are immutable, so sharing is safe.
-var keyCache [512]atomic.Pointer[string]
-
-// internKey returns key as a string, from the cache when it is there.
-func internKey(key []byte, raw bool) string {
-	if len(key) > 32 || !raw {
-		return string(key)
-	}
-	h := uint32(2166136261) // FNV-1a
-	for _, c := range key {
-		h ^= uint32(c)
-		h *= 16777619
-	}
-	slot := &keyCache[h&uint32(len(keyCache)-1)]
-	if p := slot.Load(); p != nil && *p == string(key) {
-		return *p
-	}
-	s := string(key)
-	slot.Store(&s)
-	return s
+	v, ok := fastjson.Decode(body)
+	m, isObject := v.(map[string]any)
+	return m, ok && isObject
 }
