@@ -22,9 +22,12 @@ import (
 //	w:close()
 //
 // Rows are tables of strings keyed by the header row. Reading is
-// sheet.OpenCSV's: the input encoding is detected (UTF-8 with or without a
-// BOM, UTF-16 with a BOM, and otherwise GBK/GB18030, what Excel in China
-// writes, when the bytes are not UTF-8), and a 淘宝助理 export (a version
+// sheet.OpenCSV's: the input encoding is decided by one rule over the
+// whole file (sheet.Decode: a BOM; else UTF-8 when every line is; else
+// GBK/GB18030, what Excel in China writes, when the lines that are not
+// UTF-8 outnumber those that are; else the file mixes encodings and is
+// refused, naming the line), bytes invalid in that encoding are an error
+// naming their line (never U+FFFD), and a 淘宝助理 export (a version
 // line, then a row of English keys and a row of Chinese labels) gives rows
 // keyed by its English keys. Reading options: delimiter (default "," but a
 // tab for 淘宝助理 exports and files whose first line has tabs and no
