@@ -52,8 +52,10 @@ const (
 	csvWriterType = "csv.writer"
 	csvRowsType   = "csv.rows"
 	// csvHeaderField is the metatable field of csv.read's array holding
-	// its header (an array of names).
+	// its header (an array of names); csvPathField the file it was read
+	// from.
 	csvHeaderField = "__header"
+	csvPathField   = "__path"
 )
 
 func openCSV(env *Env) lua.LGFunction {
@@ -100,6 +102,7 @@ func openCSV(env *Env) lua.LGFunction {
 				mt := L.CreateTable(0, 2)
 				mt.RawSetString(JSONTypeField, lua.LString("array"))
 				mt.RawSetString(csvHeaderField, ToLua(L, r.header))
+				mt.RawSetString(csvPathField, lua.LString(r.path))
 				out.Metatable = mt
 				L.Push(out)
 				return 1
@@ -164,6 +167,25 @@ func CSVHeader(v lua.LValue) []string {
 		return out
 	}
 	return nil
+}
+
+// CSVSource returns the file rows read by csv.rows or csv.read came from
+// (the path as the script gave it), else "": job.run refuses to write its
+// report over its own input.
+func CSVSource(v lua.LValue) string {
+	switch x := v.(type) {
+	case *lua.LUserData:
+		if r, ok := x.Value.(*csvReader); ok {
+			return r.path
+		}
+	case *lua.LTable:
+		if mt, ok := x.Metatable.(*lua.LTable); ok {
+			if p, ok := mt.RawGetString(csvPathField).(lua.LString); ok {
+				return string(p)
+			}
+		}
+	}
+	return ""
 }
 
 // checkCSVOptions reads the reading options.

@@ -52,7 +52,8 @@ Redis unreachable at start: exit 2, naming the URL.
 
 Exit status: 0 ok, 1 script error (an uncaught Lua or TOP error, printed as
 file:line: message) or --timeout, 2 usage or configuration error, 3 a job
-finished with failed rows (or rows of unknown outcome), 4 --lock is held by
+finished with failed rows (or rows of unknown outcome), or stopped because
+its checkpoints could not be saved, 4 --lock is held by
 another run, 130 interrupted (SIGINT, SIGTERM), or n after os.exit(n).`
 
 // runOptions are the flags and arguments of `run`.
@@ -154,6 +155,12 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 			// The script called TOP without credentials: say where they come from.
 			return &exitError{code: ExitScript, msg: res.Error() + "\n" + noCredentials(s.cfg), err: err}
 		}
+		var ee *exitError
+		if errors.As(res, &ee) && ee.code == ExitScript && jobs.storeFailed() {
+			// A job stopped because its checkpoints could not be saved: its
+			// report names the rows of unknown outcome (exit 3, not 1).
+			ee.code = ExitJobFailed
+		}
 		return res
 	}
 	return jobs.failed()
@@ -210,6 +217,19 @@ func (t *jobTracker) add(s luatop.JobSummary) {
 	t.mu.Unlock()
 }
 
+// storeFailed reports whether a job stopped because its checkpoints could
+// not be saved.
+func (t *jobTracker) storeFailed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.jobs {
+		if s.StoreError != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // failed returns exit status 3 with a message when a finished job left
 // failed or unknown rows, else nil.
 func (t *jobTracker) failed() error {
@@ -226,6 +246,9 @@ func (t *jobTracker) failed() error {
 		}
 		if s.Unknown > 0 {
 			parts = append(parts, fmt.Sprintf("%d with an unknown outcome (not re-sent: verify them)", s.Unknown))
+		}
+		if s.Late > 0 {
+			parts = append(parts, fmt.Sprintf("%d answered after another run took them over (this run was paused past its claims' lease)", s.Late))
 		}
 		line := fmt.Sprintf("topscript: job %s: %s of %d rows", s.Name, strings.Join(parts, ", "), s.Total)
 		if s.Report != "" {
