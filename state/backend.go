@@ -72,6 +72,14 @@ func Open(ctx context.Context, c Config, app string) (*Backend, error) {
 	return &Backend{store: fs, locker: NewFileLocker(LockDirFor(path)), lease: c.LockLease}, nil
 }
 
+// Memory returns a backend that keeps everything in this process and
+// forgets it when the process ends: a MemStore and a MemLocker. Runs
+// against an in-process sandbox use it, since the sandbox itself starts
+// from its seed every run.
+func Memory() *Backend {
+	return &Backend{store: NewMemStore(), locker: NewMemLocker()}
+}
+
 // Store is the backend's store (a Claimer with Redis).
 func (b *Backend) Store() Store { return b.store }
 

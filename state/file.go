@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -423,6 +424,21 @@ func (s *FileStore) Namespaces(ctx context.Context) ([]string, error) {
 		})
 	})
 	return names, err
+}
+
+// ListNamespaces implements Lister.
+func (s *FileStore) ListNamespaces(ctx context.Context, prefix string) ([]string, error) {
+	all, err := s.Namespaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, n := range all {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // Close implements Store. It waits for running operations and releases the file.

@@ -374,7 +374,7 @@ require("time").sleep("60s")
 	// A slow holder keeps the lock past its lease.
 	time.Sleep(3 * time.Second)
 	code, out, took := runB()
-	if code != 4 || strings.Contains(out, "ran") || !strings.Contains(out, `lock "nightly" is held by another run`) {
+	if code != 4 || strings.Contains(out, "ran") || !strings.Contains(out, `lock "nightly (shop 2206571234567)" is held by another run`) {
 		t.Fatalf("host B while A holds the lock for 3s (lease 2s): exit %d, want 4\n%s", code, out)
 	}
 	if took > 2*time.Second {

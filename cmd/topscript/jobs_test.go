@@ -205,10 +205,17 @@ func TestExamples(t *testing.T) {
 		if n == 0 {
 			t.Fatal("no trades synced")
 		}
-		// The rerun continues from the saved cursor: nothing is fetched twice.
-		run(filepath.Join(ex, "order_sync.lua"), "orders.jsonl", "48")
-		if m := lines("orders.jsonl"); m != n {
-			t.Errorf("rerun added %d trades; want it to continue from the cursor", m-n)
+		// Against a gateway that lives on (and a state file), the rerun
+		// continues from the saved cursor: nothing is fetched twice.
+		sb := sandboxtest.Start(t, sandbox.Options{})
+		cfg := writeConfig(t, dir, sb, "")
+		for range 2 {
+			if code, stdout, stderr := topscript(t, dir, "run", "--config", cfg, filepath.Join(ex, "order_sync.lua"), "kept.jsonl", "48"); code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+			}
+		}
+		if m := lines("kept.jsonl"); m != n {
+			t.Errorf("rerun against a live gateway: %d trades, want %d (the first run's, continued from the cursor)", m, n)
 		}
 	})
 	t.Run("orders", func(t *testing.T) {
@@ -284,7 +291,8 @@ func TestRunLockHeld(t *testing.T) {
 	if err := os.WriteFile(script, []byte(`print("ran")`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	lock, err := state.NewFileLocker(state.LockDirFor(filepath.Join(dir, "state.db"))).Acquire(context.Background(), "sync", 0)
+	// --lock is per script and shop (the sandbox's seller).
+	lock, err := state.NewFileLocker(state.LockDirFor(filepath.Join(dir, "state.db"))).Acquire(context.Background(), "sync (shop 2206571234567)", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +301,7 @@ func TestRunLockHeld(t *testing.T) {
 	if code != 4 || strings.Contains(stdout, "ran") {
 		t.Fatalf("exit %d, stdout %q; want 4 and the script not run\n%s", code, stdout, stderr)
 	}
-	if !strings.Contains(stderr, `lock "sync" is held by another run`) {
+	if !strings.Contains(stderr, `lock "sync (shop 2206571234567)" is held by another run`) {
 		t.Errorf("stderr: %s", stderr)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -493,4 +501,42 @@ args = [%q]
 		}
 	}
 	t.Logf("schedule over 6s: %d runs, %d ticks skipped, no overlap", runs, skipped)
+}
+
+// Issue #14 item 5: runs on --sandbox keep their state apart from real
+// runs, and a fresh --sandbox run starts fresh as the sandbox's seed does:
+// the README command run twice updates every SKU twice (the sandbox has
+// seed prices again) instead of "1000 already done", says so at start,
+// and leaves the configured state file untouched.
+func TestSandboxStateApart(t *testing.T) {
+	ex := examplesDir(t)
+	dir := t.TempDir()
+	sb := sandboxtest.Start(t, sandbox.Options{})
+	cfg := writeConfig(t, dir, sb, "")
+	// A real run first: its checkpoints are in dir/state.db.
+	if code, out, errs := topscript(t, dir, "run", "--config", cfg, filepath.Join(ex, "bulk_price.lua"), filepath.Join(ex, "prices.csv")); code != 0 {
+		t.Fatalf("real run: exit %d\n%s%s", code, out, errs)
+	}
+	before, err := os.ReadFile(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		code, stdout, stderr := topscript(t, dir, "run", "--config", cfg, "--sandbox", filepath.Join(ex, "bulk_price.lua"), filepath.Join(ex, "prices.csv"))
+		if code != 0 || !strings.Contains(stdout, "1000 SKUs: 1000 updated, 0 failed, 0 already done") {
+			t.Errorf("--sandbox run %d: exit %d, stdout %q", i+1, code, stdout)
+		}
+		if !strings.Contains(stderr, "--sandbox: state (job checkpoints, the state module) is kept in memory for this run only") {
+			t.Errorf("--sandbox run %d does not say where its state is:\n%s", i+1, stderr)
+		}
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "state.db"))
+	if !bytes.Equal(before, after) {
+		t.Error("--sandbox runs changed the real runs' state file")
+	}
+	// A --sandbox run that touches no state says nothing of it.
+	os.WriteFile(filepath.Join(dir, "time.lua"), []byte(`print(top.call("taobao.time.get").time ~= nil)`), 0o644)
+	if code, stdout, stderr := topscript(t, dir, "run", "--sandbox", "time.lua"); code != 0 || stdout != "true\n" || stderr != "" {
+		t.Errorf("a stateless --sandbox run: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
 }

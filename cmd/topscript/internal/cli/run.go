@@ -12,7 +12,6 @@ import (
 
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/luatop"
-	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/tmc"
 	"github.com/topscript/topscript/top"
 )
@@ -116,7 +115,11 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 	ctx, stop := st.Interruptible(ctx)
 	defer stop()
 	if o.Lock {
-		lock, err := acquireRunLock(ctx, s.state, o.Script)
+		name, err := s.lockName(ctx, o.Script)
+		if err != nil {
+			return &exitError{code: ExitScript, msg: fmt.Sprintf("topscript: --lock: %v", err), err: err}
+		}
+		lock, err := acquireRunLock(ctx, s.state, name, o.Script)
 		if err != nil {
 			return err
 		}
@@ -134,7 +137,7 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 		Stderr:   st.Stderr,
 		Logger:   logger,
 		DryRun:   o.DryRun,
-		Store:    state.Scoped(s.state.Store(), s.scope),
+		Store:    s.store(),
 		OnJob:    jobs.add,
 		Progress: progress,
 		TMC:      tmc.Config{URL: s.tmcURL},
