@@ -139,12 +139,13 @@ import (
 //
 // # A store that fails
 //
-// When a checkpoint or an intent record cannot be saved (Redis gone, a
-// full disk), the job stops sending at once: the calls in flight finish,
-// and their rows are reported unknown with what was answered ("outcome
-// recorded nowhere: it was answered ok, but the checkpoint could not be
-// saved (...)"); rows not sent are left for the next run. job.run raises
-// "stopped: a checkpoint could not be saved ..." and the host sees
+// When a checkpoint or an intent record cannot be saved, or a claim or a
+// checkpoint cannot be read (Redis gone, a full disk), the job stops
+// sending at once: the calls in flight finish, and their rows are reported
+// unknown with what was answered ("outcome recorded nowhere: it was
+// answered ok, but the checkpoint could not be saved (...)"); rows not sent
+// are left for the next run. job.run raises "stopped: the state store
+// failed (...)" and the host sees
 // JobSummary.StoreError (topscript run exits 3). Rows that were in flight
 // have their intent record, so a rerun once the store works finds them
 // unknown; it never sends them blindly.
@@ -262,6 +263,9 @@ type job struct {
 	// running the same job on one shared store split the rows.
 	claims state.Claimer
 	token  string
+	// storeDown is set once the store failed: nothing more is asked of it
+	// but the checkpoints (which are not written either).
+	storeDown bool
 }
 
 // jobRun is job.run(spec) → summary.

@@ -481,9 +481,19 @@ func TestJobLateAnswerIsFenced(t *testing.T) {
 type failingStore struct {
 	*state.MemStore
 	commits, failFrom atomic.Int64
+	failGets          atomic.Bool
 }
 
 var errDiskFull = errors.New("write state.db: no space left on device")
+
+// Get fails once the commits have failed and failGets is set (the store
+// is gone for reads too).
+func (s *failingStore) Get(ctx context.Context, ns, key string) ([]byte, bool, error) {
+	if s.failGets.Load() && s.commits.Load() >= s.failFrom.Load()-1 {
+		return nil, false, errDiskFull
+	}
+	return s.MemStore.Get(ctx, ns, key)
+}
 
 func (s *failingStore) Commit(ctx context.Context, ns string, kv map[string][]byte, fences map[string]int64) ([]string, error) {
 	if s.commits.Add(1) >= s.failFrom.Load() {
@@ -505,7 +515,7 @@ func TestJobStoreFailureStopsSends(t *testing.T) {
 	rows := stockRows(t, 60)
 	start := f.stock(t, rows)
 	sum, recs, err := f.runStockJob(t, rows, nil, false)
-	if err == nil || !strings.Contains(err.Error(), "stopped: a checkpoint could not be saved") || !strings.Contains(err.Error(), "no space left on device") {
+	if err == nil || !strings.Contains(err.Error(), "stopped: the state store failed") || !strings.Contains(err.Error(), "no space left on device") {
 		t.Fatalf("job.run: %v, want it stopped on the store's failure", err)
 	}
 	if sum != nil {
@@ -571,5 +581,32 @@ func TestJobReportOverInputRefused(t *testing.T) {
 	}
 	if now, _ := os.ReadFile(input); string(now) != string(orig) {
 		t.Error("the input file was changed")
+	}
+}
+
+// A store that fails on a read while the job claims its next row (Redis
+// gone) stops the job the same way: exit 3 (JobSummary.StoreError), not a
+// script error, and nothing more sent.
+func TestJobStoreFailureOnRead(t *testing.T) {
+	f := newJobFixture(t, fixtureOptions{})
+	fs := &failingStore{MemStore: state.NewMemStore()}
+	fs.failFrom.Store(6)
+	fs.failGets.Store(true)
+	f.opts.Store, f.store = fs, fs
+	rows := stockRows(t, 40)
+	_, recs, err := f.runStockJob(t, rows, nil, false)
+	if err == nil || !strings.Contains(err.Error(), "stopped: the state store failed") {
+		t.Fatalf("job.run: %v", err)
+	}
+	s := f.lastJob(t)
+	if s.StoreError == "" {
+		t.Errorf("OnJob got %+v: want StoreError", s)
+	}
+	sent := 0
+	for _, w := range f.writes("taobao.item.quantity.update") {
+		sent += int(w)
+	}
+	if st := statuses(recs); sent != st["ok"]+st["unknown"] || sent >= 40 {
+		t.Errorf("%d writes sent, report %v", sent, st)
 	}
 }

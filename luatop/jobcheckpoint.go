@@ -201,7 +201,7 @@ const jobClaimWaitLog = 3 * time.Second
 func (j *job) claim(ctx context.Context, r *jobRow) (bool, error) {
 	fence, err := j.claims.Claim(ctx, j.ns, r.key, j.token, 0)
 	if err != nil {
-		return false, fmt.Errorf("claiming %s (key %q): %v", r.where(), r.key, err)
+		return false, &storeFault{fmt.Errorf("claiming %s (key %q): %w", r.where(), r.key, err)}
 	}
 	if fence == 0 {
 		r.deferred = true
@@ -231,7 +231,7 @@ func (j *job) stillHeld(ctx context.Context, r *jobRow) (bool, error) {
 	}
 	fence, err := j.claims.Claim(ctx, j.ns, r.key, j.token, 0)
 	if err != nil {
-		return false, fmt.Errorf("claiming %s (key %q): %v", r.where(), r.key, err)
+		return false, &storeFault{fmt.Errorf("claiming %s (key %q): %w", r.where(), r.key, err)}
 	}
 	if fence != r.fence {
 		r.claimed = false // lapsed (and maybe taken over): not ours to send
@@ -248,7 +248,7 @@ func (j *job) stillHeld(ctx context.Context, r *jobRow) (bool, error) {
 func (j *job) reload(ctx context.Context, r *jobRow) error {
 	raw, found, err := j.h.store.Get(ctx, j.ns, r.key)
 	if err != nil {
-		return fmt.Errorf("reading the checkpoint of %s: %v", r.where(), err)
+		return &storeFault{fmt.Errorf("reading the checkpoint of %s: %w", r.where(), err)}
 	}
 	if !found {
 		if r.prevRaw != nil {
@@ -262,13 +262,25 @@ func (j *job) reload(ctx context.Context, r *jobRow) error {
 	return nil
 }
 
+// storeFault is a failure of the state store met while dispatching (a
+// claim, a checkpoint read): like a checkpoint that cannot be saved, it
+// stops the job's sends (dispatcher.storeFailed), and the job exits 3.
+type storeFault struct{ err error }
+
+func (e *storeFault) Error() string { return e.err.Error() }
+func (e *storeFault) Unwrap() error { return e.err }
+
 // unclaim releases the claim on r, if any. A failure only delays other
-// processes until the claim's lease runs out, so it is logged, not fatal.
+// processes until the claim's lease runs out, so it is logged, not fatal;
+// once the store has failed, claims are left to their lease.
 func (j *job) unclaim(r *jobRow) {
 	if !r.claimed {
 		return
 	}
 	r.claimed = false
+	if j.storeDown {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := j.claims.Unclaim(ctx, j.ns, r.key, j.token); err != nil {

@@ -2,6 +2,7 @@ package luatop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -95,7 +96,7 @@ func (e *storeError) Error() string {
 	if e.report != "" {
 		where = " in " + e.report
 	}
-	return fmt.Sprintf("stopped: a checkpoint could not be saved (%v): nothing more was sent; "+
+	return fmt.Sprintf("stopped: the state store failed (%v): no checkpoint can be saved, so nothing more was sent; "+
 		"%d rows have an outcome that is recorded nowhere (reported unknown%s), %d rows were not sent. "+
 		"Once the state store works again, a rerun finds the rows that were in flight unknown (never sends them blindly)",
 		e.err, e.unrecorded, where, e.pending)
@@ -117,9 +118,13 @@ func (d *dispatcher) fill() {
 		}
 		send, err := d.admit(r)
 		if err != nil {
-			if d.ctx.Err() != nil {
+			var sf *storeFault
+			switch {
+			case d.ctx.Err() != nil:
 				d.stop() // interrupted while claiming: not an error
-			} else {
+			case errors.As(err, &sf):
+				d.storeFailed(sf.err)
+			default:
 				d.fail(err)
 			}
 			d.unsent++
@@ -359,7 +364,7 @@ func (d *dispatcher) launch(ready []*jobRow) {
 	for i, r := range ready {
 		held, err := j.stillHeld(d.ctx, r)
 		if err != nil {
-			d.fail(err)
+			d.storeFailed(err)
 			for _, r := range ready[i:] {
 				j.unclaim(r)
 			}
@@ -501,8 +506,9 @@ func (d *dispatcher) fail(err error) {
 func (d *dispatcher) storeFailed(err error) {
 	if d.storeErr == nil {
 		d.storeErr = err
+		d.j.storeDown = true
 		d.j.sum.StoreError = err.Error()
-		d.j.log.Error("job: a checkpoint could not be saved: no more rows are sent", "job", d.j.spec.name,
+		d.j.log.Error("job: the state store failed: no more rows are sent", "job", d.j.spec.name,
 			"error", err.Error(), "in_flight", d.inflight)
 	}
 	d.stop()

@@ -164,6 +164,22 @@ func (s *RedisStore) Keys(ctx context.Context, ns string) ([]string, error) {
 	return keys, nil
 }
 
+// Persistence tells whether the server keeps its data on disk: RDB
+// snapshots (a "save" schedule) and the append-only file (appendonly).
+// It asks CONFIG GET; a server that refuses CONFIG (managed Redis often
+// does) gives an error, and the answer is unknown.
+func (s *RedisStore) Persistence(ctx context.Context) (rdb, aof bool, err error) {
+	save, err := s.client.ConfigGet(ctx, "save").Result()
+	if err != nil {
+		return false, false, s.wrap("config get save", err)
+	}
+	appendonly, err := s.client.ConfigGet(ctx, "appendonly").Result()
+	if err != nil {
+		return false, false, s.wrap("config get appendonly", err)
+	}
+	return strings.TrimSpace(save["save"]) != "", strings.EqualFold(appendonly["appendonly"], "yes"), nil
+}
+
 // ListNamespaces implements Lister with SCAN over the app's namespace
 // hashes.
 func (s *RedisStore) ListNamespaces(ctx context.Context, prefix string) ([]string, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/topscript/topscript/internal/syncbuf"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/state"
+	"github.com/topscript/topscript/top"
 )
 
 // These tests cover the operator's day of issue #5 end to end: bulk jobs
@@ -56,10 +57,19 @@ func topscript(t *testing.T, dir string, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-// writeConfig writes a topscript.toml pointing at sb into dir.
+// writeConfig writes a topscript.toml pointing at sb into dir, with its
+// state in dir/state.db.
 func writeConfig(t *testing.T, dir string, sb *sandbox.Server, extra string) string {
 	t.Helper()
-	path := filepath.Join(dir, "topscript.toml")
+	return testConfig(t, filepath.Join(dir, "topscript.toml"), sb.URL(), sandbox.DefaultSession,
+		fmt.Sprintf("path = %q\n%s", filepath.Join(dir, "state.db"), extra))
+}
+
+// testConfig writes the configuration file path: the sandbox's app at
+// gateway with session, quick retries, and the [state] table's body (and
+// anything after it).
+func testConfig(t *testing.T, path, gateway, session, stateTOML string) string {
+	t.Helper()
 	cfg := fmt.Sprintf(`profile = "sandbox"
 [profiles.sandbox]
 app_key    = %q
@@ -72,9 +82,8 @@ max_attempts = 10
 backoff = "20ms"
 
 [state]
-path = %q
-%s`, sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession, sb.URL(),
-		filepath.Join(dir, "state.db"), extra)
+%s
+`, sandbox.DefaultAppKey, sandbox.DefaultAppSecret, session, gateway, stateTOML)
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -538,5 +547,99 @@ func TestSandboxStateApart(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "time.lua"), []byte(`print(top.call("taobao.time.get").time ~= nil)`), 0o644)
 	if code, stdout, stderr := topscript(t, dir, "run", "--sandbox", "time.lua"); code != 0 || stdout != "true\n" || stderr != "" {
 		t.Errorf("a stateless --sandbox run: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// The examples whose writes can be read back settle rows of unknown
+// outcome with verify: bulk_price reads the SKU's price (in effect: done;
+// another price: sent once more), bulk_stock reads the full quantities.
+func TestExamplesVerifyUnknownRows(t *testing.T) {
+	ex := examplesDir(t)
+	dir := t.TempDir()
+	sb := sandboxtest.Start(t, sandbox.Options{})
+	cfg := writeConfig(t, dir, sb, "")
+	data, _ := os.ReadFile(filepath.Join(ex, "prices.csv"))
+	lines := strings.SplitAfter(string(data), "\n")
+	input := filepath.Join(dir, "prices.csv")
+	os.WriteFile(input, []byte(strings.Join(lines[:21], "")), 0o644)
+	stock := filepath.Join(dir, "stock.csv")
+	sdata, _ := os.ReadFile(filepath.Join(ex, "stock.csv"))
+	os.WriteFile(stock, []byte(strings.Join(strings.SplitAfter(string(sdata), "\n")[:31], "")), 0o644)
+	for _, args := range [][]string{{"bulk_price.lua", input}, {"bulk_stock.lua", stock}} {
+		if code, out, errs := topscript(t, dir, "run", "--config", cfg, filepath.Join(ex, args[0]), args[1]); code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", args[0], code, out, errs)
+		}
+	}
+	// Their answers "were lost": three price rows and two stock groups
+	// are unknown now; the sandbox holds one of the prices no more.
+	st, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	shopState := state.Scoped(st, "12345678.shop-2206571234567")
+	markUnknown := func(ns string, n int) []string {
+		keys, _ := shopState.Keys(ctx, ns)
+		if len(keys) < n {
+			t.Fatalf("%s: %d checkpoints", ns, len(keys))
+		}
+		for _, k := range keys[:n] {
+			raw, _, _ := shopState.Get(ctx, ns, k)
+			shopState.Set(ctx, ns, k, bytes.Replace(raw, []byte(`"status":"ok"`), []byte(`"status":"unknown"`), 1))
+		}
+		return keys[:n]
+	}
+	priceKeys := markUnknown("job:bulk_price:prices.csv", 3)
+	stockKeys := markUnknown("job:bulk_stock:stock.csv", 2)
+	st.Close()
+	num, props, _ := strings.Cut(priceKeys[0], ":")
+	c := sandboxClient(t, sb.URL(), sandbox.DefaultSession)
+	if _, err := c.Call(ctx, priceMethod, top.Params{"num_iid": num, "properties": props, "price": "1.00"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := sb.Stats().Writes[priceMethod]
+
+	code, out, errs := topscript(t, dir, "run", "--config", cfg, filepath.Join(ex, "bulk_price.lua"), input)
+	if code != 0 || !strings.Contains(out, "20 SKUs: 3 updated, 0 failed, 17 already done, 0 unknown") {
+		t.Errorf("bulk_price with 3 unknown rows: exit %d, %s%s", code, out, errs)
+	}
+	after := sb.Stats().Writes[priceMethod]
+	for k, n := range after {
+		if want := before[k] + map[bool]int64{true: 1}[k == priceKeys[0]]; n != want {
+			t.Errorf("SKU %s written %d times, want %d (only the row whose price was not in effect is sent)", k, n, want)
+		}
+	}
+	_, recs := report(t, filepath.Join(dir, "bulk_price.report.csv"))
+	for _, r := range recs[1:] {
+		switch r[0] {
+		case priceKeys[0]:
+			if r[1] != "ok" || !strings.HasPrefix(r[4], "sent again: verify found it not applied") || !strings.Contains(r[4], "price in effect: 1.00") {
+				t.Errorf("the row not in effect: %q", r)
+			}
+		case priceKeys[1], priceKeys[2]:
+			if r[1] != "ok" || !strings.HasPrefix(r[4], "verified: in effect") {
+				t.Errorf("a verified row: %q", r)
+			}
+		}
+	}
+	stockBefore := sb.Stats().Writes["taobao.skus.quantity.update"]
+	code, out, errs = topscript(t, dir, "run", "--config", cfg, filepath.Join(ex, "bulk_stock.lua"), stock)
+	if code != 0 || !strings.Contains(out, "2 ok, 0 failed") {
+		t.Errorf("bulk_stock with 2 unknown groups: exit %d, %s%s", code, out, errs)
+	}
+	for k, n := range sb.Stats().Writes["taobao.skus.quantity.update"] {
+		if n != stockBefore[k] {
+			t.Errorf("item %s written again: verify should have found its quantities in effect", k)
+		}
+	}
+	_, recs = report(t, filepath.Join(dir, "bulk_stock.report.csv"))
+	verified := 0
+	for _, r := range recs[1:] {
+		if r[1] == "ok" && strings.HasPrefix(r[4], "verified: in effect") {
+			verified++
+		}
+	}
+	if verified != len(stockKeys) {
+		t.Errorf("%d stock groups verified, want %d", verified, len(stockKeys))
 	}
 }

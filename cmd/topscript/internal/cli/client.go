@@ -175,8 +175,13 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 			s.state = state.Memory()
 			return nil
 		}
-		s.state, err = openState(f, cfg.AppKey)
-		return err
+		if s.state, err = openState(f, cfg.AppKey); err != nil {
+			return err
+		}
+		if w := s.state.PersistenceWarning(context.Background()); w != "" && logger != nil {
+			logger.Warn(w)
+		}
+		return nil
 	}
 	if cfg.AppKey == "" || cfg.AppSecret == "" {
 		if !optional {
