@@ -643,3 +643,53 @@ func TestExamplesVerifyUnknownRows(t *testing.T) {
 		t.Errorf("%d stock groups verified, want %d", verified, len(stockKeys))
 	}
 }
+
+// Issue #14 item 1 through the CLI, both directions: bulk_price run again
+// on the same file with the same prices sends nothing ("50 already done");
+// with five prices changed in the same file it sends exactly those five,
+// and the report says what changed since which run.
+func TestRunChangedPricesSentAgain(t *testing.T) {
+	ex := examplesDir(t)
+	dir := t.TempDir()
+	sb := sandboxtest.Start(t, sandbox.Options{})
+	cfg := writeConfig(t, dir, sb, "")
+	data, _ := os.ReadFile(filepath.Join(ex, "prices.csv"))
+	lines := strings.Split(string(data), "\n")[:51]
+	input := filepath.Join(dir, "prices.csv")
+	write := func() { os.WriteFile(input, []byte(strings.Join(lines, "\n")+"\n"), 0o644) }
+	write()
+	run := func(want string) {
+		t.Helper()
+		code, stdout, stderr := topscript(t, dir, "run", "--config", cfg, filepath.Join(ex, "bulk_price.lua"), input)
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Fatalf("exit %d, stdout %q, want %q\n%s", code, stdout, want, stderr)
+		}
+	}
+	run("50 SKUs: 50 updated, 0 failed, 0 already done")
+	calls := sb.Stats().Calls[priceMethod]
+	run("50 SKUs: 0 updated, 0 failed, 50 already done")
+	if n := sb.Stats().Calls[priceMethod] - calls; n != 0 {
+		t.Errorf("same file, same prices: %d calls sent", n)
+	}
+	changed := map[string]string{}
+	for _, i := range []int{3, 11, 12, 30, 50} {
+		c := strings.Split(lines[i], ",")
+		changed[c[0]+":"+c[1]] = "price " + c[2] + " → 88.00"
+		c[2] = "88.00"
+		lines[i] = strings.Join(c, ",")
+	}
+	write()
+	run("50 SKUs: 5 updated, 0 failed, 45 already done")
+	for k, n := range sb.Stats().Writes[priceMethod] {
+		if _, ok := changed[k]; ok && n != 2 || !ok && n != 1 {
+			t.Errorf("SKU %s written %d times (changed: %v)", k, n, ok)
+		}
+	}
+	_, recs := report(t, filepath.Join(dir, "bulk_price.report.csv"))
+	for _, r := range recs[1:] {
+		if want, ok := changed[r[0]]; ok && (r[1] != "ok" || !strings.HasPrefix(r[4], "sent again: changed since the run of ") || !strings.HasSuffix(r[4], want)) {
+			t.Errorf("changed row %q, want %q", r, want)
+		}
+	}
+	run("50 SKUs: 0 updated, 0 failed, 50 already done")
+}
