@@ -84,7 +84,11 @@ import (
 // process killed at any moment leaves its calls in flight "sending": the
 // next run finds them, and reports them unknown instead of sending them
 // again. Writes that can be sent twice get no intent record: a run killed
-// with one in flight sends it again, to the same effect.
+// with one in flight sends it again, to the same effect. The intent records
+// cost one more durable commit a round: BenchmarkJobIntents measures such
+// a job at about twice the time a row of one that needs none on a file
+// store, against a sandbox that answers at once (about 1 ms a row more);
+// a real gateway's latency and the app's throttle are far longer.
 //
 // # Unknown outcomes
 //
