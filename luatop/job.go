@@ -208,40 +208,49 @@ func (h *host) openJob(L *lua.LState) *lua.LTable {
 	return mod
 }
 
-// jobReset is job.reset(name[, key]) → number of checkpoints removed.
+// jobReset is job.reset(name[, key]) → number of checkpoints removed. The
+// late answers kept for the same rows (jobLateNS) go too; the removal is
+// one commit.
 func (h *host) jobReset(L *lua.LState) int {
 	name, ok := L.Get(1).(lua.LString)
 	if !ok || name == "" {
 		L.RaiseError("job.reset: the job name must be a non-empty string, got %s", stdlib.Describe(L.Get(1)))
 	}
-	ns := jobCheckpointNS(string(name))
 	c := h.ctx(L)
-	var keys []string
+	var key string
 	switch k := L.Get(2).(type) {
 	case *lua.LNilType:
-		all, err := h.store.Keys(c, ns)
-		if err != nil {
-			L.RaiseError("job.reset: %v", err)
-		}
-		keys = all
 	case lua.LString:
-		keys = []string{string(k)}
+		key = string(k)
 	case lua.LNumber:
-		keys = []string{numtext.Format(float64(k))}
+		key = numtext.Format(float64(k))
 	default:
 		L.RaiseError("job.reset: the key must be a string, got %s", stdlib.Describe(k))
 	}
 	n := 0
-	for _, k := range keys {
-		if _, found, err := h.store.Get(c, ns, k); err != nil {
-			L.RaiseError("job.reset: %v", err)
-		} else if !found {
-			continue
+	for i, ns := range []string{jobCheckpointNS(string(name)), jobLateNS(string(name))} {
+		keys := []string{key}
+		if key == "" {
+			all, err := h.store.Keys(c, ns)
+			if err != nil {
+				L.RaiseError("job.reset: %v", err)
+			}
+			keys = all
 		}
-		if err := h.store.Delete(c, ns, k); err != nil {
+		gone := map[string][]byte{}
+		for _, k := range keys {
+			if _, found, err := h.store.Get(c, ns, k); err != nil {
+				L.RaiseError("job.reset: %v", err)
+			} else if found {
+				gone[k] = nil
+			}
+		}
+		if _, err := state.Commit(c, h.store, ns, gone, nil); err != nil {
 			L.RaiseError("job.reset: %v", err)
 		}
-		n++
+		if i == 0 {
+			n = len(gone)
+		}
 	}
 	L.Push(lua.LNumber(n))
 	return 1
