@@ -3,12 +3,16 @@ package luatop
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/topscript/topscript/internal/numtext"
 	"github.com/topscript/topscript/stdlib"
 	"github.com/topscript/topscript/top"
 )
@@ -45,6 +49,9 @@ func convParams(v lua.LValue, root string) (top.Params, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkExact(g, root); err != nil {
+			return nil, err
+		}
 		switch x := g.(type) {
 		case map[string]any:
 			return top.Params(x), nil
@@ -56,6 +63,61 @@ func convParams(v lua.LValue, root string) (top.Params, error) {
 		}
 	}
 	return nil, fmt.Errorf("%s must be a table, got %s", root, stdlib.Describe(v))
+}
+
+// exactDigits is how many significant decimal digits any number written
+// with at most that many reads back exactly from a Lua number (a float64).
+const exactDigits = 15
+
+// checkExact refuses a number among converted params (v, at path) that
+// cannot be sent exactly as it was written: an integer from 2^53 on or a
+// fraction whose shortest decimal form needs more than exactDigits
+// significant digits. Such a number did not come from a literal of at most
+// exactDigits digits, so it may already differ from what the script wrote
+// (tid = 2026120112345678901 is the Lua number 2026120112345678848): sent,
+// it would write to another object or set another value. Integers within
+// 2^53 are exact; so is a number like 1e20, whose digits are few.
+func checkExact(v any, path string) error {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if err := checkExact(e, path+"."+k); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if err := checkExact(e, fmt.Sprintf("%s[%d]", path, i+1)); err != nil {
+				return err
+			}
+		}
+	case int64:
+		if x >= 1<<53 || x <= -(1<<53) { // 2^53 itself is also what 2^53+1 becomes
+			return inexact(float64(x), path)
+		}
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%s: %s cannot be sent (not a number)", path, numtext.Format(x))
+		}
+		return inexact(x, path)
+	}
+	return nil
+}
+
+// inexact is checkExact's verdict on f: nil when its shortest decimal form
+// has at most exactDigits significant digits.
+func inexact(f float64, path string) error {
+	mant := strconv.FormatFloat(math.Abs(f), 'e', -1, 64) // d.ddde±x
+	mant, _, _ = strings.Cut(mant, "e")
+	if len(strings.Replace(mant, ".", "", 1)) <= exactDigits {
+		return nil
+	}
+	what := "this Lua number (a float) has lost digits of what was written"
+	if f == math.Trunc(f) {
+		what = "integers beyond 2^53 lose their last digits as Lua numbers"
+	}
+	return fmt.Errorf("%s: %s cannot be sent exactly as a Lua number (%s); pass it as a string of its digits",
+		path, numtext.Format(f), what)
 }
 
 // checkParams reads argument n as params.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/sandbox"
+	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
 )
 
@@ -125,4 +128,68 @@ func BenchmarkCallAll(b *testing.B) {
 			b.ReportMetric(achieved/ideal, "achieved/ideal")
 		})
 	}
+}
+
+// BenchmarkJobIntents runs the same 200-row stock job on a file store
+// twice per iteration: with full quantities (type=1, can be sent twice: no
+// intent records) and with increments (type=2: an intent record is
+// committed, fsynced, before each round of sends). It reports the cost of
+// the intent records as the ratio of the two times (intents/floor).
+func BenchmarkJobIntents(b *testing.B) {
+	st, err := state.OpenFile(filepath.Join(b.TempDir(), "state.db"), state.FileOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	v := newEnv(b, sandbox.Options{}, engine.Options{Store: st})
+	var rows []string
+	for page := 1; len(rows) < 200; page++ {
+		r, err := v.c.Call(context.Background(), "taobao.items.onsale.get", top.Params{"fields": "num_iid", "page_no": page, "page_size": 50}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		items, _, _ := top.FindList(r.Payload, "items")
+		for _, it := range items {
+			id := it.(map[string]any)["num_iid"].(json.Number).String()
+			res, err := v.c.Call(context.Background(), "taobao.item.seller.get", top.Params{"num_iid": id, "fields": "sku"}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			skus, _, _ := top.FindList(res.Payload["item"].(map[string]any), "skus")
+			for _, s := range skus {
+				rows = append(rows, fmt.Sprintf("{%q, %q}", id, s.(map[string]any)["sku_id"].(json.Number).String()))
+			}
+		}
+	}
+	if err := v.e.RunString(context.Background(), "setup.lua", `
+		rows = {`+strings.Join(rows[:200], ",")+`}
+		n = 0
+		function bench(typ)
+			n = n + 1
+			local s = require("job").run {
+				name = "bench" .. n, rows = rows, concurrency = 4,
+				key = function(r) return r[1] .. ":" .. r[2] end,
+				call = function(r) return "taobao.item.quantity.update", {num_iid = r[1], sku_id = r[2], type = typ, quantity = 1} end,
+			}
+			assert(s.ok == #rows, "ok " .. s.ok)
+		end`); err != nil {
+		b.Fatal(err)
+	}
+	var floor, intents time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if err := v.e.RunString(context.Background(), "b.lua", "bench(1)"); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := v.e.RunString(context.Background(), "b.lua", "bench(2)"); err != nil {
+			b.Fatal(err)
+		}
+		floor += t1.Sub(t0)
+		intents += time.Since(t1)
+	}
+	b.ReportMetric(float64(floor.Microseconds())/float64(b.N*200), "floor-us/row")
+	b.ReportMetric(float64(intents.Microseconds())/float64(b.N*200), "intents-us/row")
+	b.ReportMetric(float64(intents)/float64(floor), "intents/floor")
 }

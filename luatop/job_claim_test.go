@@ -12,28 +12,34 @@ import (
 )
 
 // claimStore is a shared store as a second process sees it: a MemStore
-// whose claims are kept per token, like state.RedisStore's.
+// whose claims are kept per token with fencing tokens, like
+// state.RedisStore's.
 type claimStore struct {
 	*state.MemStore
 	mu      sync.Mutex
 	holders map[string]string // ns + "\x00" + key → token
+	fences  map[string]int64  // ns + "\x00" + key → newest fencing token
 	claims  int
 }
 
 func newClaimStore() *claimStore {
-	return &claimStore{MemStore: state.NewMemStore(), holders: map[string]string{}}
+	return &claimStore{MemStore: state.NewMemStore(), holders: map[string]string{}, fences: map[string]int64{}}
 }
 
-func (c *claimStore) Claim(ctx context.Context, ns, key, token string, lease time.Duration) (bool, error) {
+func (c *claimStore) Claim(ctx context.Context, ns, key, token string, lease time.Duration) (int64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.claims++
 	k := ns + "\x00" + key
-	if h, ok := c.holders[k]; ok && h != token {
-		return false, nil
+	if h, ok := c.holders[k]; ok {
+		if h != token {
+			return 0, nil
+		}
+		return c.fences[k], nil
 	}
 	c.holders[k] = token
-	return true, nil
+	c.fences[k]++
+	return c.fences[k], nil
 }
 
 func (c *claimStore) Unclaim(ctx context.Context, ns, key, token string) error {
@@ -44,6 +50,31 @@ func (c *claimStore) Unclaim(ctx context.Context, ns, key, token string) error {
 		delete(c.holders, k)
 	}
 	return nil
+}
+
+// Commit refuses the keys whose fencing token is not the newest.
+func (c *claimStore) Commit(ctx context.Context, ns string, kv map[string][]byte, fences map[string]int64) ([]string, error) {
+	c.mu.Lock()
+	ok := map[string][]byte{}
+	var refused []string
+	for k, v := range kv {
+		if f, fenced := fences[k]; fenced && c.fences[ns+"\x00"+k] != f {
+			refused = append(refused, k)
+			continue
+		}
+		ok[k] = v
+	}
+	c.mu.Unlock()
+	_, err := c.MemStore.Commit(ctx, ns, ok, nil)
+	return refused, err
+}
+
+// lapse ends token's claim on key as an expired lease does, leaving its
+// holder unaware.
+func (c *claimStore) lapse(ns, key string) {
+	c.mu.Lock()
+	delete(c.holders, ns+"\x00"+key)
+	c.mu.Unlock()
 }
 
 func (c *claimStore) held() []string {

@@ -41,8 +41,11 @@ type jobFixture struct {
 
 	inflight, maxInflight atomic.Int64
 	// drop, when it returns true for a request's params, lets the sandbox
-	// apply the call and then closes the connection without an answer.
-	drop atomic.Pointer[func(url.Values) bool]
+	// apply the call and then closes the connection without an answer;
+	// lose closes it without passing the call on (not applied); before
+	// sees each request before the sandbox does.
+	drop, lose atomic.Pointer[func(url.Values) bool]
+	before     atomic.Pointer[func(url.Values)]
 	// seen records each request's params.
 	mu   sync.Mutex
 	seen []url.Values
@@ -119,6 +122,17 @@ func (f *jobFixture) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.seen = append(f.seen, params)
 	f.mu.Unlock()
+	if before := f.before.Load(); before != nil {
+		(*before)(params)
+	}
+	if lose := f.lose.Load(); lose != nil && (*lose)(params) {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+	}
 	if drop := f.drop.Load(); drop != nil && (*drop)(params) {
 		f.sb.ServeHTTP(httptest.NewRecorder(), r) // applied...
 		if hj, ok := w.(http.Hijacker); ok {      // ...and the answer lost

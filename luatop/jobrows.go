@@ -3,6 +3,7 @@ package luatop
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -18,12 +19,28 @@ type jobRow struct {
 	key   string
 	cells []string // input columns for the report
 	prev  checkpoint
+	// prevRaw is prev as stored (nil: no checkpoint), to tell a change.
+	prevRaw []byte
 	// elsewhere is set when prev was written by another process while
 	// this job ran (a shared store).
 	elsewhere bool
-	claimed   bool     // this run holds the row's claim
-	deferred  bool     // another process held the claim when the row came up
-	req       *request // the row's call, once dispatched
+	claimed   bool      // this run holds the row's claim
+	fence     int64     // the claim's fencing token
+	claimedAt time.Time // when the claim was taken or last checked
+	deferred  bool      // another process held the claim when the row came up
+
+	req   *request          // the row's call, once prepared
+	fp    string            // req's fingerprint (callFingerprint)
+	shown map[string]string // req's params as the checkpoint keeps them
+	// why says why a row done before is sent again ("changed since ...").
+	why string
+	// intent is set while the row's sending record is stored and its
+	// call in flight; resend once verify found the row not applied.
+	intent, resend bool
+	// verified is set once verify ran for the row in this run (it runs
+	// at most once a row a run); verifyLater while its report waits for
+	// verify at the end of the run.
+	verified, verifyLater bool
 }
 
 // where names the row in messages.

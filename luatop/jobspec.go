@@ -15,6 +15,7 @@ type jobSpec struct {
 	rows          lua.LValue
 	key, call     *lua.LFunction
 	onResult      *lua.LFunction
+	verify        *lua.LFunction
 	concurrency   int
 	report        string
 	resendUnknown bool
@@ -23,7 +24,7 @@ type jobSpec struct {
 
 var jobFields = map[string]bool{
 	"name": true, "rows": true, "key": true, "call": true, "concurrency": true,
-	"report": true, "on_result": true, "resend_unknown": true, "columns": true,
+	"report": true, "on_result": true, "resend_unknown": true, "columns": true, "verify": true,
 }
 
 func checkJobSpec(L *lua.LState) *jobSpec {
@@ -39,7 +40,7 @@ func checkJobSpec(L *lua.LState) *jobSpec {
 	})
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		L.RaiseError("job.run: unknown field %q (fields: name, rows, key, call, concurrency, report, on_result, resend_unknown, columns)", unknown[0])
+		L.RaiseError("job.run: unknown field %q (fields: name, rows, key, call, verify, concurrency, report, on_result, resend_unknown, columns)", unknown[0])
 	}
 	s := &jobSpec{concurrency: DefaultJobConcurrency}
 	name, ok := t.RawGetString("name").(lua.LString)
@@ -68,6 +69,7 @@ func checkJobSpec(L *lua.LState) *jobSpec {
 	s.key = fn("key", "function(row) returning the row's unique key", true)
 	s.call = fn("call", "function(row) returning method, params[, opts]", true)
 	s.onResult = fn("on_result", "function(row, result, err)", false)
+	s.verify = fn("verify", "function(row) reading back whether the row's write is in effect: true, false or nil", false)
 	switch c := t.RawGetString("concurrency").(type) {
 	case *lua.LNilType:
 	case lua.LNumber:

@@ -31,7 +31,11 @@
 //
 // Params and results convert with stdlib.FromLua and stdlib.ToLua: integers
 // beyond ±2^53 arrive as strings of their exact digits and go back out
-// unchanged. Errors are TOP error values (TopErrorValue): tables with
+// unchanged. A Lua number in params that cannot be sent exactly as it was
+// written — an integer from 2^53 on, or a fraction needing more than 15
+// significant digits, with more digits than a literal that reads back
+// exactly — is refused naming the parameter (checkExact, args.go), in
+// top.call, top.try, pages, call_all and job.run alike: ids go as strings. Errors are TOP error values (TopErrorValue): tables with
 // code, msg, sub_code, sub_msg, request_id, method, kind and retry_after
 // whose tostring is the one-line text of *top.Error.
 //

@@ -42,3 +42,46 @@ func TestJobNumbersAsText(t *testing.T) {
 		t.Errorf("report of a plain number row: %q", recs)
 	}
 }
+
+// Issue #20 case 6: a Lua number that cannot be sent exactly is refused,
+// naming the parameter, before anything is sent — in top.call, top.try,
+// call_all and a job's params. tid = 2026120112345678901 used to go out as
+// tid=2026120112345678848, a write to another trade. Numbers that are
+// exact (within 2^53, or with few digits like 1e20 or 59.9) are sent as
+// before, and the same ids as strings go out digit for digit.
+func TestInexactNumbersAreRefused(t *testing.T) {
+	f := newJobFixture(t, fixtureOptions{})
+	L := f.newState(t)
+	for _, tc := range []struct{ code, want string }{
+		{`top.call("taobao.trade.memo.update", {tid = 2026120112345678901, memo = "x"})`, "params.tid: 2026120112345678848 cannot be sent exactly as a Lua number"},
+		{`top.call("taobao.item.quantity.update", {num_iid = 9007199254740993, quantity = 1})`, "params.num_iid: 9007199254740992 cannot be sent exactly"},
+		{`top.call("taobao.item.sku.price.update", {num_iid = "1", properties = "p", price = 0.1 + 0.2})`, "params.price: 0.30000000000000004 cannot be sent exactly"},
+		{`top.call("taobao.trades.sold.get", {fields = "tid", page_size = 0/0})`, "params.page_size: nan cannot be sent (not a number)"},
+		{`local ok, e = top.try("taobao.trade.memo.update", {tid = 2026120112345678901}); error(e)`, "params.tid: 2026120112345678848 cannot be sent exactly"},
+		{`local r = top.call_all({{"taobao.trade.fullinfo.get", {fields = "tid", tid = 2026120112345678901}}}); error(tostring(r[1].error or r[1].result))`, "params.tid: 2026120112345678848"},
+		{`job.run{name = "n", rows = {{tid = 2026120112345678901}}, key = function(r) return "k" end,
+			call = function(r) return "taobao.trade.memo.update", {tid = r.tid, memo = "x"} end}`, "params.tid: 2026120112345678848 cannot be sent exactly"},
+		{`top.call("taobao.x.set", {items = {{num_iid = 2026120112345678901}}})`, "params.items[1].num_iid: 2026120112345678848"},
+	} {
+		before := len(f.seen)
+		want := []string{tc.want}
+		if !strings.Contains(tc.want, "nan") {
+			want = append(want, "pass it as a string")
+		}
+		wantError(t, L, tc.code, want...)
+		if len(f.seen) != before {
+			t.Errorf("%s: %d requests sent, want none", tc.code, len(f.seen)-before)
+		}
+	}
+	// Exact numbers and ids as strings are sent as they are.
+	run(t, L, `
+		top.call("taobao.item.quantity.update", {num_iid = "600000153551", sku_id = "4100779410358", quantity = 9007199254740992 - 9007199254740900, type = 1})
+		assert(top.try("taobao.trade.fullinfo.get", {fields = "tid", tid = "2026120112345678901"}) ~= false)`)
+	last := f.seen[len(f.seen)-1]
+	if got := last.Get("tid"); got != "2026120112345678901" {
+		t.Errorf("tid as a string sent as %q", got)
+	}
+	if got := f.seen[len(f.seen)-2].Get("quantity"); got != "92" {
+		t.Errorf("quantity sent as %q", got)
+	}
+}

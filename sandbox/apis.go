@@ -28,6 +28,7 @@ var apis = sync.OnceValue(func() map[string]*api {
 	m := map[string]*api{}
 	for _, a := range append([]*api{
 		{name: "taobao.time.get", handle: (*Server).timeGet},
+		{name: "taobao.user.seller.get", session: sessionRequired, required: []string{"fields"}, handle: (*Server).userSellerGet},
 		{name: "taobao.trades.sold.get", session: sessionRequired, required: []string{"fields"}, handle: (*Server).tradesSoldGet},
 		{name: "taobao.trades.sold.increment.get", session: sessionRequired, required: []string{"fields", "start_modified", "end_modified"}, handle: (*Server).tradesSoldIncrementGet},
 		{name: "taobao.trade.fullinfo.get", session: sessionRequired, required: []string{"fields", "tid"}, handle: (*Server).tradeFullinfoGet},
@@ -161,4 +162,21 @@ func (c *call) ids(name string, max int) ([]int64, *apiErr) {
 
 func (s *Server) timeGet(c *call) (obj, *apiErr) {
 	return obj{{"time", toptime.Format(c.now)}}, nil
+}
+
+// userSellerGet: taobao.user.seller.get — the seller every session of the
+// sandbox belongs to (the shop's identity: user_id 2206571234567, its
+// nick), with the fields asked for among user_id, nick, type (B: a Tmall
+// shop) and status.
+func (s *Server) userSellerGet(c *call) (obj, *apiErr) {
+	all := map[string]any{"user_id": sellerUserID, "nick": sellerNick, "type": "B", "status": "normal"}
+	var user obj
+	for _, f := range strings.Split(c.str("fields"), ",") {
+		f = strings.TrimSpace(f)
+		if v, ok := all[f]; ok {
+			user = append(user, kv{f, v})
+			delete(all, f)
+		}
+	}
+	return obj{{"user", user}}, nil
 }

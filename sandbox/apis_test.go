@@ -487,3 +487,19 @@ func TestMillionTrades(t *testing.T) {
 		t.Errorf("%v", m)
 	}
 }
+
+// taobao.user.seller.get answers the shop every session of the sandbox
+// belongs to, the same for a renewed session (Options.Sessions): the
+// identity job checkpoints and state are kept under. Another session is 27.
+func TestUserSellerGet(t *testing.T) {
+	s := newTestServer(t, Options{Sessions: []string{"renewed-session"}})
+	for _, sess := range []string{s.opts.Session, "renewed-session"} {
+		m := doCall(t, s, "taobao.user.seller.get", map[string]string{"fields": "user_id,nick", "session": sess, "simplify": "true"})
+		u, ok := m["user"].(map[string]any)
+		if !ok || u["user_id"].(json.Number).String() != "2206571234567" || u["nick"] != sellerNick || len(u) != 2 {
+			t.Errorf("session %s: %v", sess, m)
+		}
+	}
+	wantCode(t, doCall(t, s, "taobao.user.seller.get", map[string]string{"fields": "user_id", "session": "someone-else"}), "27", "")
+	wantCode(t, doCall(t, s, "taobao.user.seller.get", map[string]string{"fields": "user_id", "session": ""}), "26", "")
+}

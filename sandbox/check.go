@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -274,7 +275,7 @@ func (s *Server) checkSession(a *api, p map[string]string) *apiErr {
 		return nil
 	case sess == "":
 		return sysErr(26, "Missing session")
-	case sess != s.opts.Session:
+	case sess != s.opts.Session && !slices.Contains(s.opts.Sessions, sess):
 		return &apiErr{code: 27, msg: "Invalid session", subCode: "invalid-sessionkey",
 			subMsg: "非法或过期的SessionKey参数，请使用有效的SessionKey参数"}
 	}

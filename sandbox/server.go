@@ -34,6 +34,9 @@ type Options struct {
 	AppKey    string // DefaultAppKey
 	AppSecret string // DefaultAppSecret
 	Session   string // DefaultSession
+	// Sessions are further sessions of the same seller, as a renewed
+	// authorisation gives (the shop is the same; only the session changed).
+	Sessions []string
 	// QPS limits calls per app key over a rolling one-second window; over it
 	// a call answers code 7 and is not applied. 0 is unlimited.
 	QPS float64

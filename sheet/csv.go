@@ -86,7 +86,15 @@ func NewCSVReader(src io.Reader, name string, o Options) (*CSVReader, error) {
 	if enc == "" {
 		enc = Auto
 	}
-	text, _ := Decode(src, enc)
+	text, _, err := Decode(src, enc)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Path = name
+			return nil, e
+		}
+		return nil, &Error{Path: name, Err: err}
+	}
 	br := bufio.NewReader(text)
 	format := CSV
 	first, _ := br.Peek(4 << 10)

@@ -3,11 +3,13 @@ package sheet_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/unicode"
@@ -247,8 +249,9 @@ func TestCSVErrors(t *testing.T) {
 		{write("dup.csv", "sku,price,sku\n"), []string{`:1: duplicate header "sku" (columns 1 and 3)`}, 1},
 		{write("noname.csv", "a,,c\n"), []string{":1: header column 2 has no name"}, 1},
 		{write("quote.csv", "a,b\n1,\"x\"y\n"), []string{":2:5: extraneous or missing \" in quoted-field"}, 2},
-		{write("notutf8.csv", "a,b\n1,\xff\xfe\xfd\n"), []string{}, 0}, // auto: GB18030 decodes it
-		{write("notutf8b.csv", "a,b\n1,\xff\n"), []string{}, 0},
+		// Neither UTF-8 nor GB18030: an error naming the line, never U+FFFD.
+		{write("notutf8.csv", "a,b\n1,\xff\xfe\xfd\n"), []string{":2: neither valid UTF-8 nor valid GBK/GB18030"}, 2},
+		{write("notutf8b.csv", "a,b\n1,\xff\n"), []string{":2: neither valid UTF-8 nor valid GBK/GB18030"}, 2},
 		{write("nolabels.csv", "version 1.00\nnum_id\ttitle\n"), []string{"淘宝助理 export without its Chinese header row (line 3)"}, 0},
 		{write("longlabels.csv", "version 1.00\nnum_id\ttitle\n数字ID\t宝贝名称\t多余\n"), []string{":3: the Chinese header row has 3 columns, the key row above it 2"}, 3},
 		{write("keyless.csv", "version 1.00\nnum_id\t\n数字ID\t宝贝名称\n"), []string{":2: header column 2 has no name"}, 2},
@@ -324,6 +327,135 @@ func TestFormulaic(t *testing.T) {
 		}
 		if n := sheet.Neutralise(s); want != (n == "'"+s) || !want && n != s {
 			t.Errorf("Neutralise(%q) = %q", s, n)
+		}
+	}
+}
+
+// readFile reads every row of a CSV file's bytes, or returns the error.
+func readBytes(data []byte, o sheet.Options) ([]sheet.Row, sheet.Header, error) {
+	r, err := sheet.NewCSVReader(bytes.NewReader(data), "in.csv", o)
+	if err != nil {
+		return nil, sheet.Header{}, err
+	}
+	var rows []sheet.Row
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			return rows, r.Header(), nil
+		}
+		if err != nil {
+			return rows, r.Header(), err
+		}
+		rows = append(rows, row)
+	}
+}
+
+// Issue #20 case 5: the encoding is decided by one rule over the whole
+// file, not by its first 64 KiB. A UTF-8 file with one Latin-1 row past
+// the first 64 KiB used to be decoded whole as GB18030 (复古围巾 →
+// 澶嶅彜鍥村肪) and handed to the script: it is refused now, naming the
+// row's line, before any row is read. Invalid bytes are never U+FFFD.
+func TestCSVOneRuleForTheWholeFile(t *testing.T) {
+	for _, at := range []int{2, 2999} { // the bad row inside the first 64 KiB, and far past it
+		var b bytes.Buffer
+		b.WriteString("num_iid,title,price\n")
+		for i := 0; i < 3000; i++ {
+			if i == at {
+				b.WriteString("600000999999,Caf\xe9 scarf,61.00\n") // Latin-1 é
+			}
+			fmt.Fprintf(&b, "%d,复古围巾 %d,59.90\n", 600000000000+i, i)
+		}
+		rows, _, err := readBytes(b.Bytes(), sheet.Options{})
+		var se *sheet.Error
+		if !errors.As(err, &se) || se.Line != at+2 || !strings.Contains(err.Error(), "not valid UTF-8") ||
+			!strings.Contains(err.Error(), "mixes encodings") {
+			t.Fatalf("UTF-8 with one Latin-1 row at line %d: %v, %d rows", at+2, err, len(rows))
+		}
+		if len(rows) != 0 {
+			t.Errorf("%d rows handed out before the refusal, want none", len(rows))
+		}
+		t.Logf("refused: %v", err)
+
+		// The same file without the bad row is UTF-8, whole.
+		good := bytes.Replace(b.Bytes(), []byte("600000999999,Caf\xe9 scarf,61.00\n"), nil, 1)
+		rows, h, err := readBytes(good, sheet.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := rows[len(rows)-1].Get(h, "title"); v != "复古围巾 2999" {
+			t.Errorf("last title %q", v)
+		}
+	}
+
+	// Read as GBK on purpose, the UTF-8 bytes that are not GBK are an error
+	// naming their line, not U+FFFD.
+	_, _, err := readBytes([]byte("a,b\n1,\xff\xff\n"), sheet.Options{Encoding: sheet.GB18030})
+	var se *sheet.Error
+	if !errors.As(err, &se) || se.Line != 2 || !strings.Contains(err.Error(), "not valid GBK/GB18030 (the encoding asked for)") {
+		t.Errorf("invalid GBK asked for: %v", err)
+	}
+}
+
+// A GBK file some of whose lines happen to be valid UTF-8 is still GBK
+// (its other lines outnumber them), and every line decodes as GBK; a
+// file whose GBK and UTF-8 lines are as many is refused as mixed.
+func TestCSVGBKWithLinesThatLookUTF8(t *testing.T) {
+	enc := simplifiedchinese.GBK.NewEncoder()
+	// "翎" in GBK is 0xF4 0xE1 ... find a GBK text that is valid UTF-8:
+	// "虏" is 0xC2 0xB2 in GBK, also valid UTF-8 (U+00B2, ²).
+	lookalike, _ := enc.String("1,虏\n")
+	if !utf8.ValidString(lookalike) {
+		t.Fatalf("the lookalike %x is not valid UTF-8", lookalike)
+	}
+	body, _ := enc.String("num,title\n2,连衣裙\n3,围巾\n")
+	rows, h, err := readBytes([]byte(body+lookalike), sheet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := rows[2].Get(h, "title"); v != "虏" {
+		t.Errorf("the lookalike line decoded as %q, want 虏 (GBK)", v)
+	}
+	if v, _ := rows[0].Get(h, "title"); v != "连衣裙" {
+		t.Errorf("title %q", v)
+	}
+	one, _ := enc.String("2,连衣裙\n")
+	_, _, err = readBytes([]byte("num,title\n"+one+lookalike), sheet.Options{})
+	if err == nil || !strings.Contains(err.Error(), "mixes encodings") {
+		t.Errorf("one GBK line, one UTF-8 line: %v, want refused as mixed", err)
+	}
+}
+
+// U+FFFD written on purpose is text like any other: in UTF-8 and in
+// GB18030 (0x84 0x31 0xA4 0x37) it is read; an unpaired UTF-16
+// surrogate or half a UTF-16 character is an error naming the line.
+func TestCSVReplacementCharacterAndUTF16(t *testing.T) {
+	if rows, _, err := readBytes([]byte("a\n\uFFFD\n"), sheet.Options{}); err != nil || rows[0].Values[0] != "\uFFFD" {
+		t.Errorf("UTF-8 U+FFFD: %v %v", rows, err)
+	}
+	gb, _ := simplifiedchinese.GB18030.NewEncoder().String("a\n中\uFFFD\n")
+	if rows, _, err := readBytes([]byte(gb), sheet.Options{Encoding: sheet.GB18030}); err != nil || rows[0].Values[0] != "中\uFFFD" {
+		t.Errorf("GB18030 U+FFFD: %v %v", rows, err)
+	}
+	le := func(units ...uint16) []byte {
+		out := []byte{0xFF, 0xFE}
+		for _, u := range units {
+			out = append(out, byte(u), byte(u>>8))
+		}
+		return out
+	}
+	ok := le('a', '\n', 0xD83D, 0xDE00, '\n') // a, then 😀
+	if rows, _, err := readBytes(ok, sheet.Options{}); err != nil || rows[0].Values[0] != "😀" {
+		t.Errorf("UTF-16 pair: %v %v", rows, err)
+	}
+	var se *sheet.Error
+	for name, data := range map[string][]byte{
+		"lone high": le('a', '\n', 'b', '\n', 0xD83D, 'c', '\n'),
+		"lone low":  le('a', '\n', 'b', '\n', 0xDE00, '\n'),
+		"odd bytes": append(le('a', '\n', 'b', '\n', 'c'), 'x'),
+	} {
+		_, _, err := readBytes(data, sheet.Options{})
+		if !errors.As(err, &se) || se.Line != 3 || !strings.Contains(err.Error(), "UTF-16") {
+			t.Errorf("%s: %v, want an error at line 3", name, err)
 		}
 	}
 }

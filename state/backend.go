@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -72,6 +73,14 @@ func Open(ctx context.Context, c Config, app string) (*Backend, error) {
 	return &Backend{store: fs, locker: NewFileLocker(LockDirFor(path)), lease: c.LockLease}, nil
 }
 
+// Memory returns a backend that keeps everything in this process and
+// forgets it when the process ends: a MemStore and a MemLocker. Runs
+// against an in-process sandbox use it, since the sandbox itself starts
+// from its seed every run.
+func Memory() *Backend {
+	return &Backend{store: NewMemStore(), locker: NewMemLocker()}
+}
+
 // Store is the backend's store (a Claimer with Redis).
 func (b *Backend) Store() Store { return b.store }
 
@@ -95,6 +104,24 @@ func (b *Backend) Limiter() *RedisLimiter {
 		return nil
 	}
 	return b.redis.Limiter()
+}
+
+// PersistenceWarning is a warning to show at start when the backend is a
+// Redis server that keeps nothing on disk (RDB snapshots and AOF both
+// off): a restart of it loses every checkpoint, intent record, claim,
+// cursor and lock, and rows done would be sent again. "" when the data is
+// kept (or the backend is a file), or when the server does not say.
+func (b *Backend) PersistenceWarning(ctx context.Context) string {
+	if b.redis == nil {
+		return ""
+	}
+	rdb, aof, err := b.redis.Persistence(ctx)
+	if err != nil || rdb || aof {
+		return ""
+	}
+	return fmt.Sprintf("[state] redis at %s keeps nothing on disk (RDB snapshots and AOF are both off): "+
+		"a restart of Redis loses every job checkpoint, intent record, claim, cursor and lock, and rows already done would be sent again; "+
+		"turn on AOF (appendonly yes, with appendfsync always to lose no write, or everysec to lose at most a second's)", b.redis.URL())
 }
 
 // Close closes the store.

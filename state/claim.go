@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Claimer is implemented by stores that several processes may use at once
@@ -19,20 +20,63 @@ import (
 // job.run claims each row before sending its call, so two processes running
 // the same job over the same rows send each row once.
 //
-// FileStore and MemStore implement it trivially (every claim is granted):
-// a file store is held by one process at a time, a memory store lives in
-// one. Scoped stores forward it.
+// A claim carries a fencing token: a number that grows every time the
+// key's claim passes to a new holder. Writes about the key go through
+// Commit with the token they were claimed with, and are refused once a
+// newer claim exists: a process that was paused past its lease (SIGSTOP, a
+// long GC, a frozen VM) and wakes cannot overwrite what the process that
+// took the key over recorded.
+//
+// FileStore and MemStore implement it trivially (every claim is granted,
+// with fencing token 1): a file store is held by one process at a time, a
+// memory store lives in one. Scoped stores forward it.
 type Claimer interface {
 	// Claim takes key of ns for token for lease (<= 0: the store's lease,
-	// DefaultLease unless configured). It returns true when token holds
-	// the claim now (taking it again renews it), false when another live
+	// DefaultLease unless configured). It returns the claim's fencing
+	// token (>= 1) when token holds the claim now — taking it again while
+	// held renews it and keeps its fencing token — and 0 when another live
 	// claim holds it. The store keeps a granted claim alive in the
 	// background until Unclaim or Close; a process that dies without
 	// releasing its claims loses them after at most lease.
-	Claim(ctx context.Context, ns, key, token string, lease time.Duration) (bool, error)
+	Claim(ctx context.Context, ns, key, token string, lease time.Duration) (int64, error)
 	// Unclaim releases token's claim on key of ns; releasing a claim that
 	// is not held (or is held by another token) does nothing.
 	Unclaim(ctx context.Context, ns, key, token string) error
+	// Commit stores kv in namespace ns as one atomic batch (a nil value
+	// deletes its key), fenced: a key listed in fences is written only
+	// while its fencing token is still the newest one granted, so a
+	// holder that lost its claim to another cannot overwrite what that
+	// one recorded. The keys refused so are returned (their writes are
+	// dropped, the others applied); a key not in fences is written
+	// unconditionally.
+	Commit(ctx context.Context, ns string, kv map[string][]byte, fences map[string]int64) (refused []string, err error)
+}
+
+// Commit commits kv into ns of s: with a Claimer, its fenced Commit; with
+// another store (an embedder's), SetMany and then the deletes, unfenced
+// and not atomic together.
+func Commit(ctx context.Context, s Store, ns string, kv map[string][]byte, fences map[string]int64) ([]string, error) {
+	if c, ok := s.(Claimer); ok {
+		return c.Commit(ctx, ns, kv, fences)
+	}
+	sets := make(map[string][]byte, len(kv))
+	var dels []string
+	for k, v := range kv {
+		if v == nil {
+			dels = append(dels, k)
+		} else {
+			sets[k] = v
+		}
+	}
+	if err := s.SetMany(ctx, ns, sets); err != nil {
+		return nil, err
+	}
+	for _, k := range dels {
+		if err := s.Delete(ctx, ns, k); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
 }
 
 // NewToken returns a fresh claim token naming this process ("host pid 123
@@ -44,36 +88,111 @@ func NewToken() string {
 }
 
 // Claim implements Claimer: a memory store lives in one process, so every
-// claim is granted.
-func (m *MemStore) Claim(ctx context.Context, ns, key, token string, lease time.Duration) (bool, error) {
+// claim is granted, with fencing token 1.
+func (m *MemStore) Claim(ctx context.Context, ns, key, token string, lease time.Duration) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return false, err
+		return 0, err
 	}
-	return true, checkKey(ns, key)
+	if err := checkKey(ns, key); err != nil {
+		return 0, err
+	}
+	return 1, nil
 }
 
 // Unclaim implements Claimer.
 func (m *MemStore) Unclaim(context.Context, string, string, string) error { return nil }
 
-// Claim implements Claimer: a file store is open in one process at a time
-// (see ErrInUse), so every claim is granted.
-func (s *FileStore) Claim(ctx context.Context, ns, key, token string, lease time.Duration) (bool, error) {
+// Commit implements Claimer: one process, nothing to fence.
+func (m *MemStore) Commit(ctx context.Context, ns string, kv map[string][]byte, _ map[string]int64) ([]string, error) {
 	if err := ctx.Err(); err != nil {
-		return false, err
+		return nil, err
 	}
-	return true, checkKey(ns, key)
+	if err := checkNS(ns); err != nil {
+		return nil, err
+	}
+	for k, v := range kv {
+		if err := checkKV(ns, k, v); err != nil {
+			return nil, err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	b := m.data[ns]
+	if b == nil {
+		b = map[string][]byte{}
+		m.data[ns] = b
+	}
+	for k, v := range kv {
+		if v == nil {
+			delete(b, k)
+		} else {
+			b[k] = append([]byte{}, v...)
+		}
+	}
+	return nil, nil
+}
+
+// Claim implements Claimer: a file store is open in one process at a time
+// (see ErrInUse), so every claim is granted, with fencing token 1.
+func (s *FileStore) Claim(ctx context.Context, ns, key, token string, lease time.Duration) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := checkKey(ns, key); err != nil {
+		return 0, err
+	}
+	return 1, nil
 }
 
 // Unclaim implements Claimer.
 func (s *FileStore) Unclaim(context.Context, string, string, string) error { return nil }
 
+// Commit implements Claimer: one fsynced transaction; one process, nothing
+// to fence.
+func (s *FileStore) Commit(ctx context.Context, ns string, kv map[string][]byte, _ map[string]int64) ([]string, error) {
+	if err := checkNS(ns); err != nil {
+		return nil, err
+	}
+	for k, v := range kv {
+		if err := checkKV(ns, k, v); err != nil {
+			return nil, err
+		}
+	}
+	if len(kv) == 0 {
+		return nil, nil
+	}
+	return nil, s.update(ctx, func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(ns))
+		if err != nil {
+			return err
+		}
+		for k, v := range kv {
+			if v == nil {
+				err = b.Delete([]byte(k))
+			} else {
+				err = b.Put([]byte(k), v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Claim implements Claimer for the scoped namespace; a store that is not a
 // Claimer grants every claim.
-func (s *scopedStore) Claim(ctx context.Context, ns, key, token string, lease time.Duration) (bool, error) {
+func (s *scopedStore) Claim(ctx context.Context, ns, key, token string, lease time.Duration) (int64, error) {
 	if c, ok := s.Store.(Claimer); ok {
 		return c.Claim(ctx, s.prefix+ns, key, token, lease)
 	}
-	return true, checkKey(ns, key)
+	if err := checkKey(ns, key); err != nil {
+		return 0, err
+	}
+	return 1, nil
 }
 
 // Unclaim implements Claimer.
@@ -84,16 +203,52 @@ func (s *scopedStore) Unclaim(ctx context.Context, ns, key, token string) error 
 	return nil
 }
 
-// claimScript sets KEYS[1] to ARGV[1] for ARGV[2] ms when it is free or
-// already held by ARGV[1]. It is built on first use, not at start-up.
+// Commit implements Claimer for the scoped namespace.
+func (s *scopedStore) Commit(ctx context.Context, ns string, kv map[string][]byte, fences map[string]int64) ([]string, error) {
+	return Commit(ctx, s.Store, s.prefix+ns, kv, fences)
+}
+
+// claimScript grants the claim KEYS[1] (holding the token ARGV[1] for
+// ARGV[2] ms) when it is free, with a new fencing token from the counter
+// of the key ARGV[3] in the hash KEYS[2], and renews it, keeping its
+// fencing token, when ARGV[1] holds it already. It returns the fencing
+// token, or 0 when another token holds the claim. It is built on first
+// use, not at start-up.
 var claimScript = sync.OnceValue(func() *redis.Script {
 	return redis.NewScript(`
 local cur = redis.call("GET", KEYS[1])
-if cur == false or cur == ARGV[1] then
+if cur == ARGV[1] then
+  redis.call("PEXPIRE", KEYS[1], ARGV[2])
+  local fence = redis.call("HGET", KEYS[2], ARGV[3])
+  if not fence then fence = redis.call("HINCRBY", KEYS[2], ARGV[3], 1) end
+  return tonumber(fence)
+end
+if cur == false then
+  local fence = redis.call("HINCRBY", KEYS[2], ARGV[3], 1)
   redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
-  return 1
+  return fence
 end
 return 0`)
+})
+
+// commitScript writes into the hash KEYS[1] the keys ARGV[i] (from 1, in
+// threes: key, fencing token or "" for none, "s"+value to set or "d" to
+// delete), each only while its fencing token is the newest the fence hash
+// KEYS[2] holds for it, as one atomic step; it returns the keys refused.
+var commitScript = sync.OnceValue(func() *redis.Script {
+	return redis.NewScript(`
+local refused = {}
+for i = 1, #ARGV, 3 do
+  local key, fence, op = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if fence ~= "" and redis.call("HGET", KEYS[2], key) ~= fence then
+    refused[#refused + 1] = key
+  elseif string.sub(op, 1, 1) == "s" then
+    redis.call("HSET", KEYS[1], key, string.sub(op, 2))
+  else
+    redis.call("HDEL", KEYS[1], key)
+  end
+end
+return refused`)
 })
 
 // claimKey is the Redis key of a claim: the namespace's length keeps any
@@ -101,6 +256,10 @@ return 0`)
 func (s *RedisStore) claimKey(ns, key string) string {
 	return s.Prefix() + "claim:" + strconv.Itoa(len(ns)) + ":" + ns + ":" + key
 }
+
+// fenceKey is the Redis hash of the fencing counters of namespace ns, one
+// field per key: it outlives the claims (a counter must never go back).
+func (s *RedisStore) fenceKey(ns string) string { return s.Prefix() + "fence:" + ns }
 
 // SetLease sets the lease of claims made with no lease of their own (and
 // returned by Lease); d <= 0 means DefaultLease. Call it before use.
@@ -119,13 +278,14 @@ func (s *RedisStore) Lease() time.Duration {
 
 // Claim implements Claimer with a key per claim, set with a script when it
 // is free or already the token's, with a lease renewed every lease/3 by a
-// background goroutine until Unclaim or Close.
-func (s *RedisStore) Claim(ctx context.Context, ns, key, token string, lease time.Duration) (bool, error) {
+// background goroutine until Unclaim or Close, and a fencing counter per
+// key that grows with every new holder.
+func (s *RedisStore) Claim(ctx context.Context, ns, key, token string, lease time.Duration) (int64, error) {
 	if err := checkKey(ns, key); err != nil {
-		return false, err
+		return 0, err
 	}
 	if token == "" {
-		return false, fmt.Errorf("state: claim %s/%s: empty token", ns, key)
+		return 0, fmt.Errorf("state: claim %s/%s: empty token", ns, key)
 	}
 	if lease <= 0 {
 		lease = s.Lease()
@@ -134,15 +294,15 @@ func (s *RedisStore) Claim(ctx context.Context, ns, key, token string, lease tim
 		lease = 30 * time.Millisecond
 	}
 	k := s.claimKey(ns, key)
-	n, err := claimScript().Run(ctx, s.client, []string{k}, token, lease.Milliseconds()).Int()
+	fence, err := claimScript().Run(ctx, s.client, []string{k, s.fenceKey(ns)}, token, lease.Milliseconds(), key).Int64()
 	if err != nil {
-		return false, s.wrap("claim", err)
+		return 0, s.wrap("claim", err)
 	}
-	if n != 1 {
-		return false, nil
+	if fence <= 0 {
+		return 0, nil
 	}
 	s.claims.add(s, k, token, lease)
-	return true, nil
+	return fence, nil
 }
 
 // Unclaim implements Claimer.
@@ -153,6 +313,37 @@ func (s *RedisStore) Unclaim(ctx context.Context, ns, key, token string) error {
 	k := s.claimKey(ns, key)
 	s.claims.remove(k, token)
 	return s.wrap("unclaim", releaseScript().Run(ctx, s.client, []string{k}, token).Err())
+}
+
+// Commit implements Claimer with one script, so the fence checks and the
+// writes are one atomic step on the server.
+func (s *RedisStore) Commit(ctx context.Context, ns string, kv map[string][]byte, fences map[string]int64) ([]string, error) {
+	if err := checkNS(ns); err != nil {
+		return nil, err
+	}
+	if len(kv) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, 3*len(kv))
+	for k, v := range kv {
+		if err := checkKV(ns, k, v); err != nil {
+			return nil, err
+		}
+		fence := ""
+		if f, ok := fences[k]; ok {
+			fence = strconv.FormatInt(f, 10)
+		}
+		op := "d"
+		if v != nil {
+			op = "s" + string(v)
+		}
+		args = append(args, k, fence, op)
+	}
+	res, err := commitScript().Run(ctx, s.client, []string{s.nsKey(ns), s.fenceKey(ns)}, args...).StringSlice()
+	if err != nil {
+		return nil, s.wrap("commit", err)
+	}
+	return res, nil
 }
 
 // redisClaims are the claims a RedisStore holds, kept alive by one

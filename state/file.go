@@ -2,12 +2,17 @@ package state
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -50,6 +55,9 @@ type FileStore struct {
 
 	mu     sync.RWMutex
 	closed bool
+	// broken is set once bbolt failed inside a transaction on a damaged
+	// file: every later operation returns it.
+	broken atomic.Pointer[DamagedError]
 }
 
 // OpenFile opens (creating it and its parent directories if needed) the
@@ -76,7 +84,7 @@ func (s *FileStore) open() (err error) {
 		return s.openErr
 	}
 	defer func() { s.openErr = err }()
-	defer recoverErr(&err, "open state store "+s.path)
+	defer s.guard(&err)()
 	wait := s.opts.Wait
 	switch {
 	case wait == 0:
@@ -93,15 +101,141 @@ func (s *FileStore) open() (err error) {
 			return fmt.Errorf("state: cannot create directory for state store %s: %w", s.path, err)
 		}
 	}
-	db, err := bolt.Open(s.path, mode, &bolt.Options{Timeout: wait})
+	if err := s.createIfNew(mode); err != nil {
+		return err
+	}
+	db, err := bolt.Open(s.path, mode, &bolt.Options{Timeout: wait, OpenFile: s.openExisting})
 	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return &inUseError{path: s.path, wait: wait}
-		}
-		return fmt.Errorf("state: cannot open state store %s: %w", s.path, err)
+		return s.openError(err, wait)
 	}
 	s.db = db
+	if err := writeMarker(s.path); err != nil { // a store of an older version gets its marker now
+		db.Close()
+		s.db = nil
+		return fmt.Errorf("state: cannot record that state store %s exists (%s): %w", s.path, markerPath(s.path), err)
+	}
 	return nil
+}
+
+// A store's existence is recorded in a marker file beside it
+// (<path>.created), written once the store is created (or first opened by
+// a version that writes markers): a store whose marker exists but whose
+// file is gone, or is empty, was lost — it is refused, never taken for a
+// new one. bbolt never leaves a store empty: createIfNew builds a new store
+// under a temporary name and links it into place complete, so a
+// zero-length file is always a truncated one.
+
+// markerPath is the marker file of the store at path.
+func markerPath(path string) string { return path + ".created" }
+
+// createIfNew creates the store when neither it nor its marker exists; a
+// store that is missing though its marker exists is refused.
+func (s *FileStore) createIfNew(mode os.FileMode) error {
+	fi, err := os.Stat(s.path)
+	switch {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("state: state store %s is a directory, not a file", s.path)
+	case err == nil && fi.Size() == 0:
+		return damaged(s.path, "is empty (0 bytes): a state store is never empty once created, so it was truncated or overwritten", nil)
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("state: cannot open state store %s: %w", s.path, err)
+	}
+	if _, merr := os.Stat(markerPath(s.path)); merr == nil {
+		return damaged(s.path, "is missing, though "+markerPath(s.path)+" records that it was created: it was deleted or moved", nil)
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := fmt.Sprintf("%s.new-%x", s.path, rnd)
+	db, err := bolt.Open(tmp, mode, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("state: cannot create state store %s: %w", s.path, err)
+	}
+	if err := db.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("state: cannot create state store %s: %w", s.path, err)
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, s.path); err != nil && !errors.Is(err, fs.ErrExist) { // exists: another process created it first
+		if err := os.Rename(tmp, s.path); err != nil { // a file system without hard links
+			return fmt.Errorf("state: cannot create state store %s: %w", s.path, err)
+		}
+	}
+	if err := writeMarker(s.path); err != nil {
+		return fmt.Errorf("state: cannot record that state store %s exists (%s): %w", s.path, markerPath(s.path), err)
+	}
+	return nil
+}
+
+// openExisting is bbolt's OpenFile: it never creates the file (createIfNew
+// does) and refuses an empty one, which bbolt would initialise as new.
+func (s *FileStore) openExisting(name string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(name, flag&^os.O_CREATE, perm)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, damaged(s.path, "disappeared while it was being opened: it was deleted or moved", nil)
+		}
+		return nil, err
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size() == 0 {
+		f.Close()
+		return nil, damaged(s.path, "is empty (0 bytes): a state store is never empty once created, so it was truncated or overwritten", nil)
+	}
+	return f, nil
+}
+
+// writeMarker writes the marker of the store at path unless it exists.
+func writeMarker(path string) error {
+	m := markerPath(path)
+	if _, err := os.Stat(m); err == nil {
+		return nil
+	}
+	f, err := os.OpenFile(m, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "topscript state store %s created (first seen) %s.\n"+
+		"While this file exists, a missing or empty %s is refused instead of being taken for a new store.\n",
+		filepath.Base(path), time.Now().UTC().Format(time.RFC3339), filepath.Base(path))
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		syncDir(filepath.Dir(path))
+	}
+	return err
+}
+
+// syncDir makes the directory entries of dir durable (best effort: not
+// every platform can fsync a directory).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+// openError classifies bbolt's refusal to open the store: held by another
+// process, not readable, or damaged.
+func (s *FileStore) openError(err error, wait time.Duration) error {
+	var de *DamagedError
+	switch {
+	case errors.As(err, &de):
+		return de
+	case errors.Is(err, berrors.ErrTimeout):
+		return &inUseError{path: s.path, wait: wait}
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("state: cannot open state store %s: %w", s.path, err)
+	}
+	return damaged(s.path, "cannot be read as a state store", err)
 }
 
 type inUseError struct {
@@ -130,11 +264,17 @@ func (s *FileStore) view(ctx context.Context, fn func(*bolt.Tx) error) (err erro
 	if s.closed {
 		return ErrClosed
 	}
+	if de := s.broken.Load(); de != nil {
+		return de
+	}
 	if err := s.open(); err != nil {
 		return err
 	}
-	defer recoverErr(&err, "read state store "+s.path)
-	return s.db.View(fn)
+	defer s.guard(&err)()
+	if err := s.db.View(fn); err != nil {
+		return s.txError(err)
+	}
+	return nil
 }
 
 func (s *FileStore) update(ctx context.Context, fn func(*bolt.Tx) error) (err error) {
@@ -146,11 +286,17 @@ func (s *FileStore) update(ctx context.Context, fn func(*bolt.Tx) error) (err er
 	if s.closed {
 		return ErrClosed
 	}
+	if de := s.broken.Load(); de != nil {
+		return de
+	}
 	if err := s.open(); err != nil {
 		return err
 	}
-	defer recoverErr(&err, "write state store "+s.path)
+	defer s.guard(&err)()
 	if err := s.db.Update(fn); err != nil {
+		if te := s.txError(err); te != err {
+			return te
+		}
 		return fmt.Errorf("state: write %s: %w", s.path, err)
 	}
 	return nil
@@ -249,6 +395,9 @@ func (s *FileStore) Keys(ctx context.Context, ns string) ([]string, error) {
 			return nil
 		}
 		return b.ForEach(func(k, v []byte) error {
+			if len(k) == 0 || len(k) > MaxKeySize {
+				return damaged(s.path, "is damaged: it holds a key no store writes", nil) // checkKey refuses such keys
+			}
 			if v != nil {
 				keys = append(keys, string(k))
 			}
@@ -267,11 +416,29 @@ func (s *FileStore) Namespaces(ctx context.Context) ([]string, error) {
 	names := []string{}
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			if len(name) == 0 || len(name) > MaxKeySize {
+				return damaged(s.path, "is damaged: it holds a namespace no store writes", nil)
+			}
 			names = append(names, string(name))
 			return nil
 		})
 	})
 	return names, err
+}
+
+// ListNamespaces implements Lister.
+func (s *FileStore) ListNamespaces(ctx context.Context, prefix string) ([]string, error) {
+	all, err := s.Namespaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, n := range all {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // Close implements Store. It waits for running operations and releases the file.
@@ -284,6 +451,17 @@ func (s *FileStore) Close() error {
 	s.closed = true
 	if s.db == nil {
 		return nil // never opened
+	}
+	if s.broken.Load() != nil {
+		// bbolt failed mid-transaction and may still hold its locks: close
+		// in the background rather than wait for them forever.
+		done := make(chan struct{})
+		go func() { s.db.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
+		return nil
 	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("state: close %s: %w", s.path, err)
@@ -298,9 +476,34 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// recoverErr turns a panic in a storage library into an error.
-func recoverErr(err *error, what string) {
-	if r := recover(); r != nil {
-		*err = fmt.Errorf("state: %s: internal error: %v", what, r)
+// guard makes a fault or panic inside bbolt an error: bbolt panics on
+// pages that are not what they should be ("invalid freelist page", slice
+// bounds out of range on a cut file), and a read past the end of a
+// truncated file is a memory fault, which SetPanicOnFault turns into a
+// panic. Use it as defer s.guard(&err)().
+func (s *FileStore) guard(err *error) func() {
+	old := debug.SetPanicOnFault(true)
+	return func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			de := damaged(s.path, "is damaged: its pages do not hold a valid database", nil)
+			s.broken.CompareAndSwap(nil, de) // bbolt may hold its locks: no further use
+			*err = s.broken.Load()
+		}
 	}
+}
+
+// txError is err as a damage error when bbolt found the file damaged
+// inside a transaction, else err itself.
+func (s *FileStore) txError(err error) error {
+	var de *DamagedError
+	if errors.As(err, &de) {
+		return de
+	}
+	for _, d := range []error{berrors.ErrInvalid, berrors.ErrChecksum, berrors.ErrVersionMismatch, berrors.ErrInvalidMapping} {
+		if errors.Is(err, d) {
+			return damaged(s.path, "is damaged", err)
+		}
+	}
+	return err
 }

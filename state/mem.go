@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -111,6 +112,23 @@ func (m *MemStore) Keys(ctx context.Context, ns string) ([]string, error) {
 	}
 	sort.Strings(keys)
 	return keys, nil
+}
+
+// ListNamespaces implements Lister.
+func (m *MemStore) ListNamespaces(ctx context.Context, prefix string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []string
+	for ns := range m.data {
+		if strings.HasPrefix(ns, prefix) {
+			out = append(out, ns)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // Close implements Store.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -161,6 +162,57 @@ func (s *RedisStore) Keys(ctx context.Context, ns string) ([]string, error) {
 	}
 	sort.Strings(keys)
 	return keys, nil
+}
+
+// Persistence tells whether the server keeps its data on disk: RDB
+// snapshots (a "save" schedule) and the append-only file (appendonly).
+// It asks CONFIG GET; a server that refuses CONFIG (managed Redis often
+// does) gives an error, and the answer is unknown.
+func (s *RedisStore) Persistence(ctx context.Context) (rdb, aof bool, err error) {
+	save, err := s.client.ConfigGet(ctx, "save").Result()
+	if err != nil {
+		return false, false, s.wrap("config get save", err)
+	}
+	appendonly, err := s.client.ConfigGet(ctx, "appendonly").Result()
+	if err != nil {
+		return false, false, s.wrap("config get appendonly", err)
+	}
+	return strings.TrimSpace(save["save"]) != "", strings.EqualFold(appendonly["appendonly"], "yes"), nil
+}
+
+// ListNamespaces implements Lister with SCAN over the app's namespace
+// hashes.
+func (s *RedisStore) ListNamespaces(ctx context.Context, prefix string) ([]string, error) {
+	base := s.nsKey("")
+	match := globEscape(base+prefix) + "*"
+	var out []string
+	var cursor uint64
+	for {
+		keys, next, err := s.client.Scan(ctx, cursor, match, 1000).Result()
+		if err != nil {
+			return nil, s.wrap("scan", err)
+		}
+		for _, k := range keys {
+			out = append(out, strings.TrimPrefix(k, base))
+		}
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out), nil // SCAN may return a key twice
+}
+
+// globEscape escapes the glob characters of s for SCAN MATCH.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Close implements Store; it closes the client. Claims still held are not

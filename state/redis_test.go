@@ -25,6 +25,18 @@ func openTestRedis(t *testing.T) *RedisStore {
 	return s
 }
 
+// sameApp opens a second store on a's server and app, as another process
+// of the fleet would; it is closed when the test ends.
+func sameApp(t *testing.T, a *RedisStore) *RedisStore {
+	t.Helper()
+	b, err := OpenRedis(context.Background(), redisURL, a.app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
 func TestRedisStore(t *testing.T) {
 	s := openTestRedis(t)
 	ctx := context.Background()
@@ -40,11 +52,7 @@ func TestRedisStore(t *testing.T) {
 func TestRedisStoresShare(t *testing.T) {
 	a := openTestRedis(t)
 	defer a.Close()
-	b, err := OpenRedis(context.Background(), redisURL, a.app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := sameApp(t, a)
 	c, _ := OpenRedis(context.Background(), redisURL, a.app+"-other")
 	defer c.Close()
 	ctx := context.Background()

@@ -77,6 +77,43 @@ var ErrLocked = errors.New("lock is held by another run")
 // holds the state store open for longer than FileOptions.Wait.
 var ErrInUse = errors.New("state store is in use by another topscript process")
 
+// ErrDamaged is matched (errors.Is) by the error of a file store that was
+// written before and cannot be trusted now: empty, missing though its
+// marker says it was created, or damaged. Such a store is never replaced
+// by a new one behind the user's back: the checkpoints it held are what
+// keeps a rerun from sending rows twice.
+var ErrDamaged = errors.New("state store is damaged")
+
+// DamagedError is the error of a store refused as lost or damaged
+// (ErrDamaged). Its text says what is wrong and what to do.
+type DamagedError struct {
+	Path    string
+	Problem string // "is empty (0 bytes): ...", "is damaged", ...
+	Err     error  // what the storage library said, when it said something
+}
+
+// Error implements error.
+func (e *DamagedError) Error() string {
+	detail := ""
+	if e.Err != nil {
+		detail = " (" + e.Err.Error() + ")"
+	}
+	return fmt.Sprintf("state store %s %s%s. Its job checkpoints are what keeps a rerun from sending rows again, "+
+		"so it is not replaced by a new one: restore it from a backup; or, to start afresh with every checkpoint "+
+		"forgotten (rows already done would be sent again), move %s and %s aside",
+		e.Path, e.Problem, detail, e.Path, markerPath(e.Path))
+}
+
+// Is reports whether target is ErrDamaged.
+func (e *DamagedError) Is(target error) bool { return target == ErrDamaged }
+
+// Unwrap returns the storage library's error.
+func (e *DamagedError) Unwrap() error { return e.Err }
+
+func damaged(path, problem string, err error) *DamagedError {
+	return &DamagedError{Path: path, Problem: problem, Err: err}
+}
+
 // ErrClosed is returned by operations on a closed store.
 var ErrClosed = errors.New("state store is closed")
 

@@ -22,9 +22,12 @@ import (
 //	w:close()
 //
 // Rows are tables of strings keyed by the header row. Reading is
-// sheet.OpenCSV's: the input encoding is detected (UTF-8 with or without a
-// BOM, UTF-16 with a BOM, and otherwise GBK/GB18030, what Excel in China
-// writes, when the bytes are not UTF-8), and a 淘宝助理 export (a version
+// sheet.OpenCSV's: the input encoding is decided by one rule over the
+// whole file (sheet.Decode: a BOM; else UTF-8 when every line is; else
+// GBK/GB18030, what Excel in China writes, when the lines that are not
+// UTF-8 outnumber those that are; else the file mixes encodings and is
+// refused, naming the line), bytes invalid in that encoding are an error
+// naming their line (never U+FFFD), and a 淘宝助理 export (a version
 // line, then a row of English keys and a row of Chinese labels) gives rows
 // keyed by its English keys. Reading options: delimiter (default "," but a
 // tab for 淘宝助理 exports and files whose first line has tabs and no
@@ -49,8 +52,10 @@ const (
 	csvWriterType = "csv.writer"
 	csvRowsType   = "csv.rows"
 	// csvHeaderField is the metatable field of csv.read's array holding
-	// its header (an array of names).
+	// its header (an array of names); csvPathField the file it was read
+	// from.
 	csvHeaderField = "__header"
+	csvPathField   = "__path"
 )
 
 func openCSV(env *Env) lua.LGFunction {
@@ -97,6 +102,7 @@ func openCSV(env *Env) lua.LGFunction {
 				mt := L.CreateTable(0, 2)
 				mt.RawSetString(JSONTypeField, lua.LString("array"))
 				mt.RawSetString(csvHeaderField, ToLua(L, r.header))
+				mt.RawSetString(csvPathField, lua.LString(r.path))
 				out.Metatable = mt
 				L.Push(out)
 				return 1
@@ -161,6 +167,25 @@ func CSVHeader(v lua.LValue) []string {
 		return out
 	}
 	return nil
+}
+
+// CSVSource returns the file rows read by csv.rows or csv.read came from
+// (the path as the script gave it), else "": job.run refuses to write its
+// report over its own input.
+func CSVSource(v lua.LValue) string {
+	switch x := v.(type) {
+	case *lua.LUserData:
+		if r, ok := x.Value.(*csvReader); ok {
+			return r.path
+		}
+	case *lua.LTable:
+		if mt, ok := x.Metatable.(*lua.LTable); ok {
+			if p, ok := mt.RawGetString(csvPathField).(lua.LString); ok {
+				return string(p)
+			}
+		}
+	}
+	return ""
 }
 
 // checkCSVOptions reads the reading options.

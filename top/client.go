@@ -370,6 +370,23 @@ func (c *Client) IsWrite(method string) bool {
 	return catalog.IsWrite(method)
 }
 
+// IsIdempotent reports whether a call of method with params may be sent
+// twice to the effect of once (a price set may; a stock increment may
+// not): reads are; writes as the catalog says, per parameters where it
+// depends on them (taobao.item.quantity.update with type=1). Params that
+// cannot be encoded count as not idempotent. A nil client answers from
+// the catalog.
+func (c *Client) IsIdempotent(method string, params Params) bool {
+	ep, err := encodeParams(params)
+	if err != nil {
+		return false
+	}
+	if c == nil {
+		c = &Client{}
+	}
+	return c.isIdempotent(method, ep.text)
+}
+
 // isIdempotent reports whether this call may be sent twice: reads are;
 // writes as the catalog says (per parameters where it depends on them).
 func (c *Client) isIdempotent(method string, params map[string]string) bool {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -31,42 +30,12 @@ import (
 // [state] backend = "redis", on a real redis-server started for each test.
 // The hosts are topscript processes built from this package.
 
-// startRedis starts a redis-server on a free loopback port for the test
-// and returns its URL; it skips the test when redis-server is not installed.
+// startRedis starts a redis-server on a free loopback port for the test,
+// keeping its data as a fleet's must (AOF), and returns its URL; it skips
+// the test when redis-server is not installed.
 func startRedis(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed (apt-get install -y redis-server): skipping the fleet tests")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			fmt.Fprintf(c, "PING\r\n")
-			line, _ := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if strings.HasPrefix(line, "+PONG") {
-				return "redis://" + addr + "/0"
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not start on %s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return startRedisServer(t, "--save", "", "--appendonly", "yes", "--appendfsync", "everysec").url()
 }
 
 // fleetConfig writes a topscript.toml for the fleet into dir: the sandbox's
@@ -79,27 +48,8 @@ func fleetConfig(t *testing.T, dir string, sb *sandbox.Server, redisURL, extra s
 // fleetConfigAt is fleetConfig for a sandbox served at gateway.
 func fleetConfigAt(t *testing.T, dir, gateway, redisURL, extra string) string {
 	t.Helper()
-	path := filepath.Join(dir, "topscript.toml")
-	cfg := fmt.Sprintf(`profile = "sandbox"
-[profiles.sandbox]
-app_key    = %q
-app_secret = %q
-session    = %q
-gateway    = %q
-
-[retry]
-max_attempts = 10
-backoff = "20ms"
-
-[state]
-backend = "redis"
-redis_url = %q
-lock_lease = "2s"
-%s`, sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession, gateway, redisURL, extra)
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testConfig(t, filepath.Join(dir, "topscript.toml"), gateway, sandbox.DefaultSession,
+		fmt.Sprintf("backend = \"redis\"\nredis_url = %q\nlock_lease = \"2s\"\n%s", redisURL, extra))
 }
 
 // host is a topscript process of the fleet.
@@ -374,7 +324,7 @@ require("time").sleep("60s")
 	// A slow holder keeps the lock past its lease.
 	time.Sleep(3 * time.Second)
 	code, out, took := runB()
-	if code != 4 || strings.Contains(out, "ran") || !strings.Contains(out, `lock "nightly" is held by another run`) {
+	if code != 4 || strings.Contains(out, "ran") || !strings.Contains(out, `lock "nightly (shop 2206571234567)" is held by another run`) {
 		t.Fatalf("host B while A holds the lock for 3s (lease 2s): exit %d, want 4\n%s", code, out)
 	}
 	if took > 2*time.Second {

@@ -22,6 +22,7 @@ import (
 	"github.com/topscript/topscript/internal/syncbuf"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/state"
+	"github.com/topscript/topscript/top"
 )
 
 // These tests cover the operator's day of issue #5 end to end: bulk jobs
@@ -56,10 +57,19 @@ func topscript(t *testing.T, dir string, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-// writeConfig writes a topscript.toml pointing at sb into dir.
+// writeConfig writes a topscript.toml pointing at sb into dir, with its
+// state in dir/state.db.
 func writeConfig(t *testing.T, dir string, sb *sandbox.Server, extra string) string {
 	t.Helper()
-	path := filepath.Join(dir, "topscript.toml")
+	return testConfig(t, filepath.Join(dir, "topscript.toml"), sb.URL(), sandbox.DefaultSession,
+		fmt.Sprintf("path = %q\n%s", filepath.Join(dir, "state.db"), extra))
+}
+
+// testConfig writes the configuration file path: the sandbox's app at
+// gateway with session, quick retries, and the [state] table's body (and
+// anything after it).
+func testConfig(t *testing.T, path, gateway, session, stateTOML string) string {
+	t.Helper()
 	cfg := fmt.Sprintf(`profile = "sandbox"
 [profiles.sandbox]
 app_key    = %q
@@ -72,9 +82,8 @@ max_attempts = 10
 backoff = "20ms"
 
 [state]
-path = %q
-%s`, sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession, sb.URL(),
-		filepath.Join(dir, "state.db"), extra)
+%s
+`, sandbox.DefaultAppKey, sandbox.DefaultAppSecret, session, gateway, stateTOML)
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -205,10 +214,17 @@ func TestExamples(t *testing.T) {
 		if n == 0 {
 			t.Fatal("no trades synced")
 		}
-		// The rerun continues from the saved cursor: nothing is fetched twice.
-		run(filepath.Join(ex, "order_sync.lua"), "orders.jsonl", "48")
-		if m := lines("orders.jsonl"); m != n {
-			t.Errorf("rerun added %d trades; want it to continue from the cursor", m-n)
+		// Against a gateway that lives on (and a state file), the rerun
+		// continues from the saved cursor: nothing is fetched twice.
+		sb := sandboxtest.Start(t, sandbox.Options{})
+		cfg := writeConfig(t, dir, sb, "")
+		for range 2 {
+			if code, stdout, stderr := topscript(t, dir, "run", "--config", cfg, filepath.Join(ex, "order_sync.lua"), "kept.jsonl", "48"); code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+			}
+		}
+		if m := lines("kept.jsonl"); m != n {
+			t.Errorf("rerun against a live gateway: %d trades, want %d (the first run's, continued from the cursor)", m, n)
 		}
 	})
 	t.Run("orders", func(t *testing.T) {
@@ -284,7 +300,8 @@ func TestRunLockHeld(t *testing.T) {
 	if err := os.WriteFile(script, []byte(`print("ran")`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	lock, err := state.NewFileLocker(state.LockDirFor(filepath.Join(dir, "state.db"))).Acquire(context.Background(), "sync", 0)
+	// --lock is per script and shop (the sandbox's seller).
+	lock, err := state.NewFileLocker(state.LockDirFor(filepath.Join(dir, "state.db"))).Acquire(context.Background(), "sync (shop 2206571234567)", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +310,7 @@ func TestRunLockHeld(t *testing.T) {
 	if code != 4 || strings.Contains(stdout, "ran") {
 		t.Fatalf("exit %d, stdout %q; want 4 and the script not run\n%s", code, stdout, stderr)
 	}
-	if !strings.Contains(stderr, `lock "sync" is held by another run`) {
+	if !strings.Contains(stderr, `lock "sync (shop 2206571234567)" is held by another run`) {
 		t.Errorf("stderr: %s", stderr)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -493,4 +510,186 @@ args = [%q]
 		}
 	}
 	t.Logf("schedule over 6s: %d runs, %d ticks skipped, no overlap", runs, skipped)
+}
+
+// Issue #14 item 5: runs on --sandbox keep their state apart from real
+// runs, and a fresh --sandbox run starts fresh as the sandbox's seed does:
+// the README command run twice updates every SKU twice (the sandbox has
+// seed prices again) instead of "1000 already done", says so at start,
+// and leaves the configured state file untouched.
+func TestSandboxStateApart(t *testing.T) {
+	ex := examplesDir(t)
+	dir := t.TempDir()
+	sb := sandboxtest.Start(t, sandbox.Options{})
+	cfg := writeConfig(t, dir, sb, "")
+	// A real run first: its checkpoints are in dir/state.db.
+	if code, out, errs := topscript(t, dir, "run", "--config", cfg, filepath.Join(ex, "bulk_price.lua"), filepath.Join(ex, "prices.csv")); code != 0 {
+		t.Fatalf("real run: exit %d\n%s%s", code, out, errs)
+	}
+	before, err := os.ReadFile(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		code, stdout, stderr := topscript(t, dir, "run", "--config", cfg, "--sandbox", filepath.Join(ex, "bulk_price.lua"), filepath.Join(ex, "prices.csv"))
+		if code != 0 || !strings.Contains(stdout, "1000 SKUs: 1000 updated, 0 failed, 0 already done") {
+			t.Errorf("--sandbox run %d: exit %d, stdout %q", i+1, code, stdout)
+		}
+		if !strings.Contains(stderr, "--sandbox: state (job checkpoints, the state module) is kept in memory for this run only") {
+			t.Errorf("--sandbox run %d does not say where its state is:\n%s", i+1, stderr)
+		}
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "state.db"))
+	if !bytes.Equal(before, after) {
+		t.Error("--sandbox runs changed the real runs' state file")
+	}
+	// A --sandbox run that touches no state says nothing of it.
+	os.WriteFile(filepath.Join(dir, "time.lua"), []byte(`print(top.call("taobao.time.get").time ~= nil)`), 0o644)
+	if code, stdout, stderr := topscript(t, dir, "run", "--sandbox", "time.lua"); code != 0 || stdout != "true\n" || stderr != "" {
+		t.Errorf("a stateless --sandbox run: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// The examples whose writes can be read back settle rows of unknown
+// outcome with verify: bulk_price reads the SKU's price (in effect: done;
+// another price: sent once more), bulk_stock reads the full quantities.
+func TestExamplesVerifyUnknownRows(t *testing.T) {
+	ex := examplesDir(t)
+	dir := t.TempDir()
+	sb := sandboxtest.Start(t, sandbox.Options{})
+	cfg := writeConfig(t, dir, sb, "")
+	data, _ := os.ReadFile(filepath.Join(ex, "prices.csv"))
+	lines := strings.SplitAfter(string(data), "\n")
+	input := filepath.Join(dir, "prices.csv")
+	os.WriteFile(input, []byte(strings.Join(lines[:21], "")), 0o644)
+	stock := filepath.Join(dir, "stock.csv")
+	sdata, _ := os.ReadFile(filepath.Join(ex, "stock.csv"))
+	os.WriteFile(stock, []byte(strings.Join(strings.SplitAfter(string(sdata), "\n")[:31], "")), 0o644)
+	for _, args := range [][]string{{"bulk_price.lua", input}, {"bulk_stock.lua", stock}} {
+		if code, out, errs := topscript(t, dir, "run", "--config", cfg, filepath.Join(ex, args[0]), args[1]); code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", args[0], code, out, errs)
+		}
+	}
+	// Their answers "were lost": three price rows and two stock groups
+	// are unknown now; the sandbox holds one of the prices no more.
+	st, err := state.OpenFile(filepath.Join(dir, "state.db"), state.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	shopState := state.Scoped(st, "12345678.shop-2206571234567")
+	markUnknown := func(ns string, n int) []string {
+		keys, _ := shopState.Keys(ctx, ns)
+		if len(keys) < n {
+			t.Fatalf("%s: %d checkpoints", ns, len(keys))
+		}
+		for _, k := range keys[:n] {
+			raw, _, _ := shopState.Get(ctx, ns, k)
+			shopState.Set(ctx, ns, k, bytes.Replace(raw, []byte(`"status":"ok"`), []byte(`"status":"unknown"`), 1))
+		}
+		return keys[:n]
+	}
+	priceKeys := markUnknown("job:bulk_price:prices.csv", 3)
+	stockKeys := markUnknown("job:bulk_stock:stock.csv", 2)
+	st.Close()
+	num, props, _ := strings.Cut(priceKeys[0], ":")
+	c := sandboxClient(t, sb.URL(), sandbox.DefaultSession)
+	if _, err := c.Call(ctx, priceMethod, top.Params{"num_iid": num, "properties": props, "price": "1.00"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := sb.Stats().Writes[priceMethod]
+
+	code, out, errs := topscript(t, dir, "run", "--config", cfg, filepath.Join(ex, "bulk_price.lua"), input)
+	if code != 0 || !strings.Contains(out, "20 SKUs: 3 updated, 0 failed, 17 already done, 0 unknown") {
+		t.Errorf("bulk_price with 3 unknown rows: exit %d, %s%s", code, out, errs)
+	}
+	after := sb.Stats().Writes[priceMethod]
+	for k, n := range after {
+		if want := before[k] + map[bool]int64{true: 1}[k == priceKeys[0]]; n != want {
+			t.Errorf("SKU %s written %d times, want %d (only the row whose price was not in effect is sent)", k, n, want)
+		}
+	}
+	_, recs := report(t, filepath.Join(dir, "bulk_price.report.csv"))
+	for _, r := range recs[1:] {
+		switch r[0] {
+		case priceKeys[0]:
+			if r[1] != "ok" || !strings.HasPrefix(r[4], "sent again: verify found it not applied") || !strings.Contains(r[4], "price in effect: 1.00") {
+				t.Errorf("the row not in effect: %q", r)
+			}
+		case priceKeys[1], priceKeys[2]:
+			if r[1] != "ok" || !strings.HasPrefix(r[4], "verified: in effect") {
+				t.Errorf("a verified row: %q", r)
+			}
+		}
+	}
+	stockBefore := sb.Stats().Writes["taobao.skus.quantity.update"]
+	code, out, errs = topscript(t, dir, "run", "--config", cfg, filepath.Join(ex, "bulk_stock.lua"), stock)
+	if code != 0 || !strings.Contains(out, "2 ok, 0 failed") {
+		t.Errorf("bulk_stock with 2 unknown groups: exit %d, %s%s", code, out, errs)
+	}
+	for k, n := range sb.Stats().Writes["taobao.skus.quantity.update"] {
+		if n != stockBefore[k] {
+			t.Errorf("item %s written again: verify should have found its quantities in effect", k)
+		}
+	}
+	_, recs = report(t, filepath.Join(dir, "bulk_stock.report.csv"))
+	verified := 0
+	for _, r := range recs[1:] {
+		if r[1] == "ok" && strings.HasPrefix(r[4], "verified: in effect") {
+			verified++
+		}
+	}
+	if verified != len(stockKeys) {
+		t.Errorf("%d stock groups verified, want %d", verified, len(stockKeys))
+	}
+}
+
+// Issue #14 item 1 through the CLI, both directions: bulk_price run again
+// on the same file with the same prices sends nothing ("50 already done");
+// with five prices changed in the same file it sends exactly those five,
+// and the report says what changed since which run.
+func TestRunChangedPricesSentAgain(t *testing.T) {
+	ex := examplesDir(t)
+	dir := t.TempDir()
+	sb := sandboxtest.Start(t, sandbox.Options{})
+	cfg := writeConfig(t, dir, sb, "")
+	data, _ := os.ReadFile(filepath.Join(ex, "prices.csv"))
+	lines := strings.Split(string(data), "\n")[:51]
+	input := filepath.Join(dir, "prices.csv")
+	write := func() { os.WriteFile(input, []byte(strings.Join(lines, "\n")+"\n"), 0o644) }
+	write()
+	run := func(want string) {
+		t.Helper()
+		code, stdout, stderr := topscript(t, dir, "run", "--config", cfg, filepath.Join(ex, "bulk_price.lua"), input)
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Fatalf("exit %d, stdout %q, want %q\n%s", code, stdout, want, stderr)
+		}
+	}
+	run("50 SKUs: 50 updated, 0 failed, 0 already done")
+	calls := sb.Stats().Calls[priceMethod]
+	run("50 SKUs: 0 updated, 0 failed, 50 already done")
+	if n := sb.Stats().Calls[priceMethod] - calls; n != 0 {
+		t.Errorf("same file, same prices: %d calls sent", n)
+	}
+	changed := map[string]string{}
+	for _, i := range []int{3, 11, 12, 30, 50} {
+		c := strings.Split(lines[i], ",")
+		changed[c[0]+":"+c[1]] = "price " + c[2] + " → 88.00"
+		c[2] = "88.00"
+		lines[i] = strings.Join(c, ",")
+	}
+	write()
+	run("50 SKUs: 5 updated, 0 failed, 45 already done")
+	for k, n := range sb.Stats().Writes[priceMethod] {
+		if _, ok := changed[k]; ok && n != 2 || !ok && n != 1 {
+			t.Errorf("SKU %s written %d times (changed: %v)", k, n, ok)
+		}
+	}
+	_, recs := report(t, filepath.Join(dir, "bulk_price.report.csv"))
+	for _, r := range recs[1:] {
+		if want, ok := changed[r[0]]; ok && (r[1] != "ok" || !strings.HasPrefix(r[4], "sent again: changed since the run of ") || !strings.HasSuffix(r[4], want)) {
+			t.Errorf("changed row %q, want %q", r, want)
+		}
+	}
+	run("50 SKUs: 0 updated, 0 failed, 50 already done")
 }

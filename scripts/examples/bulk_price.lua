@@ -15,11 +15,15 @@
 -- every row with its status, error code and request_id. The exit status is
 -- 3 when rows failed.
 --
+-- A row is done only for the price that was sent: change prices in the
+-- same file and a rerun sends exactly the changed rows (the report says
+-- "changed since the run of ...: price 59.90 → 61.00").
+--
 -- To push the same file again from scratch, forget its checkpoints:
 --   echo 'require("job").reset("bulk_price:prices.csv")' | topscript repl
--- A row reported "unknown" may or may not have been applied (the answer was
--- lost): check it, then forget it with job.reset(name, key) or add
--- resend_unknown = true below for one run.
+-- A row whose answer was lost (unknown outcome) is settled by verify below:
+-- it reads the SKU's price back; the price in effect means done, another
+-- price means not applied (the row is sent once more).
 
 local csv = require("csv")
 local job = require("job")
@@ -35,6 +39,16 @@ local summary = job.run {
   call = function(r)
     return "taobao.item.sku.price.update",
       {num_iid = r.num_iid, properties = r.properties, price = r.price}
+  end,
+  -- Settles a row whose outcome is unknown by reading the SKU's price back.
+  verify = function(r)
+    local item = top.call("taobao.item.seller.get", {num_iid = r.num_iid, fields = "sku"}).item
+    for _, sku in ipairs(item.skus or {}) do
+      if sku.properties == r.properties then
+        return tonumber(sku.price) == tonumber(r.price), "price in effect: " .. tostring(sku.price)
+      end
+    end
+    return nil, "no SKU " .. r.properties .. " on item " .. r.num_iid
   end,
   concurrency = 4,
   report = report,

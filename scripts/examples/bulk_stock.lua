@@ -5,7 +5,8 @@
 -- The CSV has the columns num_iid, sku_id and quantity (the stock to set,
 -- not a delta). Rows are grouped by item, in file order, and each group of
 -- at most 20 SKUs of one item becomes one taobao.skus.quantity.update call
--- (type 1: full quantities, so re-sending one is harmless). Calls are
+-- (type 1: full quantities, so re-sending one is harmless, and verify can
+-- read them back). Calls are
 -- checkpointed per group: a rerun of the same file sends only the groups
 -- not done yet. Report: bulk_stock.report.csv (or arg[2]); exit status 3
 -- when groups failed.
@@ -52,6 +53,26 @@ local summary = job.run {
   call = function(c)
     return "taobao.skus.quantity.update",
       {num_iid = c.num_iid, type = 1, skuid_quantities = c.skuid_quantities}
+  end,
+  -- Full quantities can be read back: a group whose answer was lost is
+  -- done when every SKU of it holds its quantity, else sent once more.
+  -- (Increments, type = 2, cannot be verified: they would stay unknown.)
+  verify = function(c)
+    local want = {}
+    for pair in c.skuid_quantities:gmatch("[^;]+") do
+      local id, q = pair:match("^(%d+):(%d+)$")
+      want[id] = tonumber(q)
+    end
+    local item = top.call("taobao.item.seller.get", {num_iid = c.num_iid, fields = "sku"}).item
+    for _, sku in ipairs(item.skus or {}) do
+      local id = tostring(sku.sku_id)
+      if want[id] ~= nil then
+        if tonumber(sku.quantity) ~= want[id] then return false, "SKU " .. id .. " holds " .. tostring(sku.quantity) end
+        want[id] = nil
+      end
+    end
+    if next(want) ~= nil then return nil, "SKUs not found on the item" end
+    return true
   end,
   columns = {"num_iid", "skuid_quantities"},
   report = report,

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/topscript/topscript/config"
 	"github.com/topscript/topscript/sandbox"
+	"github.com/topscript/topscript/shop"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
 )
@@ -31,11 +33,84 @@ type session struct {
 	client *top.Client
 	sb     *sandbox.Server
 	tmcURL string // the message channel tmc.listen connects to
-	scope  string // state.Scope of the app and shop the client works for
+	// shop tells the shop the client works for, whose scope the state
+	// lives under (nil without a client).
+	shop *shop.Resolver
 	// state is the [state] backend (state.Open): a Redis one is connected
 	// at start, since the client's throttle and bans are shared through
-	// it; a file one opens its database at first use.
+	// it; a file one opens its database at first use. With --sandbox it
+	// is in memory (state.Memory).
 	state *state.Backend
+	log   *slog.Logger
+}
+
+// store is the store a run's scripts see (the state module, job.run):
+// the backend's, scoped to the shop of the session, resolved at its first
+// use. With --sandbox it is in memory, and its first use says so.
+func (s *session) store() state.Store {
+	st := s.state.Store()
+	if s.shop != nil {
+		st = s.shop.ScopedStore()
+	}
+	if s.sb != nil {
+		st = &announcedStore{Store: st, say: func() {
+			if s.log != nil {
+				s.log.Info("--sandbox: state (job checkpoints, the state module) is kept in memory for this run only, " +
+					"as the sandbox starts from its seed every run: real runs' [state] is not read or written")
+			}
+		}}
+	}
+	return st
+}
+
+// lockName is the --lock name of script for the session's shop: the
+// script's name, and the shop when the session has one (runs for
+// different shops do not exclude each other).
+func (s *session) lockName(ctx context.Context, script string) (string, error) {
+	name := lockName(script)
+	if s.shop == nil {
+		return name, nil
+	}
+	id, err := s.shop.Identity(ctx)
+	if err != nil {
+		return "", err
+	}
+	if id.UserID != "" {
+		name += " (shop " + id.UserID + ")"
+	}
+	return name, nil
+}
+
+// announcedStore calls say once, at its first use.
+type announcedStore struct {
+	state.Store
+	once sync.Once
+	say  func()
+}
+
+func (a *announcedStore) Get(ctx context.Context, ns, key string) ([]byte, bool, error) {
+	a.once.Do(a.say)
+	return a.Store.Get(ctx, ns, key)
+}
+
+func (a *announcedStore) Set(ctx context.Context, ns, key string, val []byte) error {
+	a.once.Do(a.say)
+	return a.Store.Set(ctx, ns, key, val)
+}
+
+func (a *announcedStore) SetMany(ctx context.Context, ns string, kv map[string][]byte) error {
+	a.once.Do(a.say)
+	return a.Store.SetMany(ctx, ns, kv)
+}
+
+func (a *announcedStore) Delete(ctx context.Context, ns, key string) error {
+	a.once.Do(a.say)
+	return a.Store.Delete(ctx, ns, key)
+}
+
+func (a *announcedStore) Keys(ctx context.Context, ns string) ([]string, error) {
+	a.once.Do(a.say)
+	return a.Store.Keys(ctx, ns)
 }
 
 // appKey is the app key the session's client uses ("" without one): it
@@ -82,7 +157,7 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 	if err != nil {
 		return nil, err
 	}
-	s := &session{cfg: f, tmcURL: f.TMCURL}
+	s := &session{cfg: f, tmcURL: f.TMCURL, log: logger}
 	cfg := f.Client
 	if o.Sandbox {
 		sb, err := sandbox.StartLocal(sandbox.Options{Churn: o.Churn})
@@ -93,18 +168,32 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 		cfg.Gateway, s.tmcURL = sb.URL(), sb.TMCURL()
 		cfg.AppKey, cfg.AppSecret, cfg.Session = sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession
 	}
+	open := func() (err error) {
+		if o.Sandbox {
+			// The sandbox starts from its seed every run: so does its state,
+			// kept apart from real runs' (issue #14 item 5).
+			s.state = state.Memory()
+			return nil
+		}
+		if s.state, err = openState(f, cfg.AppKey); err != nil {
+			return err
+		}
+		if w := s.state.PersistenceWarning(context.Background()); w != "" && logger != nil {
+			logger.Warn(w)
+		}
+		return nil
+	}
 	if cfg.AppKey == "" || cfg.AppSecret == "" {
 		if !optional {
 			return nil, &exitError{code: ExitUsage, msg: noCredentials(f)}
 		}
-		if s.state, err = openState(f, cfg.AppKey); err != nil {
+		if err := open(); err != nil {
 			s.Close()
 			return nil, err
 		}
 		return s, nil
 	}
-	s.scope = state.Scope(cfg.AppKey, cfg.Session)
-	if s.state, err = openState(f, cfg.AppKey); err != nil {
+	if err := open(); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -123,6 +212,7 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 		return nil, configError(err)
 	}
 	s.client = c
+	s.shop = &shop.Resolver{Client: c, Store: s.state.Store(), AppKey: cfg.AppKey, Session: cfg.Session, Log: logger}
 	return s, nil
 }
 

@@ -25,10 +25,9 @@ func lockName(script string) string {
 	return base
 }
 
-// acquireRunLock takes the --lock lock of script in b, or fails with
-// exit 4 at once when another run holds it.
-func acquireRunLock(ctx context.Context, b *state.Backend, script string) (state.Lock, error) {
-	name := lockName(script)
+// acquireRunLock takes the --lock lock called name (session.lockName) of
+// script in b, or fails with exit 4 at once when another run holds it.
+func acquireRunLock(ctx context.Context, b *state.Backend, name, script string) (state.Lock, error) {
 	lock, err := b.Lock(ctx, name)
 	if errors.Is(err, state.ErrLocked) {
 		return nil, &exitError{code: ExitLockHeld, msg: fmt.Sprintf("topscript: %v: not running %s", err, script), err: err}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/repl"
-	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/tmc"
 )
 
@@ -56,7 +55,7 @@ func runREPL(ctx context.Context, st *State, c *command, args []string) error {
 		Stdout: st.Stdout,
 		Stderr: st.Stderr,
 		Logger: logger,
-		Store:  state.Scoped(s.state.Store(), s.scope), // state and job.reset see the configured store
+		Store:  s.store(), // state and job.reset see the configured store, scoped to the shop
 		TMC:    tmc.Config{URL: s.tmcURL},
 	})
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/luatop"
-	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/tmc"
 	"github.com/topscript/topscript/top"
 )
@@ -52,7 +51,8 @@ Redis unreachable at start: exit 2, naming the URL.
 
 Exit status: 0 ok, 1 script error (an uncaught Lua or TOP error, printed as
 file:line: message) or --timeout, 2 usage or configuration error, 3 a job
-finished with failed rows (or rows of unknown outcome), 4 --lock is held by
+finished with failed rows (or rows of unknown outcome), or stopped because
+its checkpoints could not be saved, 4 --lock is held by
 another run, 130 interrupted (SIGINT, SIGTERM), or n after os.exit(n).`
 
 // runOptions are the flags and arguments of `run`.
@@ -115,7 +115,11 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 	ctx, stop := st.Interruptible(ctx)
 	defer stop()
 	if o.Lock {
-		lock, err := acquireRunLock(ctx, s.state, o.Script)
+		name, err := s.lockName(ctx, o.Script)
+		if err != nil {
+			return &exitError{code: ExitScript, msg: fmt.Sprintf("topscript: --lock: %v", err), err: err}
+		}
+		lock, err := acquireRunLock(ctx, s.state, name, o.Script)
 		if err != nil {
 			return err
 		}
@@ -133,7 +137,7 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 		Stderr:   st.Stderr,
 		Logger:   logger,
 		DryRun:   o.DryRun,
-		Store:    state.Scoped(s.state.Store(), s.scope),
+		Store:    s.store(),
 		OnJob:    jobs.add,
 		Progress: progress,
 		TMC:      tmc.Config{URL: s.tmcURL},
@@ -153,6 +157,12 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 		if s.client == nil && errors.Is(err, luatop.ErrNoClient) {
 			// The script called TOP without credentials: say where they come from.
 			return &exitError{code: ExitScript, msg: res.Error() + "\n" + noCredentials(s.cfg), err: err}
+		}
+		var ee *exitError
+		if errors.As(res, &ee) && ee.code == ExitScript && jobs.storeFailed() {
+			// A job stopped because its checkpoints could not be saved: its
+			// report names the rows of unknown outcome (exit 3, not 1).
+			ee.code = ExitJobFailed
 		}
 		return res
 	}
@@ -210,6 +220,19 @@ func (t *jobTracker) add(s luatop.JobSummary) {
 	t.mu.Unlock()
 }
 
+// storeFailed reports whether a job stopped because its checkpoints could
+// not be saved.
+func (t *jobTracker) storeFailed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.jobs {
+		if s.StoreError != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // failed returns exit status 3 with a message when a finished job left
 // failed or unknown rows, else nil.
 func (t *jobTracker) failed() error {
@@ -226,6 +249,9 @@ func (t *jobTracker) failed() error {
 		}
 		if s.Unknown > 0 {
 			parts = append(parts, fmt.Sprintf("%d with an unknown outcome (not re-sent: verify them)", s.Unknown))
+		}
+		if s.Late > 0 {
+			parts = append(parts, fmt.Sprintf("%d answered after another run took them over (this run was paused past its claims' lease)", s.Late))
 		}
 		line := fmt.Sprintf("topscript: job %s: %s of %d rows", s.Name, strings.Join(parts, ", "), s.Total)
 		if s.Report != "" {

@@ -101,6 +101,9 @@ func runSchedule(ctx context.Context, st *State, c *command, args []string) erro
 			return err
 		}
 		defer b.Close()
+		if w := b.PersistenceWarning(ctx); w != "" {
+			logger.Warn(w)
+		}
 		opts = append(opts, schedule.WithLocker(b.Locker(), b.Lease()))
 	}
 	sched, err := schedule.New(entries, r.run, logger, opts...)
