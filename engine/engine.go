@@ -53,6 +53,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
 
+	"github.com/topscript/topscript/internal/lua51lib"
 	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/stdlib"
@@ -447,6 +448,9 @@ func (e *Engine) errorHandler() *lua.LFunction {
 		}
 		info.traceback = strings.TrimRight(tb.String(), "\n")
 		e.lastErr = info
+		// The error ends the run: close what its frames captured, so a
+		// closure the chunk left behind keeps its values (the REPL).
+		lua51lib.CloseUpvalues(L)
 		L.Push(obj)
 		return 1
 	})

@@ -157,3 +157,21 @@ func TestCancelInsidePcall(t *testing.T) {
 		t.Errorf("stopped after %v", d)
 	}
 }
+
+// TestFailedRunKeepsClosures: a closure a failed chunk left behind (a REPL
+// global) keeps the values it captured; they used to stay on registers the
+// next input reused.
+func TestFailedRunKeepsClosures(t *testing.T) {
+	e, _ := newEngine(t, Options{})
+	ctx := context.Background()
+	if _, err := e.Eval(ctx, `local v = 5; g = function() return v end; error("boom")`); err == nil {
+		t.Fatal("no error")
+	}
+	if _, err := e.Eval(ctx, `local a, b, c, d = 1, 2, 3, 4`); err != nil {
+		t.Fatal(err)
+	}
+	vals, err := e.Eval(ctx, `g()`)
+	if err != nil || len(vals) != 1 || vals[0] != lua.LNumber(5) {
+		t.Fatalf("g() = %v, %v; want 5", vals, err)
+	}
+}

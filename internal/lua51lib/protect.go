@@ -134,3 +134,23 @@ func (p *protector) errorValue(err error, fn lua.LValue) lua.LValue {
 	}
 	return ae.Object
 }
+
+// CloseUpvalues closes the upvalues of every frame on L, as Lua 5.1 does
+// for the frames an error unwinds. It is for a host's handler of an
+// uncaught error (called before the stack unwinds): gopher-lua leaves
+// those upvalues open when the protected call has a handler, and a
+// closure the failed chunk left behind (a REPL global) would later read
+// whatever took their registers.
+//
+// gopher-lua closes them itself when an error is raised while its
+// state-wide "has a handler" flag is clear, and a protected call clears
+// the flag when it returns: so a protected no-op, then a protected raise.
+func CloseUpvalues(L *lua.LState) {
+	L.Push(L.NewFunction(func(*lua.LState) int { return 0 }))
+	L.PCall(0, 0, nil)
+	L.Push(L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("closing upvalues")
+		return 0
+	}))
+	L.PCall(0, 0, nil)
+}
