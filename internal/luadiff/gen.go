@@ -49,9 +49,10 @@ const costLimit = 20000
 type variable struct {
 	name  string
 	k     kind
-	arity int  // kFun: parameters
-	cost  int  // kFun: statements one call runs, at most
-	raise bool // kFun: a call may raise an error
+	arity int    // kFun: parameters
+	cost  int    // kFun: statements one call runs, at most
+	raise bool   // kFun: a call may raise an error
+	fn    *fnCtx // the function that declared it
 }
 
 type fnCtx struct {
@@ -107,7 +108,7 @@ func (g *Gen) push() { g.scopes = append(g.scopes, nil) }
 func (g *Gen) pop()  { g.scopes = g.scopes[:len(g.scopes)-1] }
 
 func (g *Gen) declare(name string, k kind) *variable {
-	v := &variable{name: name, k: k}
+	v := &variable{name: name, k: k, fn: g.fn}
 	g.scopes[len(g.scopes)-1] = append(g.scopes[len(g.scopes)-1], v)
 	g.fn.locals++
 	return v
@@ -161,6 +162,23 @@ func (g *Gen) pick(k kind) *variable {
 		return nil
 	}
 	return vs[g.r.IntN(len(vs))]
+}
+
+// pickMut picks a table the current statement may change: one of the
+// current function's own (a function changing an outer table could be
+// called from a loop over it, which would then never end), not being
+// iterated over.
+func (g *Gen) pickMut(k kind) *variable {
+	var own []*variable
+	for _, v := range g.vars(k) {
+		if v.fn == g.fn && g.frozen[v] == 0 {
+			own = append(own, v)
+		}
+	}
+	if len(own) == 0 {
+		return nil
+	}
+	return own[g.r.IntN(len(own))]
 }
 
 // callable returns the functions that may be called here within the cost
@@ -415,7 +433,7 @@ func (g *Gen) assignStmt() *Stmt {
 			return simple(v.name + " = " + g.boolExpr(2))
 		}
 	case 2:
-		if v := g.pick(kSeq); v != nil {
+		if v := g.pickMut(kSeq); v != nil {
 			return simple(fmt.Sprintf("%s[math.min(%d, #%s + 1)] = %s", v.name, 1+g.r.IntN(2), v.name, g.num(2)))
 		}
 	}
@@ -436,7 +454,7 @@ func (g *Gen) assignStmt() *Stmt {
 // than values.
 func (g *Gen) multiAssign() *Stmt {
 	nums := g.vars(kNum)
-	seq := g.pick(kSeq)
+	seq := g.pickMut(kSeq)
 	var a, b, c *variable
 	if len(nums) >= 2 {
 		i := g.r.IntN(len(nums))
@@ -609,7 +627,7 @@ func (g *Gen) metaStmt() *Stmt {
 // captureThenBreak leaves a loop from an inner block after a closure has
 // captured a local of that block; the closure is called after the loop.
 func (g *Gen) captureThenBreak() *Stmt {
-	fsv := g.pick(kFns)
+	fsv := g.pickMut(kFns)
 	if fsv == nil {
 		return nil
 	}
@@ -1100,7 +1118,7 @@ func (g *Gen) pcallStmt() *Stmt {
 // closureStmt appends closures over the visible variables (loop variables
 // included) to a table, or calls those collected so far.
 func (g *Gen) closureStmt() *Stmt {
-	fsv := g.pick(kFns)
+	fsv := g.pickMut(kFns)
 	if fsv == nil || g.chance(4) {
 		name := g.fresh("fs")
 		g.declare(name, kFns)
@@ -1149,7 +1167,7 @@ func (g *Gen) methodStmt() *Stmt {
 }
 
 func (g *Gen) tableStmt() *Stmt {
-	v := g.pick(kSeq)
+	v := g.pickMut(kSeq)
 	if v == nil {
 		return nil
 	}
