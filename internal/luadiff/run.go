@@ -17,8 +17,10 @@ import (
 const ChunkName = "prog.lua"
 
 // DefaultTimeout is how long one program may run on either side before it
-// counts as hung. Generated programs finish in milliseconds.
-const DefaultTimeout = time.Second
+// counts as hung. Generated programs finish in milliseconds; the margin is
+// for a machine busy with other work (a second was not always enough for
+// lua5.1 to start there).
+const DefaultTimeout = 5 * time.Second
 
 // Outcome is what one run of a program did.
 type Outcome struct {
