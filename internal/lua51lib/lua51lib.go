@@ -22,7 +22,9 @@
 //     increments stopped counting. With a handler (xpcall) it left the
 //     unwound frames' upvalues open on registers it then cleared, and a
 //     closure made there crashed the VM when called. On a thread of its
-//     own a raise closes only the frames it unwinds, as in Lua 5.1.
+//     own a raise closes only the frames it unwinds, as in Lua 5.1. In a
+//     tmc.listen handler that thread runs on the handler's behalf
+//     (luathread.Adopt): the calls it makes wait on the handler's context.
 //   - coroutine.running is nil on the main thread, inside pcall too.
 //   - tonumber reads strings as Lua 5.1 does (strtod in base 10: "1e2",
 //     " 12 ", "0x1f", "inf"; strtoul in other bases, "0x10" in base 16).
@@ -55,7 +57,7 @@ import (
 // Open replaces error, pcall, xpcall, table.remove and coroutine.running
 // in L's globals.
 func Open(L *lua.LState) {
-	p := &protector{parent: map[*lua.LState]*lua.LState{}}
+	p := &protector{parent: map[*lua.LState]*lua.LState{}, unadopt: map[*lua.LState]func(){}}
 	L.SetGlobal("error", L.NewFunction(p.error))
 	L.SetGlobal("pcall", L.NewFunction(p.pcall))
 	L.SetGlobal("xpcall", L.NewFunction(p.xpcall))

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/topscript/topscript/luathread"
 )
 
 // newState is a gopher-lua state with the standard libraries, print
@@ -108,4 +110,40 @@ func runPlain(t *testing.T, src, name string) string {
 		}
 	}()
 	return out.String()
+}
+
+// TestPcallInSharedState: inside a luathread Group (tmc.listen's
+// handlers), a function pcall runs sees the handler's context, as the
+// handler itself does (the Go functions it calls wait on that context).
+func TestPcallInSharedState(t *testing.T) {
+	var out strings.Builder
+	L := newState(t, &out)
+	handlerCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	L.SetGlobal("probe", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LBool(luathread.Context(L) == handlerCtx))
+		return 1
+	}))
+	L.SetGlobal("listen", L.NewFunction(func(L *lua.LState) int {
+		g, err := luathread.Share(L)
+		if err != nil {
+			L.RaiseError("%v", err)
+		}
+		luathread.Blocking(L, func() {
+			err = g.Do(handlerCtx, func(T *lua.LState) error {
+				return T.DoString(`print(probe(), (select(2, pcall(probe))), (select(2, xpcall(probe, print))))`)
+			})
+		})
+		g.Close()
+		if err != nil {
+			L.RaiseError("%v", err)
+		}
+		return 0
+	}))
+	if err := L.DoString(`listen()`); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "true\ttrue\ttrue\n" {
+		t.Errorf("got %q, want the handler's context everywhere", got)
+	}
 }

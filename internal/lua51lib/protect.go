@@ -5,12 +5,18 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/topscript/topscript/luathread"
 )
 
 // protector runs pcall's and xpcall's functions on threads of their own,
 // kept for reuse: a thread is created once per nesting depth, not per
 // call.
 type protector struct {
+	// unadopt ends each busy thread's adoption by the thread it runs for
+	// (luathread: a tmc.listen handler's context).
+	unadopt map[*lua.LState]func()
+
 	// lastRaised is the last string error() raised (raised: there is one).
 	lastRaised lua.LString
 	raised     bool
@@ -32,6 +38,7 @@ func (p *protector) get(L *lua.LState) *lua.LState {
 		th, _ = L.NewThread()
 	}
 	p.parent[th] = L
+	p.unadopt[th] = luathread.Adopt(th, L)
 	// The run's context (cancellation, the memory watchdog) applies
 	// inside the protected call as outside.
 	if ctx := L.Context(); ctx != nil {
@@ -43,10 +50,19 @@ func (p *protector) get(L *lua.LState) *lua.LState {
 }
 
 func (p *protector) put(th *lua.LState) {
-	delete(p.parent, th)
+	p.release(th)
 	th.SetTop(0)
 	if len(p.idle) < maxIdle {
 		p.idle = append(p.idle, th)
+	}
+}
+
+// release ends th's service of the thread it ran for.
+func (p *protector) release(th *lua.LState) {
+	delete(p.parent, th)
+	if end := p.unadopt[th]; end != nil {
+		end()
+		delete(p.unadopt, th)
 	}
 }
 
