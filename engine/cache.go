@@ -9,7 +9,8 @@ import (
 	"sync"
 
 	lua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/parse"
+
+	"github.com/topscript/topscript/internal/luacompile"
 )
 
 // The compiled-chunk cache. A *lua.FunctionProto is immutable once built
@@ -47,13 +48,10 @@ func cachePut(key string, p *lua.FunctionProto) {
 	chunkCache.m[key] = p
 }
 
-// compile parses and compiles src as chunk name.
+// compile parses and compiles src as chunk name, through luacompile:
+// gopher-lua's compiler with the shapes it gets wrong rewritten first.
 func compile(name, src string) (*lua.FunctionProto, error) {
-	chunk, err := parse.Parse(strings.NewReader(src), name)
-	if err != nil {
-		return nil, syntaxError(name, err)
-	}
-	proto, err := lua.Compile(chunk, name)
+	proto, err := luacompile.Compile(name, src)
 	if err != nil {
 		return nil, syntaxError(name, err)
 	}

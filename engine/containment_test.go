@@ -81,7 +81,9 @@ func TestTableConcatLongList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "588894\t1,2,3,4,5\t3-4-5\t\t\n1.5a2\tb\nfalse\ttest.lua:7: invalid value (table) at index 2 in table for concat\n"
+	// Called straight from pcall, the error has no position: as in Lua
+	// 5.1, the function at level 1 (pcall) is not Lua code.
+	want := "588894\t1,2,3,4,5\t3-4-5\t\t\n1.5a2\tb\nfalse\tinvalid value (table) at index 2 in table for concat\n"
 	if out.String() != want {
 		t.Fatalf("stdout = %q, want %q", out.String(), want)
 	}

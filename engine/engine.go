@@ -24,6 +24,15 @@
 // os.execute only with Options.AllowExec. There is no debug library. print
 // writes to Options.Stdout.
 //
+// # Lua 5.1
+//
+// Scripts run as Lua 5.1 says: every chunk (files, strings, load, REPL
+// input) is compiled by internal/luacompile, which rewrites the shapes
+// gopher-lua's compiler gets wrong, and the library functions where
+// gopher-lua differs (error, pcall, tonumber, table and string functions)
+// are internal/lua51lib's. The differences that remain are listed by name
+// in internal/luadiff, whose tests compare the engine with lua5.1.
+//
 // The engine guards the host process (no exec, no os.exit of the
 // host, cancellation, a memory watchdog and bounded string building: see
 // Options.MemoryLimit and MaxStringBytes); it is not a sandbox against a
@@ -53,6 +62,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
 
+	"github.com/topscript/topscript/internal/lua51lib"
 	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/stdlib"
@@ -447,6 +457,9 @@ func (e *Engine) errorHandler() *lua.LFunction {
 		}
 		info.traceback = strings.TrimRight(tb.String(), "\n")
 		e.lastErr = info
+		// The error ends the run: close what its frames captured, so a
+		// closure the chunk left behind keeps its values (the REPL).
+		lua51lib.CloseUpvalues(L)
 		L.Push(obj)
 		return 1
 	})

@@ -2,13 +2,13 @@ package engine
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
 
+	"github.com/topscript/topscript/internal/luacompile"
 	"github.com/topscript/topscript/top"
 )
 
@@ -84,6 +84,10 @@ func IsIncomplete(err error) bool {
 }
 
 func incompleteCause(err error) bool {
+	var ce *luacompile.Error
+	if errors.As(err, &ce) {
+		return ce.EOF
+	}
 	var pe *parse.Error
 	if !errors.As(err, &pe) {
 		return false
@@ -94,37 +98,12 @@ func incompleteCause(err error) bool {
 	return strings.Contains(pe.Message, "unterminated multiline string")
 }
 
-// syntaxError converts a parse or compile error of chunk name.
+// syntaxError converts the error of compiling chunk name.
 func syntaxError(name string, err error) *ScriptError {
-	se := &ScriptError{File: name, Syntax: true, Err: err}
-	var pe *parse.Error
-	var ce *lua.CompileError
-	switch {
-	case errors.As(err, &pe):
-		msg := strings.TrimSpace(pe.Message)
-		detail := ""
-		if msg != "" && msg != "syntax error" {
-			detail = ": " + msg
-		}
-		if pe.Pos.Line == parse.EOF {
-			se.incomplete = true
-			se.Msg = "syntax error: unexpected end of input" + detail
-		} else {
-			se.Line = pe.Pos.Line
-			if pe.Token != "" {
-				se.Msg = fmt.Sprintf("syntax error near '%s'%s", pe.Token, detail)
-			} else {
-				se.Msg = "syntax error" + detail
-			}
-			if strings.Contains(msg, "unterminated multiline string") {
-				se.incomplete = true
-			}
-		}
-	case errors.As(err, &ce):
-		se.Line = ce.Line
-		se.Msg = "syntax error: " + ce.Message
-	default:
-		se.Msg = "syntax error: " + strings.TrimSpace(err.Error())
+	se := &ScriptError{File: name, Syntax: true, Err: err, Msg: err.Error()}
+	var ce *luacompile.Error
+	if errors.As(err, &ce) {
+		se.Line, se.Msg, se.incomplete = ce.Line, ce.Msg, ce.EOF
 	}
 	return se
 }

@@ -10,6 +10,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/topscript/topscript/internal/lua51lib"
 	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/stdlib"
 )
@@ -33,6 +34,8 @@ func (e *Engine) openLibs() error {
 			return fmt.Errorf("engine: opening %q: %w", lib.name, err)
 		}
 	}
+	// The library functions as Lua 5.1 has them (error, pcall, string...).
+	lua51lib.Open(L)
 	g := L.G.Global
 
 	// base: no file loading; load compiles strings only.

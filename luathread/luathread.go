@@ -169,6 +169,25 @@ func Context(L *lua.LState) context.Context {
 	return nil
 }
 
+// Adopt has child, a thread of L's state that L's Lua code runs Lua on
+// synchronously (a protected call's own thread, internal/lua51lib), run
+// on behalf of parent: until the returned function is called, Context
+// returns for child what it returns for parent. Outside a Group it does
+// nothing. Call both with the state held (from a Go function called by
+// Lua on parent).
+func Adopt(child, parent *lua.LState) (end func()) {
+	g := of(parent)
+	if g == nil {
+		return func() {}
+	}
+	ctx := Context(parent)
+	if ctx == nil {
+		return func() {}
+	}
+	g.ctxs[child] = ctx
+	return func() { delete(g.ctxs, child) }
+}
+
 // of returns the Group sharing L's state, or nil.
 func of(L *lua.LState) *Group {
 	ud, ok := L.G.Registry.RawGetString(registryKey).(*lua.LUserData)

@@ -224,3 +224,36 @@ func TestShareCloseAndPanic(t *testing.T) {
 	// Closed, the state can be shared again.
 	h.share(t, func(*luathread.Group) {})
 }
+
+// A thread adopted by a Do thread (the thread a pcall runs its function
+// on) sees the Do thread's context; once the adoption ends, it does not.
+func TestAdopt(t *testing.T) {
+	h := newHost(t)
+	var inside, after string
+	h.L.SetGlobal("protected", h.L.NewFunction(func(L *lua.LState) int {
+		child, _ := L.NewThread()
+		end := luathread.Adopt(child, L)
+		if err := child.DoString(`inside = ctx_err()`); err != nil {
+			L.RaiseError("%v", err)
+		}
+		inside = lua.LVAsString(child.GetGlobal("inside"))
+		end()
+		if err := child.DoString(`after = ctx_err()`); err != nil {
+			L.RaiseError("%v", err)
+		}
+		after = lua.LVAsString(child.GetGlobal("after"))
+		return 0
+	}))
+	h.share(t, func(g *luathread.Group) {
+		err := g.Do(context.Background(), func(T *lua.LState) error { return T.DoString(`protected()`) })
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	if inside != "live" || after != "no context" {
+		t.Errorf("adopted: %q, after: %q; want live, no context", inside, after)
+	}
+	// Outside a group it does nothing.
+	child, _ := h.L.NewThread()
+	luathread.Adopt(child, h.L)()
+}

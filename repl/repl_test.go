@@ -244,3 +244,29 @@ func TestIsTerminalNonFile(t *testing.T) {
 		t.Fatal("/dev/null is no terminal")
 	}
 }
+
+// TestPipeLua51Shapes: the loops issue #19 lists, typed into the REPL,
+// over several lines, run as Lua 5.1 runs them (no hang, no "attempt to
+// call a non-function object").
+func TestPipeLua51Shapes(t *testing.T) {
+	out, errs := pipe(t, strings.Join([]string{
+		`function two() local n = 0 return function() n = n + 1 if n <= 2 then return n end end end`,
+		`for i = 1, 2 do`,
+		`  for r in two() do break end`,
+		`end`,
+		`print("numeric")`,
+		`w = 0`,
+		`while w < 2 do w = w + 1 for r in two() do break end end`,
+		`print("while", w)`,
+		`n = 0`,
+		`for k, v in pairs({1, 2}) do if false then local x = 1 end n = n + v end`,
+		`n`,
+		`package.preload.m = function() return {two = two} end`,
+		`for r in require("m").two() do print("m", r) end`,
+		`a, b = 1, 2`,
+		`local a, b = 1, 2; a, b = b, a; print(a, b)`,
+	}, "\n")+"\n", false)
+	if want := "numeric\nwhile\t2\n3\nm\t1\nm\t2\n2\t1\n"; out != want || errs != "" {
+		t.Errorf("out %q errs %q; want out %q", out, errs, want)
+	}
+}

@@ -10,20 +10,6 @@
 // The modules reach the host only through an Env: its context (for
 // cancellation), its logger, its standard output, its clock and, for
 // state, its state store.
-//
-// A gopher-lua quirk scripts meet with these modules: a generic for whose
-// iterator is a field of another call's result, called directly,
-//
-//	for r in require("csv").rows(p) do ... end    -- attempt to call a non-function object
-//
-// is miscompiled by gopher-lua (v1.1.2; plain Lua modules too, not only
-// ours). Name the module (or the iterator) first:
-//
-//	local csv = require("csv")
-//	for r in csv.rows(p) do ... end
-//
-// Any other place for the same expression works (local rows =
-// require("csv").rows(p); job.run{rows = require("csv").rows(p)}).
 package stdlib
 
 import (

@@ -1,0 +1,5 @@
+print(tonumber("1e2"), tonumber(" 12 "), tonumber("0x1f"), tonumber("0X1F"), tonumber("1e"), tonumber(""), tonumber(" "), tonumber("5 5"))
+print(tonumber(".5"), tonumber("5."), tonumber("-0x10"), tonumber("+3"), tonumber("1_000"), tonumber("0b1"), tonumber("inf") == math.huge, tonumber("-inf") == -math.huge, tonumber("nan") ~= tonumber("nan"))
+print(tonumber("ff", 16), tonumber("0x10", 16), tonumber("z", 36), tonumber("8", 8), tonumber(" 11 ", 2), tonumber("-ff", 16) == 2^64 - 255, tonumber("1.5", 10), tonumber(10, 16))
+print((pcall(tonumber, "1", 1)), (pcall(tonumber)), tonumber(nil), tonumber({}), tonumber(true))
+print(tonumber("0x1p4"), tonumber("1e400") == math.huge, tonumber("0x"), tonumber("1e+2"), tonumber("1E-2"))
