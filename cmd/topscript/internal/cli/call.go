@@ -11,16 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/topscript/topscript/top"
 )
-
-var callCommand = &command{
-	name:  "call",
-	usage: "call METHOD [k=v ...]",
-	short: "Call one TOP API and print the result as JSON",
-	long:  callLong,
-	run:   runCall,
-}
 
 const callLong = `
 Parameters are name=value pairs, sent as strings. name=@path uploads the
@@ -42,18 +36,31 @@ type callOptions struct {
 	Params []string // name=value
 }
 
-func runCall(ctx context.Context, st *State, c *command, args []string) error {
-	var o callOptions
-	fs := newFlagSet(c)
-	o.register(fs)
-	pos, err := fs.parseOrHelp(st, args, false)
-	if err != nil {
-		return err
+// newCallCmd is `topscript call`. runF, when not nil, runs instead of the
+// command.
+func newCallCmd(st *State, runF func(context.Context, *callOptions) error) *cobra.Command {
+	o := &callOptions{}
+	c := &cobra.Command{
+		Use:               "call METHOD [k=v ...]",
+		Short:             "Call one TOP API and print the result as JSON",
+		Long:              callLong,
+		ValidArgsFunction: completeCall,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("call", "missing METHOD")
+			}
+			o.Method, o.Params = args[0], args[1:]
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return runCall(c.Context(), st, o)
+		},
 	}
-	if len(pos) == 0 {
-		return usageErrorf("call", "missing METHOD")
-	}
-	o.Method, o.Params = pos[0], pos[1:]
+	o.register(c.Flags())
+	return c
+}
+
+func runCall(ctx context.Context, st *State, o *callOptions) error {
 	params, err := callParams(st.Stdin, o.Params)
 	if err != nil {
 		return err

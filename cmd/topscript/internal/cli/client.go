@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/spf13/pflag"
+
 	"github.com/topscript/topscript/config"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/shop"
@@ -22,7 +24,7 @@ type clientOptions struct {
 	Churn float64
 }
 
-func (o *clientOptions) register(fs *flagSet) {
+func (o *clientOptions) register(fs *pflag.FlagSet) {
 	o.configFlags.register(fs)
 	fs.BoolVar(&o.Sandbox, "sandbox", false, "run against an in-process sandbox gateway with its test credentials (no account or configuration needed)")
 }

@@ -4,18 +4,12 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/spf13/cobra"
+
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/repl"
 	"github.com/topscript/topscript/tmc"
 )
-
-var replCommand = &command{
-	name:  "repl",
-	usage: "repl",
-	short: "Start an interactive Lua prompt with top and the modules loaded",
-	long:  replLong,
-	run:   runREPL,
-}
 
 const replLong = `
 The prompt is "top> " ("...> " while a chunk is incomplete). Expressions
@@ -32,17 +26,28 @@ type replOptions struct {
 	clientOptions
 }
 
-func runREPL(ctx context.Context, st *State, c *command, args []string) error {
-	var o replOptions
-	fs := newFlagSet(c)
-	o.register(fs)
-	pos, err := fs.parseOrHelp(st, args, false)
-	if err != nil {
-		return err
+// newReplCmd is `topscript repl`. runF, when not nil, runs instead of the
+// command.
+func newReplCmd(st *State, runF func(context.Context, *replOptions) error) *cobra.Command {
+	o := &replOptions{}
+	c := &cobra.Command{
+		Use:               "repl",
+		Short:             "Start an interactive Lua prompt with top and the modules loaded",
+		Long:              replLong,
+		Args:              noArgs,
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: func(c *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return runREPL(c.Context(), st, o)
+		},
 	}
-	if len(pos) > 0 {
-		return usageErrorf("repl", "unexpected argument %q", pos[0])
-	}
+	o.register(c.Flags())
+	return c
+}
+
+func runREPL(ctx context.Context, st *State, o *replOptions) error {
 	logger := slog.New(slog.NewTextHandler(st.Stderr, nil))
 	s, err := o.connect(st, logger, true)
 	if err != nil {

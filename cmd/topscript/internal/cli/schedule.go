@@ -11,17 +11,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/topscript/topscript/schedule"
 	"github.com/topscript/topscript/state"
 )
-
-var scheduleCommand = &command{
-	name:  "schedule",
-	usage: "schedule [--config F]",
-	short: "Run the [[schedule]] entries of the configuration",
-	long:  scheduleLong,
-	run:   runSchedule,
-}
 
 const scheduleLong = `
 Each [[schedule]] entry runs its script on its cron schedule: 5 fields
@@ -47,19 +41,32 @@ type scheduleOptions struct {
 	Grace    time.Duration
 }
 
-func runSchedule(ctx context.Context, st *State, c *command, args []string) error {
-	var o scheduleOptions
-	fs := newFlagSet(c)
+// newScheduleCmd is `topscript schedule`. runF, when not nil, runs
+// instead of the command.
+func newScheduleCmd(st *State, runF func(context.Context, *scheduleOptions) error) *cobra.Command {
+	o := &scheduleOptions{}
+	c := &cobra.Command{
+		Use:               "schedule [--config F]",
+		Short:             "Run the [[schedule]] entries of the configuration",
+		Long:              scheduleLong,
+		Args:              noArgs,
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: func(c *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return runSchedule(c.Context(), st, o)
+		},
+	}
+	fs := c.Flags()
 	o.configFlags.register(fs)
 	o.logFlags.register(fs)
 	fs.DurationVar(&o.Grace, "grace", 2*time.Minute, "on SIGINT/SIGTERM, how long running runs may finish before they are interrupted")
-	pos, err := fs.parseOrHelp(st, args, false)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("schedule", "unexpected argument %q", pos[0])
-	}
+	completeLogFormat(c)
+	return c
+}
+
+func runSchedule(ctx context.Context, st *State, o *scheduleOptions) error {
 	if o.Grace < 0 {
 		return usageErrorf("schedule", "--grace must not be negative")
 	}
