@@ -408,3 +408,29 @@ func TestExitErrorsKeepTheirCause(t *testing.T) {
 		t.Errorf("config check of a missing file: %v, want exit 2 wrapping the config error", err)
 	}
 }
+
+// Every `topscript call ... --sandbox` example of the help runs as shown
+// on the sandbox and exits 0: an example id the sandbox does not hold
+// (issue #14 item 8) fails here.
+func TestCallHelpExamplesRun(t *testing.T) {
+	ts := newTestState(nil)
+	root := newRoot(ts.State)
+	n := 0
+	for _, c := range root.Commands() {
+		for _, line := range strings.Split(c.Long, "\n") {
+			line, _, _ = strings.Cut(strings.TrimSpace(line), "  #")
+			if !strings.HasPrefix(line, "topscript call ") || !strings.Contains(line, "--sandbox") {
+				continue
+			}
+			args := strings.Fields(strings.ReplaceAll(line, `"`, ""))[1:]
+			run := newTestState(nil, args...)
+			if code := Main(run.State); code != ExitOK {
+				t.Errorf("%s: exit %d\n%s", line, code, run.stderr)
+			}
+			n++
+		}
+	}
+	if n < 4 {
+		t.Fatalf("found %d call examples, want the help's five", n)
+	}
+}

@@ -137,12 +137,7 @@ func completeLogFormat(c *cobra.Command) {
 // Under JSON the error that ends the command is a JSON record too (see
 // report).
 func (o *logFlags) logger(st *State, cmd string) (*slog.Logger, error) {
-	return o.loggerAt(st, cmd, slog.LevelInfo)
-}
-
-// loggerAt is logger with level as the level without -v.
-func (o *logFlags) loggerAt(st *State, cmd string, level slog.Level) (*slog.Logger, error) {
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	if o.Verbose {
 		opts.Level = slog.LevelDebug
 	}
