@@ -14,11 +14,20 @@ api list prints the catalog's APIs: all of them, those whose method matches a
 glob ("taobao.fenxiao.*"), or those whose method or Chinese title contains a
 word ("sku", "产品上架").
 
-api show prints one API: title, group, read or write, idempotency, session,
-parameters with their limits, paging and the response list.`
+api show prints one API: title, doc link, group, read or write, idempotency,
+session, every parameter with its type, limits, default and allowed values,
+paging, and the response tree with its types. A limit read out of the doc's
+text rather than the platform's structured facts is marked "*", a fact
+topscript inferred (read/write from the name, the session need, paging)
+"(inferred)".
+
+Both take --json: api list a JSON array, api show one JSON object (facts
+read from the doc's text are named in each parameter's "mined", inferred
+ones in "inferred").`
 
 // apiOptions are the flags and arguments of `api list` and `api show`.
 type apiOptions struct {
+	JSON  bool   // --json
 	Query string // list: the glob or word; show: the method
 }
 
@@ -39,7 +48,7 @@ func newAPICmd(st *State) *cobra.Command {
 
 func newAPIListCmd(st *State) *cobra.Command {
 	o := &apiOptions{}
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "list [GLOB|WORD]",
 		Short: "List the APIs, or those matching a glob or a word of their title",
 		ValidArgsFunction: func(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
@@ -53,6 +62,9 @@ func newAPIListCmd(st *State) *cobra.Command {
 				o.Query = args[0]
 			}
 			apis := catalog.Find(o.Query)
+			if o.JSON {
+				return writeAPIListJSON(st.Stdout, apis)
+			}
 			if len(apis) == 0 {
 				fmt.Fprintf(st.Stderr, "no API matches %q\n", o.Query)
 				return nil
@@ -60,11 +72,13 @@ func newAPIListCmd(st *State) *cobra.Command {
 			return writeAPIList(st.Stdout, apis)
 		},
 	}
+	c.Flags().BoolVar(&o.JSON, "json", false, "print a JSON array of {method, title, access, group, doc_url}")
+	return c
 }
 
 func newAPIShowCmd(st *State) *cobra.Command {
 	o := &apiOptions{}
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:               "show METHOD",
 		Short:             "Show one API: parameters, limits, paging, the response",
 		ValidArgsFunction: completeMethodArg,
@@ -77,9 +91,14 @@ func newAPIShowCmd(st *State) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if o.JSON {
+				return writeAPIShowJSON(st.Stdout, a)
+			}
 			return writeAPIShow(st.Stdout, a)
 		},
 	}
+	c.Flags().BoolVar(&o.JSON, "json", false, "print every fact of the API as one JSON object")
+	return c
 }
 
 // findAPI resolves a method name, or a title or fragment naming exactly one
