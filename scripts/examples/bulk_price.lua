@@ -19,8 +19,10 @@
 -- same file and a rerun sends exactly the changed rows (the report says
 -- "changed since the run of ...: price 59.90 → 61.00").
 --
--- To push the same file again from scratch, forget its checkpoints:
---   echo 'require("job").reset("bulk_price:prices.csv")' | topscript repl
+-- To push the same file again from scratch, forget its checkpoints from a
+-- REPL started as the run was (the same --config and --profile: the same
+-- store and shop; a --sandbox run keeps none past its end):
+--   echo 'require("job").reset("bulk_price:prices.csv")' | topscript repl --profile shop1 --stop-on-error
 -- A row whose answer was lost (unknown outcome) is settled by verify below:
 -- it reads the SKU's price back; the price in effect means done, another
 -- price means not applied (the row is sent once more).

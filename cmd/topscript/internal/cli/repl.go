@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/spf13/cobra"
@@ -13,17 +14,23 @@ import (
 
 const replLong = `
 The prompt is "top> " ("...> " while a chunk is incomplete). Expressions
-print their values; Tab completes globals, module fields and TOP method
-names; Ctrl-C clears the line or cancels the running call; Ctrl-D exits.
-History is kept in ~/.topscript_history. With standard input not a terminal
-it reads and evaluates lines, printing the same output.
+print their values; Tab completes globals, module fields, TOP method names
+and, inside a call's params table, the method's parameter names; Ctrl-C
+clears the line or cancels the running call; Ctrl-D exits. History is kept
+in ~/.topscript_history.
+
+With standard input not a terminal it reads and evaluates lines, printing
+the same output. An error is printed and the input goes on; the exit status
+is then 1 (as "lua -"), and --stop-on-error stops at the first one:
 
   topscript repl --sandbox
-  top> top.call("taobao.time.get")`
+  top> top.call("taobao.time.get")
+  echo 'require("job").reset("bulk_price:prices.csv")' | topscript repl --sandbox --stop-on-error`
 
 // replOptions are the flags of `repl`.
 type replOptions struct {
 	clientOptions
+	StopOnError bool // --stop-on-error
 }
 
 // newReplCmd is `topscript repl`. runF, when not nil, runs instead of the
@@ -44,6 +51,7 @@ func newReplCmd(st *State, runF func(context.Context, *replOptions) error) *cobr
 		},
 	}
 	o.register(c.Flags())
+	c.Flags().BoolVar(&o.StopOnError, "stop-on-error", false, "with standard input not a terminal, stop at the first error (exit 1)")
 	return c
 }
 
@@ -69,5 +77,10 @@ func runREPL(ctx context.Context, st *State, o *replOptions) error {
 	defer eng.Close()
 	// The REPL handles SIGINT itself on a terminal (it cancels the running
 	// evaluation); its context is not cancelled by signals.
-	return repl.Run(ctx, repl.Options{Engine: eng, In: st.Stdin, Out: st.Stdout, Err: st.Stderr})
+	err = repl.Run(ctx, repl.Options{Engine: eng, In: st.Stdin, Out: st.Stdout, Err: st.Stderr, StopOnError: o.StopOnError})
+	if errors.Is(err, repl.ErrInputFailed) {
+		// The error lines are printed already: exit 1, as lua - does.
+		return &exitError{code: ExitScript, err: err}
+	}
+	return err
 }
