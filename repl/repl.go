@@ -2,7 +2,8 @@
 //
 // On a terminal it edits lines with liner: prompt "top> ", continuation
 // "...> " while a chunk is incomplete, Tab completion (globals, module
-// fields, TOP method names inside a string argument), history in
+// fields, TOP method names inside a string argument, a method's parameter
+// names inside its params table), history in
 // ~/.topscript_history, Ctrl-C clearing the line at the prompt or cancelling
 // the running evaluation, Ctrl-D leaving. Expressions print their values;
 // tables are pretty-printed; an error prints one line and the session goes
