@@ -128,9 +128,10 @@ func isWordByte(b byte) bool {
 	return b == '_' || b == '.' || b == ':' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
 }
 
-// openString reports whether s ends inside a quoted string literal and
-// where its text starts. Comments end the scan (nothing to complete there).
-func openString(s string) (start int, ok bool) {
+// scan walks s as Lua source, calling code (when not nil) for each byte
+// outside string literals. It reports whether s ends inside a string and
+// where that string's text starts, or that a comment ended the walk.
+func scan(s string, code func(i int, ch byte)) (strStart int, inString, comment bool) {
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
@@ -146,14 +147,25 @@ func openString(s string) (start int, ok bool) {
 		switch ch {
 		case '"', '\'':
 			quote = ch
-			start = i + 1
+			strStart = i + 1
+			continue
 		case '-':
 			if i+1 < len(s) && s[i+1] == '-' {
-				return 0, false
+				return 0, false, true
 			}
 		}
+		if code != nil {
+			code(i, ch)
+		}
 	}
-	return start, quote != 0
+	return strStart, quote != 0, false
+}
+
+// openString reports whether s ends inside a quoted string literal and
+// where its text starts. Comments end the scan (nothing to complete there).
+func openString(s string) (start int, ok bool) {
+	start, in, _ := scan(s, nil)
+	return start, in
 }
 
 // paramsKey reports whether s ends where a key of a TOP call's params table
@@ -169,25 +181,8 @@ func paramsKey(s string) (method string, start int, given map[string]bool, ok bo
 		pos, sep int
 	}
 	var stack []open
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if quote != 0 {
-			switch ch {
-			case '\\':
-				i++
-			case quote:
-				quote = 0
-			}
-			continue
-		}
+	_, inString, comment := scan(s, func(i int, ch byte) {
 		switch ch {
-		case '"', '\'':
-			quote = ch
-		case '-':
-			if i+1 < len(s) && s[i+1] == '-' {
-				return "", 0, nil, false
-			}
 		case '{', '(', '[':
 			stack = append(stack, open{ch, i, i})
 		case '}', ')', ']':
@@ -199,8 +194,8 @@ func paramsKey(s string) (method string, start int, given map[string]bool, ok bo
 				stack[len(stack)-1].sep = i
 			}
 		}
-	}
-	if quote != 0 || len(stack) == 0 || stack[len(stack)-1].ch != '{' {
+	})
+	if inString || comment || len(stack) == 0 || stack[len(stack)-1].ch != '{' {
 		return "", 0, nil, false
 	}
 	tbl := stack[len(stack)-1]
