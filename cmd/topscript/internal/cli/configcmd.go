@@ -14,7 +14,9 @@ config check loads the configuration as run would (the lookup order, the
 profile, ${VAR} expansion and the TOPSCRIPT_APP_KEY, TOPSCRIPT_APP_SECRET and
 TOPSCRIPT_SESSION overrides) and prints the effective settings. The app
 secret, the session and any Redis password are shown as "[REDACTED]". Every
-error is printed as "file:line: key: reason", with exit status 2.`
+error is printed as "file:line: key: reason", with exit status 2; a
+[[schedule]] entry whose script is not a file (relative to the working
+directory, where topscript schedule runs it) is one.`
 
 // configOptions are the flags of `config check`.
 type configOptions struct {
@@ -56,6 +58,9 @@ func runConfigCheck(_ context.Context, st *State, o *configOptions) error {
 	f, err := o.load(st, false)
 	if err != nil {
 		return err
+	}
+	if err := f.CheckScripts(); err != nil {
+		return configError(err)
 	}
 	fmt.Fprint(st.Stdout, f.Redacted())
 	return nil
