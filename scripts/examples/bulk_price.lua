@@ -28,16 +28,18 @@
 -- price means not applied (the row is sent once more).
 
 local csv = require("csv")
+local excel = require("excel")   -- excel.lua beside this script
 local job = require("job")
 
 local input = assert(arg[1], "usage: bulk_price.lua PRICES.csv [REPORT.csv]")
 local report = arg[2] or "bulk_price.report.csv"
 local file = input:match("([^/\\]+)$")
+local row = excel.reader(input, {"num_iid", "properties", "price"})
 
 local summary = job.run {
   name = "bulk_price:" .. file,
   rows = csv.rows(input),
-  key = function(r) return r.num_iid .. ":" .. r.properties end,
+  key = function(r) r = row(r) return r.num_iid .. ":" .. r.properties end,
   call = function(r)
     return "taobao.item.sku.price.update",
       {num_iid = r.num_iid, properties = r.properties, price = r.price}
