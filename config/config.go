@@ -44,6 +44,43 @@ type Schedule struct {
 	Script string
 	Args   []string
 	Line   int // line of its [[schedule]] header, for messages
+	// Index is its position among the entries, from 1 (schedule[Index]);
+	// ScriptLine the line of its script key.
+	Index, ScriptLine int
+}
+
+// CheckScripts reports every [[schedule]] entry whose script is not a file
+// (a relative path is read from the working directory, where the scheduler
+// runs it) as a configuration error naming file, line and key: an entry
+// that would fail at each tick is refused at once, by `config check` and by
+// `schedule`.
+func (f *File) CheckScripts() error {
+	var errs Errors
+	for _, s := range f.Schedules {
+		reason := ""
+		switch fi, err := os.Stat(s.Script); {
+		case errors.Is(err, fs.ErrNotExist):
+			reason = "no such file"
+		case err != nil:
+			reason = err.Error()
+		case fi.IsDir():
+			reason = "a directory, not a file"
+		default:
+			continue
+		}
+		where := ""
+		if !filepath.IsAbs(s.Script) {
+			if wd, err := os.Getwd(); err == nil {
+				where = ", relative to the working directory " + wd
+			}
+		}
+		errs = append(errs, &Error{File: f.Path, Line: s.ScriptLine, Key: fmt.Sprintf("schedule[%d].script", s.Index),
+			Reason: fmt.Sprintf("%s: %s (schedule %q%s)", s.Script, reason, s.Name, where)})
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
 }
 
 // File is a loaded configuration: the effective settings after defaults,

@@ -98,7 +98,7 @@ func TestParseFull(t *testing.T) {
 	if want := (state.Config{Backend: state.KindRedis, Path: state.DefaultPath, RedisURL: "redis://:hunter2@127.0.0.1:6379/0"}); f.State != want {
 		t.Errorf("State = %+v, want %+v", f.State, want)
 	}
-	wantS := []Schedule{{Name: "order_sync", Cron: "*/10 * * * *", Script: "scripts/examples/order_sync.lua", Args: []string{"--since", "1h"}, Line: 46}}
+	wantS := []Schedule{{Name: "order_sync", Cron: "*/10 * * * *", Script: "scripts/examples/order_sync.lua", Args: []string{"--since", "1h"}, Line: 46, Index: 1, ScriptLine: 49}}
 	if !reflect.DeepEqual(f.Schedules, wantS) {
 		t.Errorf("Schedules = %+v, want %+v", f.Schedules, wantS)
 	}
@@ -514,5 +514,40 @@ func TestCronIsTheSchedulersParser(t *testing.T) {
 		if (cerr == nil) != (serr == nil) {
 			t.Errorf("cron %q: config says %v, the scheduler says %v", spec, cerr, serr)
 		}
+	}
+}
+
+// CheckScripts names the file, the script key's line and key of every
+// [[schedule]] entry whose script is not a file.
+func TestCheckScripts(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.WriteFile("ok.lua", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir("dir.lua", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := "[[schedule]]\nname = \"a\"\ncron = \"@hourly\"\nscript = \"ok.lua\"\n\n" +
+		"[[schedule]]\nname = \"b\"\ncron = \"@hourly\"\n\nscript = \"nope.lua\"\n" +
+		"[[schedule]]\nname = \"c\"\nscript = \"dir.lua\"\ncron = \"@hourly\"\n"
+	f, err := Parse("s.toml", src, Options{Env: envMap(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.CheckScripts()
+	wd, _ := os.Getwd()
+	want := "s.toml:10: schedule[2].script: nope.lua: no such file (schedule \"b\", relative to the working directory " + wd + ")\n" +
+		"s.toml:13: schedule[3].script: dir.lua: a directory, not a file (schedule \"c\", relative to the working directory " + wd + ")"
+	if err == nil || err.Error() != want {
+		t.Errorf("CheckScripts:\n%v\nwant:\n%s", err, want)
+	}
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 2 {
+		t.Errorf("want config.Errors of 2, got %#v", err)
+	}
+	f.Schedules = f.Schedules[:1]
+	if err := f.CheckScripts(); err != nil {
+		t.Errorf("with the script present: %v", err)
 	}
 }

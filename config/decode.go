@@ -405,7 +405,7 @@ func (d *decoder) schedules(v any) []Schedule {
 			continue
 		}
 		d.known(p, m, scheduleKeys)
-		s := Schedule{Line: d.lines.line(p)}
+		s := Schedule{Line: d.lines.line(p), Index: i + 1, ScriptLine: d.lines.line(joinPath(p, "script"))}
 		ok := true
 		for _, f := range []struct {
 			key  string

@@ -32,6 +32,9 @@ type request struct {
 	opts   *top.CallOptions
 	// dry is set for a write under dry-run: it is logged, not sent.
 	dry bool
+	// invalid is the error of a dry-run write the client's checks refuse:
+	// its answer, as the real call's would be.
+	invalid *top.Error
 }
 
 // outcome is the answer to one request.
@@ -56,6 +59,8 @@ func (c *caller) isWrite(method string) bool { return c.client.IsWrite(method) }
 // no-client error.
 func (c *caller) local(r *request) (outcome, bool) {
 	switch {
+	case r.dry && r.invalid != nil:
+		return outcome{err: r.invalid}, true
 	case r.dry:
 		return outcome{resp: dryRunResponse(r.method)}, true
 	case c.client == nil:

@@ -22,7 +22,9 @@
 //	tmc.stop()                        --  listen stops cleanly and returns
 //
 // opts: session (string), timeout ("10s" or seconds), retries (number of
-// retries after the first attempt), simplify (boolean); pages/each also take
+// retries after the first attempt), simplify (boolean), skip_validation
+// (boolean: send without the catalog's checks, for an API whose doc is
+// stale; top.CallOptions.SkipValidation); pages/each also take
 // items (list field), reverse, page_size, use_has_next; call_all takes
 // concurrency (default 4), batch (pack up to that many calls into one
 // /router/batch request; each still takes its own throttle token and gets
@@ -77,7 +79,9 @@ type Options struct {
 	// Without one every call fails with ErrNoClient; is_write still
 	// answers from the catalog.
 	Client *top.Client
-	// DryRun logs writes instead of sending them (reads are sent);
+	// DryRun logs writes instead of sending them (reads are sent); each
+	// is first checked as it would be sent (top.Client.Validate), so a
+	// bad parameter fails the dry run as it would fail the real one;
 	// top.dry_run is true and job.run keeps no checkpoints.
 	DryRun bool
 	// Logger receives dry-run lines and job.run's log lines; nil logs text

@@ -22,7 +22,9 @@ func TestJobNumbersAsText(t *testing.T) {
 			name = "numbers", report = report, columns = {"n", "half"},
 			rows = {{n = 1e20, half = 0.5}},
 			key = function(r) return r.n end,
-			call = function(r) return "taobao.item.quantity.update", {num_iid = r.n, quantity = r.half * 2} end,
+			-- outer_id is a String: 1e20 passes the dry run's checks as text (a
+			-- Number num_iid of 1e20 is refused as the real call would be).
+			call = function(r) return "taobao.item.quantity.update", {num_iid = 1, outer_id = r.n, quantity = r.half * 2} end,
 		}
 	`)
 	recs := readReport(t, report)
@@ -32,7 +34,7 @@ func TestJobNumbersAsText(t *testing.T) {
 	if got := recs[1]; got[0] != big || got[6] != big || got[7] != "0.5" {
 		t.Errorf("report row %q: want key and n %s, half 0.5", got, big)
 	}
-	if logs := f.logs.String(); !strings.Contains(logs, "num_iid="+big) || !strings.Contains(logs, "quantity=1") {
+	if logs := f.logs.String(); !strings.Contains(logs, "outer_id="+big) || !strings.Contains(logs, "quantity=1") {
 		t.Errorf("dry-run line lacks the parameters as text:\n%s", logs)
 	}
 	// Rows that are plain numbers: the report's one input column.

@@ -322,8 +322,11 @@ func TestDryRun(t *testing.T) {
 	v.run(t, `
 		assert(top.dry_run == true)
 		local item = top.call("taobao.items.onsale.get", {fields = "num_iid", page_size = 1}).items[1]
-		local r = top.call("taobao.item.quantity.update", {num_iid = item.num_iid, quantity = 5, session = "s3cr3t-sess"})
+		local r = top.call("taobao.item.quantity.update", {num_iid = item.num_iid, quantity = 5}, {session = "s3cr3t-sess"})
 		assert(r.dry_run == true)
+		-- A write the real call would refuse fails the dry run the same way.
+		local bad, berr = top.try("taobao.item.quantity.update", {num_iid = item.num_iid, quantity = 5, session = "s3cr3t-sess"})
+		assert(bad == nil and berr.kind == "invalid" and tostring(berr):find("system parameter"), tostring(berr))
 		local r2, err = top.try("taobao.item.quantity.update", {num_iid = item.num_iid, quantity = 6})
 		assert(r2.dry_run == true and err == nil)
 		local all = top.call_all({{"taobao.item.quantity.update", {num_iid = item.num_iid, quantity = 7}}, {"taobao.time.get"}})
@@ -384,4 +387,55 @@ func TestPanicGuard(t *testing.T) {
 			call = function() return "taobao.time.get" end}
 		assert(s.failed == 2, "job failed " .. s.failed)
 	`)
+}
+
+// Under --dry-run a write is checked as the real call would check it
+// (Client.Validate), so a dry run reports a bad parameter as the real run
+// does, in top.call, call_all (batched too) and job.run; nothing is sent.
+// skip_validation turns the checks off for one call, dry run or not.
+func TestDryRunValidates(t *testing.T) {
+	v := newEnv(t, sandbox.Options{}, engine.Options{DryRun: true})
+	v.run(t, `
+		local r, err = top.try("taobao.item.sku.price.update", {num_iid = 600000153551, properties = "1627207:28320", price = "cheap"})
+		assert(r == nil and err.kind == "invalid" and err.msg == 'price: "cheap" is not a decimal number (as 12.50)', tostring(err))
+		local _, err2 = top.try("taobao.item.sku.price.update", {num_iid = 600000153551, price = "9.90"})
+		assert(err2 and err2.kind == "invalid" and tostring(err2):find("properties"), tostring(err2))
+		for _, opts in ipairs({{}, {batch = 2}}) do
+			local rs = top.call_all({
+				{"taobao.item.sku.price.update", {num_iid = 600000153551, properties = "1627207:28320", price = "9.90"}},
+				{"taobao.item.sku.price.update", {num_iid = "x", properties = "1627207:28320", price = "9.90"}},
+			}, opts)
+			assert(rs[1].ok and rs[1].result.dry_run, "good write")
+			assert(not rs[2].ok and rs[2].error.kind == "invalid" and tostring(rs[2].error):find("num_iid"), tostring(rs[2].error))
+		end
+		local s = require("job").run {
+			name = "dry-validate", rows = {{p = "9.90"}, {p = "cheap"}},
+			key = function(r) return r.p end,
+			call = function(r) return "taobao.item.sku.price.update", {num_iid = 600000153551, properties = "1627207:28320", price = r.p} end,
+		}
+		assert(s.failed == 1 and s.total == 2, "job: " .. s.failed .. " failed of " .. s.total)
+		-- skip_validation: the checks are off for this call only.
+		local ok = top.call("taobao.item.sku.price.update", {num_iid = 600000153551, properties = "1627207:28320", price = "cheap"}, {skip_validation = true})
+		assert(ok.dry_run == true)
+	`)
+	if st := v.s.Stats(); st.Calls["taobao.item.sku.price.update"] != 0 || len(st.Writes) != 0 {
+		t.Fatalf("the dry run sent writes: %v", st.Calls)
+	}
+}
+
+// skip_validation = true sends a call the catalog would refuse (a stale
+// doc), and the gateway answers for itself; without it nothing is sent.
+func TestSkipValidation(t *testing.T) {
+	v := newEnv(t, sandbox.Options{}, engine.Options{})
+	v.run(t, `
+		local _, err = top.try("taobao.time.get", {not_a_param = "1"})
+		assert(err and err.kind == "invalid" and tostring(err):find("not_a_param"), tostring(err))
+		local r = top.call("taobao.time.get", {not_a_param = "1"}, {skip_validation = true})
+		assert(type(r.time) == "string", "sent")
+		local ok, perr = pcall(top.call, "taobao.time.get", nil, {skip_validation = "yes"})
+		assert(not ok and tostring(perr):find("opts.skip_validation must be a boolean"), tostring(perr))
+	`)
+	if n := v.s.Stats().Calls["taobao.time.get"]; n != 1 {
+		t.Fatalf("taobao.time.get sent %d times, want once (only with skip_validation)", n)
+	}
 }

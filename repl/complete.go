@@ -1,30 +1,59 @@
 package repl
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/topscript/topscript/top/catalog"
 )
 
 // Completer completes REPL input: Lua globals and keywords, fields of
 // modules and tables (`top.ca` → `top.call`, `json.enc` → `json.encode`,
-// `w:wr` → `w:write`), and TOP method names inside a string argument
-// (`top.call("taobao.trades.so` → `taobao.trades.sold.get`, ...).
+// `w:wr` → `w:write`), TOP method names inside a string argument
+// (`top.call("taobao.trades.so` → `taobao.trades.sold.get`, ...), and a
+// method's parameter names as keys of the params table that follows it
+// (`top.call("taobao.trades.sold.get", {st` → `start_created`, `status`),
+// in top.call/try/pages/each, call_all's `{"method", {` entries and a job's
+// `return "method", {`.
 //
 // It reads the Lua state's globals without running any Lua code, so it is
 // safe to call between evaluations (liner calls it while prompting).
 type Completer struct {
 	L       *lua.LState
 	methods []string // sorted
+	// params returns a method's parameter names (the catalog's).
+	params func(method string) []string
 }
 
-// NewCompleter returns a Completer over L's globals and the given TOP
-// method names.
+// NewCompleter returns a Completer over L's globals, the given TOP method
+// names and the catalog's parameters of each method.
 func NewCompleter(L *lua.LState, methods []string) *Completer {
 	m := append([]string(nil), methods...)
 	sort.Strings(m)
-	return &Completer{L: L, methods: m}
+	return &Completer{L: L, methods: m, params: catalogParams}
+}
+
+// catalogParams lists the top-level parameters the catalog knows of
+// method, required ones first.
+func catalogParams(method string) []string {
+	a, ok := catalog.Lookup(method)
+	if !ok {
+		return nil
+	}
+	var req, opt []string
+	for _, p := range a.Params {
+		switch {
+		case strings.Contains(p.Name, "."): // a member of a structured parameter
+		case p.Required:
+			req = append(req, p.Name)
+		default:
+			opt = append(opt, p.Name)
+		}
+	}
+	return append(req, opt...)
 }
 
 // Complete implements liner.WordCompleter: pos is the cursor position in
@@ -44,6 +73,18 @@ func (c *Completer) Complete(line string, pos int) (head string, completions []s
 		pos = len(runes)
 	}
 	before, after := string(runes[:pos]), string(runes[pos:])
+
+	if method, start, given, ok := paramsKey(before); ok {
+		prefix := before[start:]
+		var out []string
+		for _, p := range c.params(method) {
+			if strings.HasPrefix(p, prefix) && !given[p] {
+				out = append(out, p)
+			}
+		}
+		sort.Strings(out)
+		return before[:start], out, after
+	}
 
 	if start, ok := openString(before); ok {
 		prefix := before[start:]
@@ -87,9 +128,10 @@ func isWordByte(b byte) bool {
 	return b == '_' || b == '.' || b == ':' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
 }
 
-// openString reports whether s ends inside a quoted string literal and
-// where its text starts. Comments end the scan (nothing to complete there).
-func openString(s string) (start int, ok bool) {
+// scan walks s as Lua source, calling code (when not nil) for each byte
+// outside string literals. It reports whether s ends inside a string and
+// where that string's text starts, or that a comment ended the walk.
+func scan(s string, code func(i int, ch byte)) (strStart int, inString, comment bool) {
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
@@ -105,14 +147,113 @@ func openString(s string) (start int, ok bool) {
 		switch ch {
 		case '"', '\'':
 			quote = ch
-			start = i + 1
+			strStart = i + 1
+			continue
 		case '-':
 			if i+1 < len(s) && s[i+1] == '-' {
-				return 0, false
+				return 0, false, true
 			}
 		}
+		if code != nil {
+			code(i, ch)
+		}
 	}
-	return start, quote != 0
+	return strStart, quote != 0, false
+}
+
+// openString reports whether s ends inside a quoted string literal and
+// where its text starts. Comments end the scan (nothing to complete there).
+func openString(s string) (start int, ok bool) {
+	start, in, _ := scan(s, nil)
+	return start, in
+}
+
+// paramsKey reports whether s ends where a key of a TOP call's params table
+// is typed: inside `{` that follows `"method",` as the first argument of
+// top.<fn>(, an entry `{"method", {` of call_all, or `return "method", {`
+// (a job's call function). It returns the method, where the key's text
+// starts in s and the keys the table already has.
+func paramsKey(s string) (method string, start int, given map[string]bool, ok bool) {
+	// Find the innermost open bracket outside strings and comments, and
+	// the last separator inside it.
+	type open struct {
+		ch       byte
+		pos, sep int
+	}
+	var stack []open
+	_, inString, comment := scan(s, func(i int, ch byte) {
+		switch ch {
+		case '{', '(', '[':
+			stack = append(stack, open{ch, i, i})
+		case '}', ')', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case ',', ';':
+			if len(stack) > 0 {
+				stack[len(stack)-1].sep = i
+			}
+		}
+	})
+	if inString || comment || len(stack) == 0 || stack[len(stack)-1].ch != '{' {
+		return "", 0, nil, false
+	}
+	tbl := stack[len(stack)-1]
+	// The key being typed: an identifier prefix after the last separator.
+	start = len(s)
+	for start > tbl.sep+1 && isIdentByte(s[start-1]) {
+		start--
+	}
+	if strings.TrimSpace(s[tbl.sep+1:start]) != "" || start < len(s) && s[start] >= '0' && s[start] <= '9' {
+		return "", 0, nil, false
+	}
+	// Before the table: "method" and a comma.
+	lead := strings.TrimRight(s[:tbl.pos], " \t")
+	if !strings.HasSuffix(lead, ",") {
+		return "", 0, nil, false
+	}
+	lead = strings.TrimRight(lead[:len(lead)-1], " \t")
+	if lead == "" || (lead[len(lead)-1] != '"' && lead[len(lead)-1] != '\'') {
+		return "", 0, nil, false
+	}
+	q := lead[len(lead)-1]
+	qi := strings.LastIndexByte(lead[:len(lead)-1], q)
+	if qi < 0 {
+		return "", 0, nil, false
+	}
+	method = lead[qi+1 : len(lead)-1]
+	before := strings.TrimRight(lead[:qi], " \t")
+	switch {
+	case strings.HasSuffix(before, "{"), hasWordSuffix(before, "return"):
+	case strings.HasSuffix(before, "("):
+		call := strings.TrimRight(before[:len(before)-1], " \t")
+		i := len(call)
+		for i > 0 && isWordByte(call[i-1]) {
+			i--
+		}
+		if !strings.HasPrefix(call[i:], "top.") && !strings.HasPrefix(call[i:], "top:") {
+			return "", 0, nil, false
+		}
+	default:
+		return "", 0, nil, false
+	}
+	given = map[string]bool{}
+	for _, m := range tableKey.FindAllStringSubmatch(s[tbl.pos+1:], -1) {
+		given[m[1]] = true
+	}
+	return method, start, given, true
+}
+
+// tableKey matches a `name =` key of a table constructor (not `==`).
+var tableKey = regexp.MustCompile(`(?:^|[{,;])\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?:[^=]|$)`)
+
+func isIdentByte(b byte) bool {
+	return b == '_' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+}
+
+// hasWordSuffix reports whether s ends with the word w.
+func hasWordSuffix(s, w string) bool {
+	return strings.HasSuffix(s, w) && (len(s) == len(w) || !isIdentByte(s[len(s)-len(w)-1]))
 }
 
 // wantsMethod decides whether a string being typed is a TOP method name:

@@ -2,14 +2,18 @@
 //
 // On a terminal it edits lines with liner: prompt "top> ", continuation
 // "...> " while a chunk is incomplete, Tab completion (globals, module
-// fields, TOP method names inside a string argument), history in
+// fields, TOP method names inside a string argument, a method's parameter
+// names inside its params table), history in
 // ~/.topscript_history, Ctrl-C clearing the line at the prompt or cancelling
 // the running evaluation, Ctrl-D leaving. Expressions print their values;
 // tables are pretty-printed; an error prints one line and the session goes
 // on.
 //
 // When standard input is not a terminal, Run reads lines (multi-line chunks
-// included) and prints the same output without prompts.
+// included) and prints the same output without prompts; a chunk that fails
+// prints its error and the input goes on (or stops, with
+// Options.StopOnError), and Run then returns ErrInputFailed, so that a
+// piped session exits non-zero as `lua -` does.
 package repl
 
 import (
@@ -61,11 +65,18 @@ type Options struct {
 	// Methods are the TOP method names Tab completes inside strings; nil
 	// means the names in the catalog.
 	Methods []string
+	// StopOnError stops reading piped input at the first chunk that fails
+	// (a terminal session always goes on).
+	StopOnError bool
 }
 
+// ErrInputFailed is Run's error when input that is not a terminal had a
+// chunk that failed (its error is printed where it happened).
+var ErrInputFailed = errors.New("repl: the input had errors")
+
 // Run runs the REPL until end of input (Ctrl-D), then returns nil. It
-// returns an error only when it cannot run (no engine, an unreadable
-// input) or when ctx ends.
+// returns an error when it cannot run (no engine, an unreadable input),
+// when ctx ends, and ErrInputFailed when piped input had a failing chunk.
 //
 // On a terminal Run handles SIGINT itself while evaluating (it cancels the
 // evaluation and returns to the prompt): the caller should not cancel ctx
@@ -96,7 +107,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return s.interactive(ctx, historyPath(o.HistoryPath), NewCompleter(s.L, methods))
 	}
-	return s.pipe(ctx, in)
+	return s.pipe(ctx, in, o.StopOnError)
 }
 
 // isTerminal reports whether in is standard input on a terminal, with
@@ -162,16 +173,17 @@ func (s *session) importModules() {
 }
 
 // feed adds one input line and evaluates the chunk when it is complete. It
-// reports whether more lines are needed. interrupted, if set, tells that
-// the evaluation was cancelled by the user.
-func (s *session) feed(ctx context.Context, line string, interrupted *atomic.Bool) (more bool) {
+// reports whether more lines are needed, and whether the chunk failed (its
+// error is printed). interrupted, if set, tells that the evaluation was
+// cancelled by the user.
+func (s *session) feed(ctx context.Context, line string, interrupted *atomic.Bool) (more, failed bool) {
 	chunk := line
 	if s.pending != "" {
 		chunk = s.pending + "\n" + line
 	}
 	if strings.TrimSpace(chunk) == "" {
 		s.pending = ""
-		return false
+		return false, false
 	}
 	src := chunk
 	if strings.HasPrefix(strings.TrimSpace(src), "=") { // Lua 5.1's "=expr"
@@ -180,7 +192,7 @@ func (s *session) feed(ctx context.Context, line string, interrupted *atomic.Boo
 	vals, err := s.eval(ctx, src)
 	if err != nil && (engine.IsIncomplete(err) || incompleteExpr(src)) {
 		s.pending = chunk
-		return true
+		return true, false
 	}
 	s.pending = ""
 	switch {
@@ -191,7 +203,7 @@ func (s *session) feed(ctx context.Context, line string, interrupted *atomic.Boo
 	case len(vals) > 0:
 		fmt.Fprintln(s.out, s.format(vals))
 	}
-	return false
+	return false, err != nil
 }
 
 // incompleteExpr reports whether src is the start of an expression that
@@ -231,16 +243,23 @@ func oneLine(msg string) string {
 	return strings.Join(strings.Fields(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(msg)), " ")
 }
 
-// pipe evaluates lines from in without prompts.
-func (s *session) pipe(ctx context.Context, in io.Reader) error {
+// pipe evaluates lines from in without prompts: ErrInputFailed when a
+// chunk failed, at once with stop.
+func (s *session) pipe(ctx context.Context, in io.Reader, stop bool) error {
 	br := bufio.NewReaderSize(in, 64<<10)
+	failed := false
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		line, err := br.ReadString('\n')
 		if line != "" || err == nil {
-			s.feed(ctx, strings.TrimRight(line, "\r\n"), nil)
+			if _, bad := s.feed(ctx, strings.TrimRight(line, "\r\n"), nil); bad {
+				failed = true
+				if stop {
+					return ErrInputFailed
+				}
+			}
 		}
 		if err == io.EOF {
 			break
@@ -257,6 +276,10 @@ func (s *session) pipe(ctx context.Context, in io.Reader) error {
 		}
 		fmt.Fprintln(s.errw, oneLine(err.Error()))
 		s.pending = ""
+		failed = true
+	}
+	if failed {
+		return ErrInputFailed
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package repl
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -41,16 +42,25 @@ func newEngine(t *testing.T, out io.Writer, withSandbox bool) *engine.Engine {
 	return eng
 }
 
-// pipe runs the REPL over input in pipe mode and returns stdout and stderr.
+// pipe runs the REPL over input in pipe mode and returns stdout and
+// stderr. Run must end with nil, or with ErrInputFailed after an error.
 func pipe(t *testing.T, input string, withSandbox bool) (string, string) {
+	t.Helper()
+	out, errs, err := pipeRun(t, input, withSandbox, false)
+	if err != nil && !errors.Is(err, ErrInputFailed) {
+		t.Fatalf("Run: %v", err)
+	}
+	return out, errs
+}
+
+// pipeRun runs the REPL over input in pipe mode and returns stdout,
+// stderr and Run's error.
+func pipeRun(t *testing.T, input string, withSandbox, stop bool) (string, string, error) {
 	t.Helper()
 	var out, errw bytes.Buffer
 	eng := newEngine(t, &out, withSandbox)
-	err := Run(context.Background(), Options{Engine: eng, In: strings.NewReader(input), Out: &out, Err: &errw, HistoryPath: "-"})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	return out.String(), errw.String()
+	err := Run(context.Background(), Options{Engine: eng, In: strings.NewReader(input), Out: &out, Err: &errw, HistoryPath: "-", StopOnError: stop})
+	return out.String(), errw.String(), err
 }
 
 func TestPipeExpressions(t *testing.T) {
@@ -121,6 +131,29 @@ func TestPipeErrorsContinue(t *testing.T) {
 	}
 	if out != "3\n42\n" {
 		t.Errorf("out %q", out)
+	}
+	if _, _, err := pipeRun(t, "error('boom')\n42\n", false, false); !errors.Is(err, ErrInputFailed) {
+		t.Errorf("Run after errors: %v, want ErrInputFailed", err)
+	}
+}
+
+// Piped input that had an error ends with ErrInputFailed (the CLI exits 1,
+// as lua - does); clean input with nil.
+func TestPipeErrorExitStatus(t *testing.T) {
+	out, _, err := pipeRun(t, "1 + 2\nerror('boom')\n42\n", false, false)
+	if !errors.Is(err, ErrInputFailed) || out != "3\n42\n" {
+		t.Errorf("after an error: err %v, out %q; want ErrInputFailed and the rest evaluated", err, out)
+	}
+	if _, _, err := pipeRun(t, "1 + 2\nprint('ok')\n", false, false); err != nil {
+		t.Errorf("clean input: %v", err)
+	}
+	if _, _, err := pipeRun(t, "function f(\n", false, false); !errors.Is(err, ErrInputFailed) {
+		t.Errorf("incomplete at the end: %v, want ErrInputFailed", err)
+	}
+	// StopOnError: nothing after the first error runs.
+	out, errs, err := pipeRun(t, "1 + 2\nerror('boom')\nprint('after')\n", false, true)
+	if !errors.Is(err, ErrInputFailed) || out != "3\n" || !strings.Contains(errs, "boom") {
+		t.Errorf("stop on error: err %v, out %q, errs %q", err, out, errs)
 	}
 }
 

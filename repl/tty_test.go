@@ -13,8 +13,8 @@ import (
 
 // TestTTY drives the real binary on a terminal: `topscript repl --sandbox`
 // inside a private tmux server. It checks the prompt, an expression's
-// value, a multi-line function, Tab completion of `top.ca` and of a TOP
-// method name, a TOP call's result, Ctrl-C at the prompt and during a slow
+// value, a multi-line function, Tab completion of `top.ca`, of a TOP
+// method name and of its parameter names, a TOP call's result, Ctrl-C at the prompt and during a slow
 // call, the history file and Ctrl-D exiting 0.
 func TestTTY(t *testing.T) {
 	if testing.Short() {
@@ -80,6 +80,25 @@ func TestTTY(t *testing.T) {
 	tm.waitFor("the taobao.time.get result", 15*time.Second, func(s string) bool {
 		return timeRe.MatchString(s) && strings.HasSuffix(lastLine(s), "top>")
 	})
+
+	// Tab completes a method's parameter names inside its params table:
+	// one candidate is filled in, several are listed on the second Tab.
+	tm.keys("-l", `n = #top.call("taobao.trades.sold.get", {fields = "tid", use_has`)
+	tm.keys("Tab")
+	tm.waitFor("use_has completed to use_has_next", 10*time.Second, func(s string) bool {
+		return strings.HasSuffix(lastLine(s), `{fields = "tid", use_has_next`)
+	})
+	tm.keys("-l", ` = true, st`)
+	tm.keys("Tab")
+	tm.keys("Tab")
+	tm.waitFor("the st parameters listed (and their common prefix sta filled in)", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "start_created status") &&
+			strings.HasSuffix(lastLine(s), `use_has_next = true, sta`)
+	})
+	tm.keys("-l", `tus = "WAIT_SELLER_SEND_GOODS"}).trades`)
+	tm.keys("Enter")
+	tm.typeLine("n > 0")
+	tm.waitFor("the completed call ran", 15*time.Second, afterInput("top> n > 0", "true"))
 
 	// Ctrl-C at the prompt drops the line.
 	tm.keys("-l", "this is not lua")

@@ -36,11 +36,12 @@ type Entry struct {
 	Args   []string // script arguments
 }
 
-// RunFunc runs one entry and returns its exit code (0 = success). Its
-// context carries the values of Run's context but is not cancelled when
-// Run's context is; it is cancelled when the grace period (WithGrace) runs
-// out.
-type RunFunc func(ctx context.Context, e Entry) int
+// RunFunc runs one entry and returns its exit code (0 = success) and, for
+// a failed run, the error that ended it (logged with the run's end; nil if
+// unknown). Its context carries the values of Run's context but is not
+// cancelled when Run's context is; it is cancelled when the grace period
+// (WithGrace) runs out.
+type RunFunc func(ctx context.Context, e Entry) (code int, err error)
 
 // Option configures a Scheduler.
 type Option func(*Scheduler)
@@ -282,23 +283,26 @@ func (s *Scheduler) runOnce(ctx context.Context, e *entry, scheduled time.Time) 
 
 	start := time.Now()
 	s.log.Info("run started", "entry", e.Name, "scheduled", sched, "script", e.Script)
-	code := s.call(ctx, e)
+	code, err := s.call(ctx, e)
 	dur := time.Since(start)
 	level := slog.LevelInfo
 	if code != 0 {
 		level = slog.LevelWarn
 	}
-	s.log.Log(context.Background(), level, "run finished", "entry", e.Name, "scheduled", sched,
-		"exit_code", code, "duration", dur.Round(time.Millisecond).String())
+	attrs := []any{"entry", e.Name, "scheduled", sched, "exit_code", code, "duration", dur.Round(time.Millisecond).String()}
+	if err != nil {
+		attrs = append(attrs, "error", err.Error())
+	}
+	s.log.Log(context.Background(), level, "run finished", attrs...)
 }
 
 // call runs e, turning a panic in the run function into exit code 1.
-func (s *Scheduler) call(ctx context.Context, e *entry) (code int) {
+func (s *Scheduler) call(ctx context.Context, e *entry) (code int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("run crashed", "entry", e.Name, "panic", fmt.Sprint(r))
 			s.log.Debug("run crash stack", "entry", e.Name, "stack", string(debug.Stack()))
-			code = 1
+			code, err = 1, fmt.Errorf("crashed: %v", r)
 		}
 	}()
 	run := e.Entry

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -36,7 +37,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestInvalidEntries(t *testing.T) {
-	run := func(context.Context, Entry) int { return 0 }
+	run := func(context.Context, Entry) (int, error) { return 0, nil }
 	cases := []struct {
 		entries []Entry
 		want    []string
@@ -77,7 +78,7 @@ func TestNoOverlap(t *testing.T) {
 	}
 	logger, logs := newLogger()
 	var running, maxRunning, runs, finished atomic.Int32
-	run := func(ctx context.Context, e Entry) int {
+	run := func(ctx context.Context, e Entry) (int, error) {
 		n := running.Add(1)
 		for {
 			m := maxRunning.Load()
@@ -90,9 +91,9 @@ func TestNoOverlap(t *testing.T) {
 		running.Add(-1)
 		finished.Add(1)
 		if e.Name != "slow" || e.Script != "slow.lua" || len(e.Args) != 1 {
-			return 9
+			return 9, nil
 		}
-		return 0
+		return 0, nil
 	}
 	s, err := New([]Entry{{Name: "slow", Cron: "@every 1s", Script: "slow.lua", Args: []string{"x"}}}, run, logger)
 	if err != nil {
@@ -145,11 +146,11 @@ func TestNoOverlap(t *testing.T) {
 func TestRunFailureAndPanic(t *testing.T) {
 	logger, logs := newLogger()
 	var calls atomic.Int32
-	run := func(ctx context.Context, e Entry) int {
+	run := func(ctx context.Context, e Entry) (int, error) {
 		if calls.Add(1) == 1 {
 			panic("boom")
 		}
-		return 3
+		return 3, errors.New("job p: 2 failed of 5 rows")
 	}
 	s, _ := New([]Entry{{Name: "p", Cron: "@every 1s", Script: "p.lua"}}, run, logger)
 	ctx, cancel := context.WithTimeout(context.Background(), 2200*time.Millisecond)
@@ -158,7 +159,8 @@ func TestRunFailureAndPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := logs.String()
-	for _, want := range []string{"run crashed", "panic=boom", "exit_code=1", "exit_code=3", "level=WARN"} {
+	// The run's error is in its "run finished" line.
+	for _, want := range []string{"run crashed", "panic=boom", "exit_code=1", `error="crashed: boom"`, "exit_code=3", `error="job p: 2 failed of 5 rows"`, "level=WARN"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %q:\n%s", want, out)
 		}
@@ -177,13 +179,13 @@ func TestLocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ranA, ranB atomic.Int32
-	run := func(ctx context.Context, e Entry) int {
+	run := func(ctx context.Context, e Entry) (int, error) {
 		if e.Name == "a" {
 			ranA.Add(1)
 		} else {
 			ranB.Add(1)
 		}
-		return 0
+		return 0, nil
 	}
 	s, _ := New([]Entry{
 		{Name: "a", Cron: "@every 1s", Script: "a.lua"},
@@ -211,13 +213,13 @@ func TestLocker(t *testing.T) {
 // WithGrace cancels runs that outlive the grace period.
 func TestGrace(t *testing.T) {
 	started := make(chan struct{}, 1)
-	run := func(ctx context.Context, e Entry) int {
+	run := func(ctx context.Context, e Entry) (int, error) {
 		started <- struct{}{}
 		select {
 		case <-ctx.Done():
-			return 130
+			return 130, errors.New("interrupted")
 		case <-time.After(10 * time.Second):
-			return 0
+			return 0, nil
 		}
 	}
 	logger, logs := newLogger()

@@ -11,16 +11,20 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
-// FileLocker is a Locker for one machine: each lock is an exclusive flock(2)
-// on dir/<name>.lock (e.g. .topscript/locks/bulk_price.lua.lock). Acquire
-// never waits; the OS releases the lock when the holding process exits or
-// is killed, so a crashed holder never leaves a stale lock. Lock files are
-// kept after release (removing them would race with other acquirers).
-// Leases are ignored: a file lock cannot be lost while its process lives.
-//
-// On platforms without flock, Acquire returns an error; use Redis there.
+// FileLocker is a Locker for one machine: each lock is an exclusive OS file
+// lock on dir/<name>.lock (e.g. .topscript/locks/bulk_price.lock), taken
+// with github.com/gofrs/flock: flock(2) on Unix, LockFileEx on Windows.
+// Acquire never waits; the OS releases the lock when the holding process
+// exits or is killed, so a crashed holder never leaves a stale lock. Lock
+// files are kept after release (removing them would race with other
+// acquirers). Who holds a lock is written beside it, in <name>.lock.holder
+// (Windows does not let another process read a locked byte range), for the
+// message of whoever tries next. Leases are ignored: a file lock cannot be
+// lost while its process lives.
 type FileLocker struct {
 	dir string
 }
@@ -47,42 +51,36 @@ func (l *FileLocker) Acquire(ctx context.Context, name string, _ time.Duration) 
 		return nil, fmt.Errorf("state: cannot create lock directory %s: %w", l.dir, err)
 	}
 	path := filepath.Join(l.dir, lockFileName(name))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644) // O_CLOEXEC: children never inherit it
+	fl := flock.New(path) // opened with O_CLOEXEC: children never inherit it
+	got, err := fl.TryLock()
 	if err != nil {
-		return nil, fmt.Errorf("state: cannot open lock file %s: %w", path, err)
-	}
-	held, err := tryFlock(f)
-	if err != nil {
-		f.Close()
+		fl.Close()
 		return nil, fmt.Errorf("state: cannot lock %s: %w", path, err)
 	}
-	if held {
-		holder, _ := os.ReadFile(path)
-		f.Close()
+	holderPath := path + ".holder"
+	if !got {
+		holder, _ := os.ReadFile(holderPath)
 		return nil, &LockedError{Name: name, Holder: strings.TrimSpace(string(holder))}
 	}
-	// Record the holder for the error message of whoever tries next.
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(holderID()+"\n"), 0)
-	}
-	return &fileLock{f: f}, nil
+	_ = os.WriteFile(holderPath, []byte(holderID()+"\n"), 0o644)
+	return &fileLock{fl: fl, holder: holderPath}, nil
 }
 
 type fileLock struct {
-	mu sync.Mutex
-	f  *os.File
+	mu     sync.Mutex
+	fl     *flock.Flock // nil once released
+	holder string
 }
 
 func (l *fileLock) Release(context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.f == nil {
+	if l.fl == nil {
 		return nil
 	}
-	_ = l.f.Truncate(0)
-	_ = unflock(l.f)
-	err := l.f.Close() // closing the last descriptor releases the flock too
-	l.f = nil
+	_ = os.WriteFile(l.holder, nil, 0o644)
+	err := l.fl.Unlock() // unlocks and closes the file
+	l.fl = nil
 	return err
 }
 

@@ -11,9 +11,10 @@
 //     (and bbolt's exclusive file lock) for as long as the store is open, so
 //     on one machine two topscript processes using the same store run one
 //     after the other: the second waits FileOptions.Wait and then fails with
-//     an error naming the path (see ErrInUse). Locks for --lock are flock(2)
-//     locks on files next to the store (FileLocker); the OS frees them when a
-//     process dies.
+//     an error naming the path (see ErrInUse). Locks for --lock are OS file
+//     locks (github.com/gofrs/flock: flock(2) on Unix, LockFileEx on
+//     Windows) on files next to the store (FileLocker); the OS frees them
+//     when a process dies.
 //   - Redis: a hash per namespace, SET NX PX locks with background renewal,
 //     a shared GCRA rate limiter and shared bans (RedisStore, RedisLocker,
 //     RedisLimiter), and leased claims on keys so that processes running

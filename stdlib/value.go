@@ -49,8 +49,9 @@ import (
 // json.object. Any metatable with that field is honoured, so a script may add
 // it to its own metatable too.
 
-// maxSafeInt is 2^53, the largest magnitude below which every integer is exact in a float64.
-const maxSafeInt = 1 << 53
+// maxSafeInt is numtext.MaxExactInt, 2^53: beyond it an integer becomes a
+// string of its digits.
+const maxSafeInt = numtext.MaxExactInt
 
 // JSONTypeField is the metatable field that marks a table's JSON shape.
 const JSONTypeField = "__jsontype"

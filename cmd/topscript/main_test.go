@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +29,8 @@ func TestMain(m *testing.M) {
 //	exits CODE PROGRAM [ARGS...]   run PROGRAM and expect exit status CODE
 //	waitfile FILE                  wait (up to 10s) until FILE exists
 //
-// and $REPO, the repository root.
+// the condition [bash-completion] (Debian's bash-completion is installed:
+// .ci/run installs it), and $REPO, the repository root.
 func TestScripts(t *testing.T) {
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
@@ -45,12 +47,23 @@ func TestScripts(t *testing.T) {
 			}
 			return nil
 		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "bash-completion" {
+				_, err := os.Stat(bashCompletion)
+				return err == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exits":    cmdExits,
 			"waitfile": cmdWaitfile,
 		},
 	})
 }
+
+// bashCompletion is where Debian's bash-completion package keeps its
+// functions (completion.txtar drives a real bash with them).
+const bashCompletion = "/usr/share/bash-completion/bash_completion"
 
 // cmdExits runs a program and checks its exit status.
 func cmdExits(ts *testscript.TestScript, neg bool, args []string) {

@@ -40,3 +40,29 @@ func format(f float64, bits int) string {
 	}
 	return strconv.FormatFloat(f, 'f', -1, bits)
 }
+
+// MaxExactInt is 2^53: every integer of smaller magnitude is exact in a
+// float64 — a Lua number, a JavaScript number, a number of jq 1.6. An
+// integer beyond it, a 19-digit trade id, travels as a string of its
+// digits wherever a reader would turn it into a float.
+const MaxExactInt = 1 << 53
+
+// IntBeyondFloat reports whether s is the text of an integer (digits with
+// an optional sign, no fraction or exponent) whose magnitude is beyond
+// MaxExactInt, so that a float64 would change its digits.
+func IntBeyondFloat(s string) bool {
+	digits := s
+	if len(digits) > 0 && (digits[0] == '-' || digits[0] == '+') {
+		digits = digits[1:]
+	}
+	if digits == "" || len(digits) < 16 { // 2^53 has 16 digits
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	u, err := strconv.ParseUint(digits, 10, 64)
+	return err != nil || u > MaxExactInt // err: beyond uint64, beyond 2^53 too
+}

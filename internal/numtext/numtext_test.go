@@ -25,3 +25,16 @@ func TestFormat(t *testing.T) {
 		t.Errorf("Format32(0.1) = %q", got)
 	}
 }
+
+func TestIntBeyondFloat(t *testing.T) {
+	for s, want := range map[string]bool{
+		"3612345000299995456": true, "-3612345000299995456": true, "9007199254740993": true,
+		"9007199254740992": false, "600000153551": false, "4100779410358": false,
+		"99999999999999999999999": true, "1.5": false, "3612345000299995456.0": false, "1e20": false,
+		"": false, "-": false, "12345678901234567x": false,
+	} {
+		if got := IntBeyondFloat(s); got != want {
+			t.Errorf("IntBeyondFloat(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@
 -- from now for 7 days.
 
 local csv = require("csv")
+local excel = require("excel")   -- excel.lua beside this script
 local iter = require("iter")
 local log = require("log")
 local time = require("time")
@@ -17,10 +18,11 @@ local activity = arg[2] or "2131"
 local start = time.now()
 local finish = time.add(start, "7d")
 
+local row = excel.reader(input, {"num_iid"})
 local calls = {}
 for chunk in iter.chunks(csv.rows(input), 20) do
   local ids = {}
-  for _, r in ipairs(chunk) do ids[#ids + 1] = r.num_iid end
+  for _, r in ipairs(chunk) do ids[#ids + 1] = row(r).num_iid end
   calls[#calls + 1] = {"taobao.opentrade.activity.sync", {
     activity_id = activity, activity_name = "topscript 示例活动",
     start_time = start, end_time = finish,

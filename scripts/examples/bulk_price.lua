@@ -19,23 +19,27 @@
 -- same file and a rerun sends exactly the changed rows (the report says
 -- "changed since the run of ...: price 59.90 → 61.00").
 --
--- To push the same file again from scratch, forget its checkpoints:
---   echo 'require("job").reset("bulk_price:prices.csv")' | topscript repl
+-- To push the same file again from scratch, forget its checkpoints from a
+-- REPL started as the run was (the same --config and --profile: the same
+-- store and shop; a --sandbox run keeps none past its end):
+--   echo 'require("job").reset("bulk_price:prices.csv")' | topscript repl --profile shop1 --stop-on-error
 -- A row whose answer was lost (unknown outcome) is settled by verify below:
 -- it reads the SKU's price back; the price in effect means done, another
 -- price means not applied (the row is sent once more).
 
 local csv = require("csv")
+local excel = require("excel")   -- excel.lua beside this script
 local job = require("job")
 
 local input = assert(arg[1], "usage: bulk_price.lua PRICES.csv [REPORT.csv]")
 local report = arg[2] or "bulk_price.report.csv"
 local file = input:match("([^/\\]+)$")
+local row = excel.reader(input, {"num_iid", "properties", "price"})
 
 local summary = job.run {
   name = "bulk_price:" .. file,
   rows = csv.rows(input),
-  key = function(r) return r.num_iid .. ":" .. r.properties end,
+  key = function(r) r = row(r) return r.num_iid .. ":" .. r.properties end,
   call = function(r)
     return "taobao.item.sku.price.update",
       {num_iid = r.num_iid, properties = r.properties, price = r.price}

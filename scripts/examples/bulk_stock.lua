@@ -12,6 +12,7 @@
 -- when groups failed.
 
 local csv = require("csv")
+local excel = require("excel")   -- excel.lua beside this script
 local iter = require("iter")
 local job = require("job")
 
@@ -21,7 +22,9 @@ local file = input:match("([^/\\]+)$")
 
 -- Group the SKUs by item, keeping the file's order.
 local by_item, items = {}, {}
+local row = excel.reader(input, {"num_iid", "sku_id", "quantity"})
 for r in csv.rows(input) do
+  r = row(r)
   if not by_item[r.num_iid] then
     by_item[r.num_iid] = {}
     items[#items + 1] = r.num_iid

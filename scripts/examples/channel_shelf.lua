@@ -11,6 +11,7 @@
 -- failed.
 
 local csv = require("csv")
+local excel = require("excel")   -- excel.lua beside this script
 local job = require("job")
 
 local input = assert(arg[1], "usage: channel_shelf.lua SHELF.csv [REPORT.csv]")
@@ -22,7 +23,9 @@ local methods = {
   down = "tmall.supplychain.channel.product.downshelf",
 }
 local rows = csv.read(input)
+local row = excel.reader(input, {"product_id", "action"})
 for i, r in ipairs(rows) do
+  row(r)
   if not methods[r.action] then
     error(string.format("%s row %d: action must be up or down, got %q", input, i, r.action))
   end

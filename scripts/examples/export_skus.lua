@@ -5,9 +5,12 @@
 --   topscript run --sandbox scripts/examples/export_skus.lua skus.csv [limit]
 --
 -- Columns: num_iid, sku_id, properties, price, quantity, outer_id, title.
+-- The ids are written as ="..." so that Excel shows and saves every digit
+-- (excel.lua says why); bulk_price.lua and bulk_stock.lua read them back.
 -- The optional limit stops after that many SKUs.
 
 local csv = require("csv")
+local excel = require("excel")   -- excel.lua beside this script
 local log = require("log")
 
 local out = arg[1] or "skus.csv"
@@ -19,7 +22,7 @@ for item in top.each("taobao.items.onsale.get", {fields = "num_iid,title"}, {pag
   local got = top.call("taobao.item.seller.get", {num_iid = item.num_iid, fields = "num_iid,title,sku"})
   for _, sku in ipairs(got.item.skus or {}) do
     w:write({
-      num_iid = tostring(item.num_iid), sku_id = tostring(sku.sku_id), properties = sku.properties,
+      num_iid = excel.id(item.num_iid), sku_id = excel.id(sku.sku_id), properties = sku.properties,
       price = sku.price, quantity = tostring(sku.quantity), outer_id = sku.outer_id or "", title = item.title,
     })
     n = n + 1

@@ -16,6 +16,7 @@
 -- job waits it out instead of failing.
 
 local csv = require("csv")
+local excel = require("excel")   -- excel.lua beside this script
 local iter = require("iter")
 local job = require("job")
 
@@ -23,6 +24,8 @@ local input = assert(arg[1], "usage: fenxiao_sync.lua FENXIAO.csv [REPORT.csv]")
 local report = arg[2] or "fenxiao_sync.report.csv"
 local file = input:match("([^/\\]+)$")
 local rows = csv.read(input)
+local row = excel.reader(input, {"pid", "properties", "standard_price", "quantity"})
+for _, r in ipairs(rows) do row(r) end
 
 -- Read the current SKUs of every product named in the file.
 local pids, seen = {}, {}

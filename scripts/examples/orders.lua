@@ -5,10 +5,12 @@
 -- top.each pages through taobao.trades.sold.get with use_has_next = true
 -- (the platform's advice for bulk trade queries: no total count to
 -- compute, fewer timeouts on busy days) and yields one trade at a time.
--- Ids are 19 digits: they come back as strings holding the exact digits.
+-- Ids are 19 digits: they come back as strings holding the exact digits,
+-- and are written as ="..." so that Excel keeps them (excel.lua says why).
 -- The optional status filters, e.g. WAIT_SELLER_SEND_GOODS.
 
 local csv = require("csv")
+local excel = require("excel")   -- excel.lua beside this script
 local log = require("log")
 
 local out = arg[1] or "orders.csv"
@@ -19,7 +21,7 @@ local w = csv.writer(out, {"tid", "status", "payment", "buyer_nick", "created", 
 local n = 0
 for trade in top.each("taobao.trades.sold.get", params, {use_has_next = true, page_size = 100, items = "trades"}) do
   w:write({
-    tid = tostring(trade.tid), status = trade.status, payment = trade.payment,
+    tid = excel.id(trade.tid), status = trade.status, payment = trade.payment,
     buyer_nick = trade.buyer_nick, created = trade.created, modified = trade.modified,
   })
   n = n + 1

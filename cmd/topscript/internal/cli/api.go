@@ -1,74 +1,104 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"github.com/topscript/topscript/internal/suggest"
-	"sort"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/topscript/topscript/top/catalog"
 )
-
-var apiCommand = &command{
-	name:  "api",
-	usage: "api list [QUERY] | show METHOD",
-	short: "Browse the API catalog: methods, parameters, limits, paging",
-	long:  apiLong,
-	run:   runAPI,
-}
 
 const apiLong = `
 api list prints the catalog's APIs: all of them, those whose method matches a
 glob ("taobao.fenxiao.*"), or those whose method or Chinese title contains a
 word ("sku", "产品上架").
 
-api show prints one API: title, group, read or write, idempotency, session,
-parameters with their limits, paging and the response list.`
+api show prints one API: title, doc link, group, read or write, idempotency,
+session, every parameter with its type, limits, default and allowed values,
+paging, and the response tree with its types. A limit read out of the doc's
+text rather than the platform's structured facts is marked "*", a fact
+topscript inferred (read/write from the name, the session need, paging)
+"(inferred)".
 
-// apiOptions are the arguments of `api`.
+Both take --json: api list a JSON array, api show one JSON object (facts
+read from the doc's text are named in each parameter's "mined", inferred
+ones in "inferred").`
+
+// apiOptions are the flags and arguments of `api list` and `api show`.
 type apiOptions struct {
-	Sub   string // list or show
-	Query string
+	JSON  bool   // --json
+	Query string // list: the glob or word; show: the method
 }
 
-func runAPI(_ context.Context, st *State, c *command, args []string) error {
-	var o apiOptions
-	fs := newFlagSet(c)
-	pos, err := fs.parseOrHelp(st, args, false)
-	if err != nil {
-		return err
+// newAPICmd is `topscript api` and its subcommands list and show.
+func newAPICmd(st *State) *cobra.Command {
+	c := &cobra.Command{
+		Use:         "api",
+		Short:       "Browse the API catalog: methods, parameters, limits, paging",
+		Long:        apiLong,
+		Annotations: map[string]string{annSynopsis: "api list [QUERY] | show METHOD"},
+		RunE: func(c *cobra.Command, args []string) error {
+			return subcommandError(c, args)
+		},
 	}
-	if len(pos) == 0 {
-		return usageErrorf("api", "missing subcommand: list or show")
+	c.AddCommand(newAPIListCmd(st), newAPIShowCmd(st))
+	return c
+}
+
+func newAPIListCmd(st *State) *cobra.Command {
+	o := &apiOptions{}
+	c := &cobra.Command{
+		Use:   "list [GLOB|WORD]",
+		Short: "List the APIs, or those matching a glob or a word of their title",
+		ValidArgsFunction: func(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageErrorf("api list", "list takes one QUERY, got %d", len(args))
+			}
+			if len(args) == 1 {
+				o.Query = args[0]
+			}
+			apis := catalog.Find(o.Query)
+			if o.JSON {
+				return writeAPIListJSON(st.Stdout, apis)
+			}
+			if len(apis) == 0 {
+				fmt.Fprintf(st.Stderr, "no API matches %q\n", o.Query)
+				return nil
+			}
+			return writeAPIList(st.Stdout, apis)
+		},
 	}
-	o.Sub = pos[0]
-	switch o.Sub {
-	case "list":
-		if len(pos) > 2 {
-			return usageErrorf("api", "list takes one QUERY, got %d", len(pos)-1)
-		}
-		if len(pos) == 2 {
-			o.Query = pos[1]
-		}
-		apis := catalog.Find(o.Query)
-		if len(apis) == 0 {
-			fmt.Fprintf(st.Stderr, "no API matches %q\n", o.Query)
-			return nil
-		}
-		return writeAPIList(st.Stdout, apis)
-	case "show":
-		if len(pos) != 2 {
-			return usageErrorf("api", "show takes one METHOD")
-		}
-		o.Query = pos[1]
-		a, err := findAPI(o.Query)
-		if err != nil {
-			return err
-		}
-		return writeAPIShow(st.Stdout, a)
+	c.Flags().BoolVar(&o.JSON, "json", false, "print a JSON array of {method, title, access, group, doc_url}")
+	return c
+}
+
+func newAPIShowCmd(st *State) *cobra.Command {
+	o := &apiOptions{}
+	c := &cobra.Command{
+		Use:               "show METHOD",
+		Short:             "Show one API: parameters, limits, paging, the response",
+		ValidArgsFunction: completeMethodArg,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErrorf("api show", "show takes one METHOD")
+			}
+			o.Query = args[0]
+			a, err := findAPI(o.Query)
+			if err != nil {
+				return err
+			}
+			if o.JSON {
+				return writeAPIShowJSON(st.Stdout, a)
+			}
+			return writeAPIShow(st.Stdout, a)
+		},
 	}
-	return usageErrorf("api", "unknown subcommand %q: want list or show", o.Sub)
+	c.Flags().BoolVar(&o.JSON, "json", false, "print every fact of the API as one JSON object")
+	return c
 }
 
 // findAPI resolves a method name, or a title or fragment naming exactly one
@@ -83,7 +113,11 @@ func findAPI(q string) (*catalog.API, error) {
 	}
 	msg := fmt.Sprintf("topscript api: unknown method %q", q)
 	if len(found) == 0 {
-		found = nearMethods(q, 5)
+		for _, m := range catalog.Nearest(q, 5) {
+			if a, ok := catalog.Lookup(m); ok {
+				found = append(found, a)
+			}
+		}
 	}
 	if len(found) > 0 {
 		const most = 10
@@ -102,29 +136,4 @@ func findAPI(q string) (*catalog.API, error) {
 		msg = strings.Join(lines, "\n")
 	}
 	return nil, &exitError{code: ExitUsage, msg: msg}
-}
-
-// nearMethods returns up to n catalog methods nearest to q by edit
-// distance, within a fifth of q's length.
-func nearMethods(q string, n int) []*catalog.API {
-	type scored struct {
-		a *catalog.API
-		d int
-	}
-	var s []scored
-	limit := max(2, len(q)/5)
-	for _, a := range catalog.All() {
-		if a.Method == "" {
-			continue
-		}
-		if d := suggest.Distance(q, a.Method); d <= limit {
-			s = append(s, scored{a, d})
-		}
-	}
-	sort.SliceStable(s, func(i, j int) bool { return s[i].d < s[j].d })
-	out := make([]*catalog.API, 0, n)
-	for i := 0; i < len(s) && i < n; i++ {
-		out = append(out, s[i].a)
-	}
-	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -34,9 +35,11 @@ func writeAPIList(w io.Writer, apis []*catalog.API) error {
 	return bw.Flush()
 }
 
-// writeAPIShow writes everything the catalog knows of a: title, group, access
-// and idempotency, session, notes, parameters with type, required and limits,
-// paging and the response list field.
+// writeAPIShow writes everything the catalog knows of a: title, doc link,
+// group, access and idempotency, session, notes, every parameter with type,
+// required and limits (defaults and allowed values), paging, the response
+// lists and the response tree with its types. A fact read out of the doc's
+// text is marked "*", an inferred one "(inferred)".
 func writeAPIShow(w io.Writer, a *catalog.API) error {
 	if a == nil {
 		return fmt.Errorf("api: no API to show")
@@ -48,6 +51,9 @@ func writeAPIShow(w io.Writer, a *catalog.API) error {
 	}
 	fmt.Fprintln(bw, strings.TrimRight(name+"  "+a.Title, " "))
 	kv := [][]string{}
+	if u := a.DocURL(); u != "" {
+		kv = append(kv, []string{"doc:", u})
+	}
 	if len(a.Aliases) > 0 {
 		kv = append(kv, []string{"also titled:", strings.Join(a.Aliases, "; ")})
 	}
@@ -62,7 +68,8 @@ func writeAPIShow(w io.Writer, a *catalog.API) error {
 		default:
 			acc += ", not idempotent"
 		}
-		kv = append(kv, []string{"access:", acc}, []string{"session:", dash(a.Session)})
+		kv = append(kv, []string{"access:", acc + inferredMark(a, "access", "idempotent")},
+			[]string{"session:", dash(a.Session) + inferredMark(a, "session")})
 	}
 	if a.Note != "" {
 		kv = append(kv, []string{"note:", a.Note})
@@ -83,6 +90,7 @@ func writeAPIShow(w io.Writer, a *catalog.API) error {
 		}
 		fmt.Fprintln(bw, head)
 		rows := [][]string{{"NAME", "TYPE", "REQUIRED", "LIMITS", "DESCRIPTION"}}
+		mined := false
 		for _, p := range a.Params {
 			req := "optional"
 			if p.Required {
@@ -92,13 +100,18 @@ func writeAPIShow(w io.Writer, a *catalog.API) error {
 			if p.Example != "" {
 				desc = strings.TrimSpace(desc + " (e.g. " + p.Example + ")")
 			}
-			rows = append(rows, []string{p.Name, p.Type, req, dash(limits(p)), desc})
+			l := limits(p)
+			mined = mined || strings.Contains(l, "*")
+			rows = append(rows, []string{p.Name, p.Type, req, dash(l), desc})
 		}
 		writeTable(bw, rows, "  ")
+		if mined {
+			fmt.Fprintln(bw, "  * read from the doc's text, not from the platform's structured limits")
+		}
 	}
 	if !a.Unmapped {
 		fmt.Fprintln(bw)
-		kv = [][]string{{"paging:", pagingText(a.Paging)}}
+		kv = [][]string{{"paging:", pagingText(a.Paging) + inferredMark(a, "paging")}}
 		lf := a.ListField
 		if lf == "" {
 			lf = "-"
@@ -106,28 +119,71 @@ func writeAPIShow(w io.Writer, a *catalog.API) error {
 		if extra := otherLists(a); extra != "" {
 			lf += " (response lists: " + extra + ")"
 		}
-		kv = append(kv, []string{"list field:", lf})
+		kv = append(kv, []string{"list field:", lf + inferredMark(a, "list_field")})
 		writeTable(bw, kv, "")
+	}
+	if resp := a.Response(); len(resp) > 0 {
+		fmt.Fprintln(bw, "\nresponse:")
+		var rows [][]string
+		var walk func(fs []catalog.Field, depth int)
+		walk = func(fs []catalog.Field, depth int) {
+			for _, f := range fs {
+				rows = append(rows, []string{strings.Repeat("  ", depth) + f.Name, f.Type})
+				walk(f.Fields, depth+1)
+			}
+		}
+		walk(resp, 0)
+		writeTable(bw, rows, "  ")
 	}
 	return bw.Flush()
 }
 
+// inferredMark is " (inferred)" when any of facts is inferred for a.
+func inferredMark(a *catalog.API, facts ...string) string {
+	for _, f := range facts {
+		if a.IsInferred(f) {
+			return " (inferred)"
+		}
+	}
+	return ""
+}
+
+// limits writes p's limits, defaults and allowed values; those read out of
+// the doc's text (Param.Mined) are marked "*".
 func limits(p catalog.Param) string {
 	var l []string
+	add := func(fact, text string) {
+		if slices.Contains(p.Mined, fact) {
+			text += "*"
+		}
+		l = append(l, text)
+	}
+	if p.List {
+		add("list", "comma-joined list")
+	}
 	if p.MaxList > 0 {
-		l = append(l, fmt.Sprintf("max %d items", p.MaxList))
+		add("max_list", fmt.Sprintf("max %d items", p.MaxList))
+	}
+	if p.MinLen > 0 {
+		add("min_len", fmt.Sprintf("min %d chars", p.MinLen))
 	}
 	if p.MaxLen > 0 {
-		l = append(l, fmt.Sprintf("max %d chars", p.MaxLen))
+		add("max_len", fmt.Sprintf("max %d chars", p.MaxLen))
 	}
 	if p.Min != nil {
-		l = append(l, "min "+numtext.Format(*p.Min))
+		add("min", "min "+numtext.Format(*p.Min))
 	}
 	if p.Max != nil {
-		l = append(l, "max "+numtext.Format(*p.Max))
+		add("max", "max "+numtext.Format(*p.Max))
+	}
+	if p.Decimal {
+		add("decimal", "decimal")
 	}
 	if p.Default != "" {
-		l = append(l, "default "+p.Default)
+		add("default", "default "+p.Default)
+	}
+	if len(p.Enum) > 0 {
+		add("enum", "one of "+strings.Join(p.Enum, "|"))
 	}
 	return strings.Join(l, ", ")
 }

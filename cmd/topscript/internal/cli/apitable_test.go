@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -19,6 +21,7 @@ func mustLookup(t *testing.T, method string) *catalog.API {
 }
 
 const activitySyncShow = `taobao.opentrade.activity.sync  尖货交易活动信息同步
+doc:      https://open.taobao.com/api.htm?docId=49612&docType=2
 group:    交易开放
 access:   write, idempotent
 session:  required
@@ -34,6 +37,15 @@ parameters:
 
 paging:      none
 list field:  -
+
+response:
+  start_time     String
+  item_ids       String
+  activity_name  String
+  appkey         String
+  activity_id    String
+  gmt_modified   String
+  end_time       String
 `
 
 func TestAPIShowActivitySync(t *testing.T) {
@@ -72,6 +84,66 @@ func TestAPIShowOthers(t *testing.T) {
 	}
 	if err := writeAPIShow(&b, nil); err == nil {
 		t.Error("writeAPIShow(nil) succeeded")
+	}
+}
+
+// api show marks what was read from the doc's text (*) or inferred, shows
+// allowed values and defaults, and the response tree nested with types;
+// --json carries the same facts.
+func TestAPIShowFacts(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeAPIShow(&b, mustLookup(t, "taobao.trades.sold.get")); err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{
+		`(?m)^doc: +https://open\.taobao\.com/api\.htm\?docId=46&docType=2$`,
+		`(?m)^  tag +String +optional +one of time_card\|fee_card\*$`,
+		`(?m)^  page_size +Number +optional +max 100\*, default 40 `,
+		`(?m)^  fields +String +required +comma-joined list\*$`,
+		`(?m)^  \* read from the doc's text`,
+		`(?m)^response:$`,
+		`(?m)^  trades +Trade\[\]$`,
+		`(?m)^    tid +Number$`,
+		`(?m)^    orders +Order\[\]$`,
+		`(?m)^      oid +Number$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(b.String()) {
+			t.Errorf("show trades.sold.get lacks %s", re)
+		}
+	}
+	b.Reset()
+	_ = writeAPIShow(&b, mustLookup(t, "taobao.logistics.offline.send"))
+	for _, want := range []string{"access:   write, not idempotent (inferred)", "session:  required (inferred)", "default 0*"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("show logistics.offline.send lacks %q:\n%s", want, b.String())
+		}
+	}
+
+	b.Reset()
+	if err := writeAPIShowJSON(&b, mustLookup(t, "taobao.trades.sold.get")); err != nil {
+		t.Fatal(err)
+	}
+	var d apiDetail
+	if err := json.Unmarshal(b.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	a := mustLookup(t, "taobao.trades.sold.get")
+	if len(d.Params) != len(a.Params) || d.DocURL != a.DocURL() || d.Paging == nil || d.Paging.MaxSize != 100 {
+		t.Errorf("json: %d params (want %d), doc %q, paging %+v", len(d.Params), len(a.Params), d.DocURL, d.Paging)
+	}
+	var trades *fieldDetail
+	for i := range d.Response {
+		if d.Response[i].Name == "trades" {
+			trades = &d.Response[i]
+		}
+	}
+	if trades == nil || trades.Type != "Trade[]" || len(trades.Fields) < 50 {
+		t.Errorf("json response trades: %+v", trades)
+	}
+	for _, p := range d.Params {
+		if p.Name == "tag" && (strings.Join(p.Enum, ",") != "time_card,fee_card" || strings.Join(p.Mined, ",") != "enum") {
+			t.Errorf("json tag: %+v", p)
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,49 +13,89 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
+
+	"github.com/topscript/topscript/internal/numtext"
 	"github.com/topscript/topscript/top"
 )
-
-var callCommand = &command{
-	name:  "call",
-	usage: "call METHOD [k=v ...]",
-	short: "Call one TOP API and print the result as JSON",
-	long:  callLong,
-	run:   runCall,
-}
 
 const callLong = `
 Parameters are name=value pairs, sent as strings. name=@path uploads the
 file at path (a multipart file part); name=@- uploads standard input;
-name=@@text sends "@text" as it is.
+name=@@text sends "@text" as it is. They are checked against the catalog
+before anything is sent (topscript api show METHOD lists them).
 
-The result payload is printed as indented JSON with sorted keys and exact
-integers. A TOP error is printed as one line on stderr, with exit status 1.
+The result payload is printed as indented JSON with sorted keys. Integers
+beyond 2^53 (19-digit trade and order ids) are printed as JSON strings of
+their exact digits, as Lua sees them: tools that read JSON numbers as
+doubles (jq 1.6, JavaScript) would change their last digits. --raw prints
+the gateway's body exactly as it came, bare numbers and all.
+
+--paginate walks every page (as top.each does: page_no/page_size, has_next
+or total_results) and prints the list's items as JSON lines, one compact
+object per line, ready for jq or a loader; with --raw, each page's body on
+a line of its own.
+
+--dry-run sends reads as usual; a write is checked as it would be sent
+(a bad parameter fails as the real call would, exit 1), logged and not
+sent, and {"dry_run": true} is printed.
+
+A TOP error is printed as one line on stderr, with exit status 1.
 
 Examples:
   topscript call taobao.time.get --sandbox
-  topscript call taobao.item.seller.get num_iid=520000000001 fields=num_iid,title,sku --sandbox
+  topscript call taobao.item.seller.get num_iid=600000153551 fields=num_iid,title,sku --sandbox
+  topscript call taobao.trades.sold.get fields=tid,status page_size=1 --sandbox
+  topscript call --paginate taobao.trades.sold.get fields=tid,status use_has_next=true page_size=100 --sandbox
+  topscript call --dry-run taobao.item.sku.price.update num_iid=600000153551 properties="1627207:28320;20509:28315" price=59.90 --sandbox
   topscript call taobao.picture.upload picture_category_id=0 img=@photo.jpg image_input_title=photo.jpg`
 
 // callOptions are the flags and arguments of `call`.
 type callOptions struct {
 	clientOptions
-	Method string
-	Params []string // name=value
+	logFlags
+	Paginate bool
+	DryRun   bool
+	Raw      bool
+	Method   string
+	Params   []string // name=value
 }
 
-func runCall(ctx context.Context, st *State, c *command, args []string) error {
-	var o callOptions
-	fs := newFlagSet(c)
-	o.register(fs)
-	pos, err := fs.parseOrHelp(st, args, false)
+// newCallCmd is `topscript call`. runF, when not nil, runs instead of the
+// command.
+func newCallCmd(st *State, runF func(context.Context, *callOptions) error) *cobra.Command {
+	o := &callOptions{}
+	c := &cobra.Command{
+		Use:               "call METHOD [k=v ...]",
+		Short:             "Call one TOP API and print the result as JSON",
+		Long:              callLong,
+		ValidArgsFunction: completeCall,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("call", "missing METHOD")
+			}
+			o.Method, o.Params = args[0], args[1:]
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return runCall(c.Context(), st, o)
+		},
+	}
+	fs := c.Flags()
+	o.clientOptions.register(fs)
+	o.logFlags.register(fs)
+	fs.BoolVar(&o.Paginate, "paginate", false, "fetch every page and print the list's items as JSON lines")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "check a write and log it instead of sending it; reads are sent")
+	fs.BoolVar(&o.Raw, "raw", false, "print the gateway's response body exactly as it came")
+	completeLogFormat(c)
+	return c
+}
+
+func runCall(ctx context.Context, st *State, o *callOptions) error {
+	logger, err := o.logger(st, "call")
 	if err != nil {
 		return err
 	}
-	if len(pos) == 0 {
-		return usageErrorf("call", "missing METHOD")
-	}
-	o.Method, o.Params = pos[0], pos[1:]
 	params, err := callParams(st.Stdin, o.Params)
 	if err != nil {
 		return err
@@ -61,14 +103,33 @@ func runCall(ctx context.Context, st *State, c *command, args []string) error {
 
 	ctx, stop := st.Interruptible(ctx)
 	defer stop()
-	logger := slog.New(slog.NewTextHandler(st.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := o.connect(st, logger, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 
-	resp, err := s.client.Call(ctx, o.Method, params, nil)
+	out := bufio.NewWriter(st.Stdout)
+	defer out.Flush()
+	switch {
+	case o.DryRun && s.client.IsWrite(o.Method):
+		err = dryRunCall(s.client, logger, o.Method, params)
+		if err == nil {
+			err = writeJSON(out, map[string]any{"dry_run": true})
+		}
+	case o.Paginate:
+		err = paginate(ctx, s.client, out, o.Method, params, o.Raw)
+	default:
+		var resp *top.Response
+		resp, err = s.client.Call(ctx, o.Method, params, nil)
+		if err == nil {
+			if o.Raw {
+				_, err = out.Write(resp.Body)
+			} else {
+				err = writeJSON(out, safeNumbers(resp.Payload))
+			}
+		}
+	}
 	if errors.Is(context.Cause(ctx), ErrInterrupted) {
 		return &exitError{code: ExitInterrupted, msg: "topscript: interrupted", err: context.Cause(ctx)}
 	}
@@ -76,10 +137,40 @@ func runCall(ctx context.Context, st *State, c *command, args []string) error {
 	if errors.As(err, &te) {
 		return &exitError{code: ExitScript, msg: te.Error(), err: err}
 	}
-	if err != nil {
+	return err
+}
+
+// dryRunCall checks a write as the real call would (Client.Validate:
+// nothing is sent) and logs it with its parameters, secrets redacted.
+func dryRunCall(c *top.Client, logger *slog.Logger, method string, params top.Params) error {
+	if err := c.Validate(method, params, nil); err != nil {
 		return err
 	}
-	return writeJSON(st.Stdout, resp.Payload)
+	logger.Info("dry-run: would call "+method, "method", method, "params", c.Redact(top.FormatParams(params)))
+	return nil
+}
+
+// paginate walks every page of method and writes the list's items as JSON
+// lines (raw: each page's body on a line).
+func paginate(ctx context.Context, c *top.Client, w io.Writer, method string, params top.Params, raw bool) error {
+	p := c.Pages(ctx, method, params, top.PageOptions{})
+	for {
+		resp, ok, err := p.Next(ctx)
+		if err != nil || !ok {
+			return err
+		}
+		if raw {
+			if _, err := w.Write(append(bytes.TrimRight(resp.Body, "\r\n"), '\n')); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, item := range p.Items(resp) {
+			if err := writeJSONLine(w, safeNumbers(item)); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // callParams turns name=value arguments into call parameters.
@@ -128,11 +219,42 @@ func callParams(stdin io.Reader, args []string) (top.Params, error) {
 // writeJSON prints v as indented JSON: sorted keys, exact numbers
 // (json.Number), no HTML escaping.
 func writeJSON(w io.Writer, v any) error {
+	return encodeJSON(w, v, "  ")
+}
+
+// writeJSONLine prints v as one line of compact JSON (JSON lines).
+func writeJSONLine(w io.Writer, v any) error {
+	return encodeJSON(w, v, "")
+}
+
+func encodeJSON(w io.Writer, v any, indent string) error {
 	if v == nil {
 		v = map[string]any{}
 	}
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	enc.SetIndent("", indent)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// safeNumbers returns v with every integer beyond 2^53 (a json.Number,
+// numtext.IntBeyondFloat) turned into a string of its digits, as the Lua
+// side holds them: what jq 1.6 or JavaScript read stays exact. Maps and
+// slices are rewritten in place.
+func safeNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if numtext.IntBeyondFloat(string(x)) {
+			return string(x)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = safeNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = safeNumbers(e)
+		}
+	}
+	return v
 }

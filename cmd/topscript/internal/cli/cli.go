@@ -7,13 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/topscript/topscript/internal/suggest"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit codes: the contract users and scripts rely on (see docs/ARCHITECTURE.md).
@@ -43,6 +44,11 @@ type State struct {
 	Interruptible func(context.Context) (context.Context, context.CancelFunc)
 	// Version is the version string `topscript version` prints.
 	Version string
+
+	// errLog, when set, prints the error that ends the command as a log
+	// record: a command under --log-format json sets it, so that its last
+	// line is a JSON record like every other line of its stderr.
+	errLog *slog.Logger
 }
 
 // OS is the State of the running process. A second SIGINT or SIGTERM
@@ -95,28 +101,12 @@ func (st *State) getenv(name string) string {
 	return v
 }
 
-// command is one subcommand.
-type command struct {
-	name  string
-	usage string // synopsis after "topscript "
-	short string
-	long  string // paragraphs of its help after the synopsis
-	run   func(ctx context.Context, st *State, c *command, args []string) error
-}
-
-// commands lists the commands in help order.
-var commands []*command
-
-func init() {
-	commands = []*command{
-		runCommand, replCommand, callCommand, sandboxCommand,
-		scheduleCommand, apiCommand, configCommand, versionCommand,
-	}
-}
-
 // Main runs the command line of st and returns the exit code. It never
 // panics: a panic is reported as a one-line internal error, exit 1.
-func Main(st *State) (code int) {
+func Main(st *State) int { return mainWith(st, st.Args, nil) }
+
+// mainWith is Main over the command tree root (nil: topscript's).
+func mainWith(st *State, args []string, root *cobra.Command) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(st.Stderr, "topscript: internal error: %v\n", r)
@@ -128,69 +118,16 @@ func Main(st *State) (code int) {
 			return context.WithCancel(ctx)
 		}
 	}
-	return report(st, dispatch(context.Background(), st, st.Args))
+	st.errLog = nil
+	if root == nil {
+		root = newRoot(st)
+	}
+	return report(st, execute(context.Background(), root, args))
 }
 
+// dispatch runs the command line args on a fresh command tree.
 func dispatch(ctx context.Context, st *State, args []string) error {
-	if len(args) == 0 {
-		writeHelp(st.Stderr)
-		return &exitError{code: ExitUsage}
-	}
-	name := args[0]
-	switch name {
-	case "help", "-h", "-help", "--help":
-		if len(args) > 1 && name == "help" {
-			if c := lookup(args[1]); c != nil {
-				return c.run(ctx, st, c, []string{"-h"})
-			}
-			return usageErrorf("", "unknown command %q", args[1])
-		}
-		writeHelp(st.Stdout)
-		return nil
-	case "-version", "--version":
-		name = "version"
-	}
-	c := lookup(name)
-	if c == nil {
-		msg := fmt.Sprintf("unknown command %q", name)
-		if s := suggest.Closest(name, commandNames()); s != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", s)
-		}
-		return usageErrorf("", "%s", msg)
-	}
-	return c.run(ctx, st, c, args[1:])
-}
-
-func lookup(name string) *command {
-	for _, c := range commands {
-		if c.name == name {
-			return c
-		}
-	}
-	return nil
-}
-
-func commandNames() []string {
-	var names []string
-	for _, c := range commands {
-		names = append(names, c.name)
-	}
-	return names
-}
-
-func writeHelp(w io.Writer) {
-	fmt.Fprint(w, "topscript runs Lua automation scripts against the Taobao Open Platform (TOP).\n\nUsage:\n")
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, c := range commands {
-		fmt.Fprintf(tw, "  topscript %s\t%s\n", c.usage, c.short)
-	}
-	tw.Flush()
-	fmt.Fprint(w, `
-Run "topscript COMMAND -h" for a command's flags.
-
-Exit codes: 0 ok, 1 script error, 2 usage or configuration error,
-3 a job finished with failed rows, 4 lock held, 130 interrupted.
-`)
+	return execute(ctx, newRoot(st), args)
 }
 
 // exitError ends a command with a code and an optional message. It wraps
@@ -223,18 +160,25 @@ func configError(err error) error {
 	return &exitError{code: ExitUsage, msg: err.Error(), err: err}
 }
 
-// report prints err and returns its exit code.
+// report prints err and returns its exit code. Under --log-format json
+// (st.errLog) the message is one JSON record at level ERROR carrying the
+// exit code, so a JSON log stream stays JSON to its last line.
 func report(st *State, err error) int {
 	if err == nil {
 		return ExitOK
 	}
+	code, msg := ExitScript, "topscript: "+err.Error()
 	var ee *exitError
 	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintln(st.Stderr, strings.TrimRight(ee.msg, "\n"))
-		}
-		return ee.code
+		code, msg = ee.code, ee.msg
 	}
-	fmt.Fprintf(st.Stderr, "topscript: %v\n", err)
-	return ExitScript
+	msg = strings.TrimRight(msg, "\n")
+	switch {
+	case msg == "":
+	case st.errLog != nil:
+		st.errLog.Error(msg, "exit_code", code)
+	default:
+		fmt.Fprintln(st.Stderr, msg)
+	}
+	return code
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/internal/sandboxtest"
 	"github.com/topscript/topscript/internal/syncbuf"
@@ -248,28 +250,36 @@ func TestCallParams(t *testing.T) {
 	}
 }
 
+// topscript's flags come before or after SCRIPT (and METHOD); the other
+// arguments go to the script in order, and everything after -- as it is.
+// An unknown flag is refused wherever it is, with what to do instead.
 func TestFlagParsing(t *testing.T) {
-	c := &command{name: "run"}
 	tests := []struct {
-		args           []string
-		passAfterFirst bool
-		pos            []string
-		sandbox        bool
-		profile        string
+		args    []string
+		pos     []string
+		sandbox bool
+		profile string
 	}{
-		{[]string{"--sandbox", "s.lua", "a"}, true, []string{"s.lua", "a"}, true, ""},
-		{[]string{"s.lua", "a", "--sandbox", "--profile=p"}, true, []string{"s.lua", "a"}, true, "p"},
-		{[]string{"s.lua", "--since", "1h", "-x"}, true, []string{"s.lua", "--since", "1h", "-x"}, false, ""},
-		{[]string{"s.lua", "--", "--sandbox", "-h"}, true, []string{"s.lua", "--sandbox", "-h"}, false, ""},
-		{[]string{"s.lua", "-5", "--profile", "q"}, true, []string{"s.lua", "-5"}, false, "q"},
-		{[]string{"m", "k=v", "--sandbox"}, false, []string{"m", "k=v"}, true, ""},
+		{[]string{"run", "--sandbox", "s.lua", "a"}, []string{"s.lua", "a"}, true, ""},
+		{[]string{"run", "s.lua", "a", "--sandbox", "--profile=p"}, []string{"s.lua", "a"}, true, "p"},
+		{[]string{"run", "s.lua", "--", "--sandbox", "-h"}, []string{"s.lua", "--sandbox", "-h"}, false, ""},
+		{[]string{"run", "s.lua", "--profile", "q", "--", "-5", "--since", "1h"}, []string{"s.lua", "-5", "--since", "1h"}, false, "q"},
+		{[]string{"call", "m", "k=v", "--sandbox"}, []string{"m", "k=v"}, true, ""},
 	}
 	for _, tt := range tests {
-		fs := newFlagSet(c)
+		var pos []string
 		var o clientOptions
-		o.register(fs)
-		pos, err := fs.parse(tt.args, tt.passAfterFirst)
-		if err != nil {
+		ts := newTestState(nil)
+		root := newRoot(ts.State,
+			newRunCmd(ts.State, func(_ context.Context, ro *runOptions) error {
+				pos, o = append([]string{ro.Script}, ro.Args...), ro.clientOptions
+				return nil
+			}),
+			newCallCmd(ts.State, func(_ context.Context, co *callOptions) error {
+				pos, o = append([]string{co.Method}, co.Params...), co.clientOptions
+				return nil
+			}))
+		if err := execute(context.Background(), root, tt.args); err != nil {
 			t.Errorf("%q: %v", tt.args, err)
 			continue
 		}
@@ -278,20 +288,38 @@ func TestFlagParsing(t *testing.T) {
 		}
 	}
 
-	fs := newFlagSet(c)
-	if _, err := fs.parse([]string{"m", "--nope"}, false); err == nil || !strings.Contains(err.Error(), "unknown flag --nope") {
-		t.Errorf("unknown flag: %v", err)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"call", "m", "--nope"}, "topscript call: unknown flag --nope\n"},
+		{[]string{"run", "s.lua", "--since", "1h"}, "topscript run: unknown flag --since\nscript arguments that start with - go after --\n"},
+		{[]string{"run", "s.lua", "-x"}, "topscript run: unknown flag -x\nscript arguments that start with - go after --\n"},
+		{[]string{"run", "s.lua", "-5"}, "topscript run: unknown flag -5\nscript arguments that start with - go after --\n"},
+		{[]string{"run", "s.lua", "--dryrun"}, "topscript run: unknown flag --dryrun\ndid you mean --dry-run? script arguments that start with - go after --\n"},
+		{[]string{"run", "-timeout", "5s", "s.lua"}, "topscript run: unknown flag -timeout\ndid you mean --timeout? script arguments that start with - go after --\n"},
+		{[]string{"run", "--timeout", "5", "s.lua"}, `topscript run: bad value "5" for flag --timeout: a duration needs a unit: 5s` + "\n"},
+		{[]string{"run", "s.lua", "--timeout"}, "topscript run: flag --timeout needs a value\n"},
+	} {
+		ts := newTestState(nil, tc.args...)
+		ran := false
+		root := newRoot(ts.State,
+			newRunCmd(ts.State, func(context.Context, *runOptions) error { ran = true; return nil }),
+			newCallCmd(ts.State, func(context.Context, *callOptions) error { ran = true; return nil }))
+		code := report(ts.State, execute(context.Background(), root, tc.args))
+		if code != ExitUsage || ran {
+			t.Errorf("%q: exit %d, ran %v; want exit 2 and nothing run", tc.args, code, ran)
+		}
+		if got := ts.stderr.String(); !strings.HasPrefix(got, tc.want) || !strings.Contains(got, "for usage.") {
+			t.Errorf("%q: stderr\n%s\nwant it to start\n%s", tc.args, got, tc.want)
+		}
 	}
 }
 
 func TestPanicIsOneLine(t *testing.T) {
 	ts := newTestState(nil)
-	boom := &command{name: "boom", run: func(context.Context, *State, *command, []string) error { panic("something broke") }}
-	saved := commands
-	commands = append([]*command{boom}, commands...)
-	defer func() { commands = saved }()
-	ts.Args = []string{"boom"}
-	if code := Main(ts.State); code != ExitScript {
+	boom := &cobra.Command{Use: "boom", RunE: func(*cobra.Command, []string) error { panic("something broke") }}
+	if code := mainWith(ts.State, []string{"boom"}, newRoot(ts.State, boom)); code != ExitScript {
 		t.Errorf("exit %d, want 1", code)
 	}
 	if got := ts.stderr.String(); got != "topscript: internal error: something broke\n" {
@@ -322,7 +350,7 @@ func TestSharedFlagsHelp(t *testing.T) {
 		lines := map[string]string{}
 		for _, l := range strings.Split(ts.stdout.String(), "\n") {
 			if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], "-") {
-				lines[f[0]] = strings.Join(f, " ")
+				lines[strings.TrimSuffix(f[0], ",")] = strings.Join(f, " ") // "-v, --verbose": -v
 			}
 		}
 		return lines
@@ -378,5 +406,31 @@ func TestExitErrorsKeepTheirCause(t *testing.T) {
 	err = dispatchOf("config", "check", "--config", "missing.toml")
 	if !errors.As(err, &ee) || ee.code != ExitUsage || ee.Unwrap() == nil {
 		t.Errorf("config check of a missing file: %v, want exit 2 wrapping the config error", err)
+	}
+}
+
+// Every `topscript call ... --sandbox` example of the help runs as shown
+// on the sandbox and exits 0: an example id the sandbox does not hold
+// (issue #14 item 8) fails here.
+func TestCallHelpExamplesRun(t *testing.T) {
+	ts := newTestState(nil)
+	root := newRoot(ts.State)
+	n := 0
+	for _, c := range root.Commands() {
+		for _, line := range strings.Split(c.Long, "\n") {
+			line, _, _ = strings.Cut(strings.TrimSpace(line), "  #")
+			if !strings.HasPrefix(line, "topscript call ") || !strings.Contains(line, "--sandbox") {
+				continue
+			}
+			args := strings.Fields(strings.ReplaceAll(line, `"`, ""))[1:]
+			run := newTestState(nil, args...)
+			if code := Main(run.State); code != ExitOK {
+				t.Errorf("%s: exit %d\n%s", line, code, run.stderr)
+			}
+			n++
+		}
+	}
+	if n < 4 {
+		t.Fatalf("found %d call examples, want the help's five", n)
 	}
 }

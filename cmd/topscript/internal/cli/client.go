@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/spf13/pflag"
+
 	"github.com/topscript/topscript/config"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/shop"
@@ -22,7 +24,7 @@ type clientOptions struct {
 	Churn float64
 }
 
-func (o *clientOptions) register(fs *flagSet) {
+func (o *clientOptions) register(fs *pflag.FlagSet) {
 	o.configFlags.register(fs)
 	fs.BoolVar(&o.Sandbox, "sandbox", false, "run against an in-process sandbox gateway with its test credentials (no account or configuration needed)")
 }
@@ -213,7 +215,22 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 	}
 	s.client = c
 	s.shop = &shop.Resolver{Client: c, Store: s.state.Store(), AppKey: cfg.AppKey, Session: cfg.Session, Log: logger}
+	if f.Path == "" && !o.Sandbox && cfg.Throttle.QPS <= 0 && logger != nil {
+		warnUnthrottled(logger)
+	}
 	return s, nil
+}
+
+// warnUnthrottled says at start that calls to the real gateway are not
+// paced: with no configuration file (credentials from the environment)
+// there is no [throttle] qps, the client sends as fast as the script asks,
+// and the platform answers an app over its quota with code-7 bans. This is
+// a choice: a default rate would be a guess at an app's quota, which the
+// platform sets per app, and would slow every app whose quota is higher.
+// A configuration file states its throttle (config check shows it); the
+// sandbox has no quota and is not warned about.
+func warnUnthrottled(logger *slog.Logger) {
+	logger.Warn("no configuration file: calls to TOP are not throttled (unlimited); set the app's rate in topscript.toml ([throttle] qps = N) to stay under its quota")
 }
 
 // noCredentials explains where an app key and secret come from.

@@ -2,141 +2,89 @@ package cli
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
+	"strconv"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/topscript/topscript/config"
+	"github.com/topscript/topscript/internal/suggest"
 )
 
-// errHelp asks for a command's help (-h, --help).
-var errHelp = errors.New("help requested")
-
-// flagSet is a command's flags and its help text.
-type flagSet struct {
-	*flag.FlagSet
-	cmd *command
-}
-
-func newFlagSet(c *command) *flagSet {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return &flagSet{FlagSet: fs, cmd: c}
-}
-
-// parse reads flags anywhere among args ("--" ends them) and returns the
-// other arguments in order. With passAfterFirst, once the first positional
-// argument is seen, arguments that are not this command's flags are
-// positional too instead of errors: `run` hands them to the script.
-func (fs *flagSet) parse(args []string, passAfterFirst bool) ([]string, error) {
-	var pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return append(pos, args[i+1:]...), nil
+// flagError turns a flag parsing error of cobra's (pflag's) into a usage
+// error of c, exit 2, that names the flag with its double dash and says
+// what to do: the flag meant ("did you mean --dry-run?"), that script
+// arguments starting with - go after -- (run), the unit a duration needs.
+func flagError(c *cobra.Command, err error) error {
+	name := commandName(c)
+	var (
+		ne *pflag.NotExistError
+		ve *pflag.ValueRequiredError
+		ie *pflag.InvalidValueError
+	)
+	switch {
+	case errors.As(err, &ne):
+		given, want := "--"+ne.GetSpecifiedName(), ne.GetSpecifiedName()
+		if sh := ne.GetSpecifiedShortnames(); sh != "" {
+			// -dry-run or -timeout: a long name with one dash, as Go's flag package takes.
+			given, want = "-"+sh, sh
 		}
-		if len(a) < 2 || a[0] != '-' || isNumber(a) {
-			pos = append(pos, a)
-			continue
+		var hints []string
+		if s := closestFlag(c, want); s != "" {
+			hints = append(hints, fmt.Sprintf("did you mean %s?", s))
 		}
-		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		passing := passAfterFirst && len(pos) > 0
-		if name == "h" || name == "help" {
-			if passing {
-				pos = append(pos, a)
-				continue
+		if c.Annotations[annScriptArgs] != "" {
+			hints = append(hints, "script arguments that start with - go after --")
+		}
+		msg := "unknown flag " + given
+		if len(hints) > 0 {
+			msg += "\n" + strings.Join(hints, " ")
+		}
+		return usageErrorf(name, "%s", msg)
+	case errors.As(err, &ve):
+		return usageErrorf(name, "flag %s needs a value", flagText(ve.GetFlag()))
+	case errors.As(err, &ie):
+		f := ie.GetFlag()
+		reason := errors.Unwrap(err)
+		if reason == nil {
+			reason = err
+		}
+		msg := fmt.Sprintf("bad value %q for flag %s: %v", ie.GetValue(), flagText(f), reason)
+		if f.Value.Type() == "duration" {
+			if _, perr := strconv.ParseFloat(ie.GetValue(), 64); perr == nil {
+				msg = fmt.Sprintf("bad value %q for flag %s: a duration needs a unit: %ss", ie.GetValue(), flagText(f), ie.GetValue())
+			} else {
+				msg += " (a duration is a number and a unit: 300ms, 10s, 5m, 1h)"
 			}
-			return nil, errHelp
 		}
-		f := fs.Lookup(name)
-		if f == nil {
-			if passing {
-				pos = append(pos, a)
-				continue
-			}
-			return nil, usageErrorf(fs.cmd.name, "unknown flag %s", a)
-		}
-		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !bf.IsBoolFlag() {
-			if !hasValue {
-				if i+1 >= len(args) {
-					return nil, usageErrorf(fs.cmd.name, "flag %s needs a value", a)
-				}
-				i++
-				value = args[i]
-			}
-		} else if !hasValue {
-			value = "true"
-		}
-		if err := fs.Set(name, value); err != nil {
-			return nil, usageErrorf(fs.cmd.name, "bad value %q for flag -%s: %v", value, name, unwrapFlagErr(err))
-		}
+		return usageErrorf(name, "%s", msg)
 	}
-	return pos, nil
+	return usageErrorf(name, "%v", err)
 }
 
-func unwrapFlagErr(err error) error {
-	if u := errors.Unwrap(err); u != nil {
-		return u
+// flagText is how a flag is written on the command line: --name.
+func flagText(f *pflag.Flag) string {
+	if f == nil {
+		return "(unknown)"
 	}
-	return err
+	return "--" + f.Name
 }
 
-func isNumber(s string) bool {
-	if len(s) < 2 || s[0] != '-' {
-		return false
+// closestFlag returns the long flag of c nearest to name, as it is typed
+// ("--dry-run"), or "". One unknown letter is too little to guess from.
+func closestFlag(c *cobra.Command, name string) string {
+	if len(name) < 2 {
+		return ""
 	}
-	for _, c := range s[1:] {
-		if (c < '0' || c > '9') && c != '.' {
-			return false
-		}
+	var names []string
+	c.Flags().VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	if s := suggest.Closest(name, names); s != "" {
+		return "--" + s
 	}
-	return true
-}
-
-// help writes the command's usage, flags and long text.
-func (fs *flagSet) help(w io.Writer) {
-	fmt.Fprintf(w, "Usage: topscript %s\n\n%s\n", fs.cmd.usage, fs.cmd.short)
-	if fs.cmd.long != "" {
-		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(fs.cmd.long))
-	}
-	var n int
-	fs.VisitAll(func(*flag.Flag) { n++ })
-	if n == 0 {
-		return
-	}
-	fmt.Fprint(w, "\nFlags:\n")
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fs.VisitAll(func(f *flag.Flag) {
-		dash := "--"
-		if len(f.Name) == 1 {
-			dash = "-"
-		}
-		arg, usage := flag.UnquoteUsage(f)
-		left := dash + f.Name
-		if arg != "" {
-			left += " " + arg
-		}
-		def := ""
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
-			def = fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		fmt.Fprintf(tw, "  %s\t%s%s\n", left, usage, def)
-	})
-	tw.Flush()
-}
-
-// parseOrHelp parses args; on -h it prints the help to stdout and returns
-// an error that exits 0.
-func (fs *flagSet) parseOrHelp(st *State, args []string, passAfterFirst bool) ([]string, error) {
-	pos, err := fs.parse(args, passAfterFirst)
-	if errors.Is(err, errHelp) {
-		fs.help(st.Stdout)
-		return nil, &exitError{code: ExitOK}
-	}
-	return pos, err
+	return ""
 }
 
 // configFlags are the flags naming the configuration, registered the same
@@ -146,7 +94,7 @@ type configFlags struct {
 	Profile string // --profile
 }
 
-func (o *configFlags) register(fs *flagSet) {
+func (o *configFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Config, "config", "", "configuration `file` (default ./topscript.toml, else $XDG_CONFIG_HOME/topscript/topscript.toml)")
 	fs.StringVar(&o.Profile, "profile", "", "profile `name` in the configuration (default: its profile key, else \"default\")")
 }
@@ -174,13 +122,20 @@ type logFlags struct {
 	Verbose   bool   // -v: debug level
 }
 
-func (o *logFlags) register(fs *flagSet) {
+func (o *logFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log records on stderr as `text` or json")
-	fs.BoolVar(&o.Verbose, "v", false, "log at debug level (each call, retry and wait)")
+	fs.BoolVarP(&o.Verbose, "verbose", "v", false, "log at debug level (each call, retry and wait)")
+}
+
+// completeLogFormat completes --log-format.
+func completeLogFormat(c *cobra.Command) {
+	_ = c.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // logger builds the slog logger on stderr: text or JSON records, at info
 // level or debug with -v. A bad --log-format is a usage error of cmd.
+// Under JSON the error that ends the command is a JSON record too (see
+// report).
 func (o *logFlags) logger(st *State, cmd string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	if o.Verbose {
@@ -190,7 +145,9 @@ func (o *logFlags) logger(st *State, cmd string) (*slog.Logger, error) {
 	case "text", "":
 		return slog.New(slog.NewTextHandler(st.Stderr, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(st.Stderr, opts)), nil
+		l := slog.New(slog.NewJSONHandler(st.Stderr, opts))
+		st.errLog = l
+		return l, nil
 	}
 	return nil, usageErrorf(cmd, "--log-format %q: want text or json", o.LogFormat)
 }

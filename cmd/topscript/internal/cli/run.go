@@ -10,29 +10,24 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/tmc"
 	"github.com/topscript/topscript/top"
 )
 
-var runCommand = &command{
-	name:  "run",
-	usage: "run SCRIPT [ARGS...]",
-	short: "Run a Lua script",
-	long:  runLong,
-	run:   runRun,
-}
-
 const runLong = `
 The script sees its arguments as arg[1], arg[2], ... (arg[0] is SCRIPT).
-topscript's own flags below may come before or after SCRIPT; any other
-argument after SCRIPT goes to the script, in order. Everything after "--"
-goes to the script as it is, flags included:
+topscript's own flags below may come before or after SCRIPT; the other
+arguments go to the script, in order. A script argument that starts with
+"-" goes after "--" (everything after it goes to the script as it is): an
+unknown flag is refused, so a mistyped --dry-run never runs for real.
 
   topscript run --sandbox sync.lua orders.csv
   topscript run sync.lua orders.csv --sandbox --dry-run
-  topscript run sync.lua -- -v       # the script gets "-v"
+  topscript run sync.lua orders.csv -- -v --since 1h   # the script gets "-v", "--since", "1h"
   topscript run --sandbox --churn 20 scripts/examples/order_sync_tmc.lua
 
 State (the state module, job checkpoints) and --lock locks live in the
@@ -66,23 +61,48 @@ type runOptions struct {
 	Args    []string
 }
 
-func runRun(ctx context.Context, st *State, c *command, args []string) error {
-	var o runOptions
-	fs := newFlagSet(c)
+// newRunCmd is `topscript run`. runF, when not nil, runs instead of the
+// command (tests read the options it gets).
+func newRunCmd(st *State, runF func(context.Context, *runOptions) error) *cobra.Command {
+	o := &runOptions{}
+	c := &cobra.Command{
+		Use:         "run SCRIPT [ARGS...]",
+		Short:       "Run a Lua script",
+		Long:        runLong,
+		Annotations: map[string]string{annScriptArgs: "true"},
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) == 0 {
+				return []string{"lua"}, cobra.ShellCompDirectiveFilterFileExt
+			}
+			return nil, cobra.ShellCompDirectiveDefault
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("run", "missing SCRIPT")
+			}
+			o.Script, o.Args = args[0], args[1:]
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return runRun(c.Context(), st, o)
+		},
+	}
+	fs := c.Flags()
 	o.clientOptions.register(fs)
-	fs.BoolVar(&o.DryRun, "dry-run", false, "log writes instead of sending them; reads are sent")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "log writes instead of sending them (each checked as it would be sent); reads are sent")
 	fs.BoolVar(&o.Lock, "lock", false, "hold a lock named after the script while it runs; exit 4 at once if another run holds it")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "stop the script after `duration` (e.g. 10m), exit 1")
 	fs.Float64Var(&o.Churn, "churn", 0, "with --sandbox: `N` trade events a second, whose TMC messages tmc.listen receives")
 	o.logFlags.register(fs)
-	pos, err := fs.parseOrHelp(st, args, true)
+	completeLogFormat(c)
+	return c
+}
+
+func runRun(ctx context.Context, st *State, o *runOptions) error {
+	logger, err := o.logger(st, "run")
 	if err != nil {
 		return err
 	}
-	if len(pos) == 0 {
-		return usageErrorf("run", "missing SCRIPT")
-	}
-	o.Script, o.Args = pos[0], pos[1:]
 	if fi, err := os.Stat(o.Script); err != nil || fi.IsDir() {
 		reason := "not a file"
 		if err != nil {
@@ -101,10 +121,6 @@ func runRun(ctx context.Context, st *State, c *command, args []string) error {
 		return usageErrorf("run", "--churn must be between 0 and 100000 trade events a second")
 	case o.Churn > 0 && !o.Sandbox:
 		return usageErrorf("run", "--churn needs --sandbox (a real shop's trades change by themselves)")
-	}
-	logger, err := o.logger(st, "run")
-	if err != nil {
-		return err
 	}
 
 	s, err := o.connect(st, logger, true)

@@ -6,16 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/topscript/topscript/sandbox"
 )
-
-var sandboxCommand = &command{
-	name:  "sandbox",
-	usage: "sandbox [--addr HOST:PORT]",
-	short: "Serve a local TOP-compatible gateway with seeded test data",
-	long:  sandboxLong,
-	run:   runSandbox,
-}
 
 const sandboxLong = `
 The sandbox answers at /router/rest (and /router/batch) as the real gateway
@@ -48,9 +42,24 @@ type sandboxOptions struct {
 	Redeliver time.Duration
 }
 
-func runSandbox(ctx context.Context, st *State, c *command, args []string) error {
-	var o sandboxOptions
-	fs := newFlagSet(c)
+// newSandboxCmd is `topscript sandbox`. runF, when not nil, runs instead
+// of the command.
+func newSandboxCmd(st *State, runF func(context.Context, *sandboxOptions) error) *cobra.Command {
+	o := &sandboxOptions{}
+	c := &cobra.Command{
+		Use:               "sandbox [--addr HOST:PORT]",
+		Short:             "Serve a local TOP-compatible gateway with seeded test data",
+		Long:              sandboxLong,
+		Args:              noArgs,
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: func(c *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return runSandbox(c.Context(), st, o)
+		},
+	}
+	fs := c.Flags()
 	fs.StringVar(&o.Addr, "addr", "127.0.0.1:8790", "listen `address` (port 0 picks a free one)")
 	fs.StringVar(&o.AppKey, "app-key", sandbox.DefaultAppKey, "the app `key` it accepts")
 	fs.StringVar(&o.AppSecret, "app-secret", sandbox.DefaultAppSecret, "the app `secret` it signs with")
@@ -62,13 +71,10 @@ func runSandbox(ctx context.Context, st *State, c *command, args []string) error
 	fs.IntVar(&o.Trades, "trades", 0, "number of generated trades (0 = the sandbox default, 3000)")
 	fs.Float64Var(&o.Churn, "churn", 0, "trade events a second (created, paid, shipped, modified, refunded) while callers read")
 	fs.DurationVar(&o.Redeliver, "tmc-redeliver", sandbox.DefaultTMCRedeliver, "how long a TMC message may stay unconfirmed before it is delivered again")
-	pos, err := fs.parseOrHelp(st, args, false)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("sandbox", "unexpected argument %q", pos[0])
-	}
+	return c
+}
+
+func runSandbox(ctx context.Context, st *State, o *sandboxOptions) error {
 	switch {
 	case o.QPS < 0:
 		return usageErrorf("sandbox", "--qps must not be negative")

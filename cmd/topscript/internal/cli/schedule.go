@@ -1,27 +1,24 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/topscript/topscript/schedule"
 	"github.com/topscript/topscript/state"
 )
-
-var scheduleCommand = &command{
-	name:  "schedule",
-	usage: "schedule [--config F]",
-	short: "Run the [[schedule]] entries of the configuration",
-	long:  scheduleLong,
-	run:   runSchedule,
-}
 
 const scheduleLong = `
 Each [[schedule]] entry runs its script on its cron schedule: 5 fields
@@ -37,8 +34,15 @@ run also holds the lock "schedule:<name>", so a fleet of hosts running the
 same configuration runs each entry on one host at a time.
 
 SIGINT or SIGTERM stop the schedule: no new runs start, and running ones
-may finish for --grace; after it they get SIGTERM (and are interrupted as
-by Ctrl-C: checkpoints saved, exit 130).`
+may finish for --grace (each run is in its own process group, so a Ctrl-C
+on the terminal reaches the scheduler only); after it they get SIGTERM
+(and are interrupted as by Ctrl-C: checkpoints saved, exit 130), and are
+killed 30 seconds later if still running.
+
+With --log-format json every line on stderr is a JSON record: the runs log
+JSON too, and a line a run writes that is not one is wrapped as a record
+({"msg": LINE, "entry": NAME, "stream": "stderr"}). A run that failed ends
+with a "run finished" record carrying its exit_code and error.`
 
 // scheduleOptions are the flags of `schedule`.
 type scheduleOptions struct {
@@ -47,19 +51,32 @@ type scheduleOptions struct {
 	Grace    time.Duration
 }
 
-func runSchedule(ctx context.Context, st *State, c *command, args []string) error {
-	var o scheduleOptions
-	fs := newFlagSet(c)
+// newScheduleCmd is `topscript schedule`. runF, when not nil, runs
+// instead of the command.
+func newScheduleCmd(st *State, runF func(context.Context, *scheduleOptions) error) *cobra.Command {
+	o := &scheduleOptions{}
+	c := &cobra.Command{
+		Use:               "schedule [--config F]",
+		Short:             "Run the [[schedule]] entries of the configuration",
+		Long:              scheduleLong,
+		Args:              noArgs,
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: func(c *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return runSchedule(c.Context(), st, o)
+		},
+	}
+	fs := c.Flags()
 	o.configFlags.register(fs)
 	o.logFlags.register(fs)
 	fs.DurationVar(&o.Grace, "grace", 2*time.Minute, "on SIGINT/SIGTERM, how long running runs may finish before they are interrupted")
-	pos, err := fs.parseOrHelp(st, args, false)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usageErrorf("schedule", "unexpected argument %q", pos[0])
-	}
+	completeLogFormat(c)
+	return c
+}
+
+func runSchedule(ctx context.Context, st *State, o *scheduleOptions) error {
 	if o.Grace < 0 {
 		return usageErrorf("schedule", "--grace must not be negative")
 	}
@@ -78,12 +95,12 @@ func runSchedule(ctx context.Context, st *State, c *command, args []string) erro
 		}
 		return &exitError{code: ExitUsage, msg: "topscript schedule: nothing to run: " + where}
 	}
+	if err := f.CheckScripts(); err != nil {
+		return configError(err)
+	}
 	entries := make([]schedule.Entry, len(f.Schedules))
 	for i, s := range f.Schedules {
 		entries[i] = schedule.Entry{Name: s.Name, Cron: s.Cron, Script: s.Script, Args: s.Args}
-		if fi, err := os.Stat(s.Script); err != nil || fi.IsDir() {
-			return &exitError{code: ExitUsage, msg: fmt.Sprintf("%s:%d: schedule %q: script %s: not a file", f.Path, s.Line, s.Name, s.Script)}
-		}
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -147,28 +164,113 @@ func (r *processRunner) args(e schedule.Entry) []string {
 	return append(args, e.Args...)
 }
 
-// run starts the child and returns its exit code. When ctx is cancelled
-// (the grace period is over) the child gets SIGTERM, and SIGKILL 30 s later.
-func (r *processRunner) run(ctx context.Context, e schedule.Entry) int {
+// run starts the child and returns its exit code and, when it failed, its
+// last error line. The child is in its own process group: a Ctrl-C on the
+// terminal reaches the scheduler only, which lets the run finish for
+// --grace. When ctx is cancelled (the grace period is over) the child's
+// group gets SIGTERM (the run stops as on Ctrl-C: checkpoints saved, exit
+// 130), and the child SIGKILL 30 s later.
+func (r *processRunner) run(ctx context.Context, e schedule.Entry) (int, error) {
 	cmd := exec.CommandContext(ctx, r.exe)
 	cmd.Args = append([]string{r.argv0}, r.args(e)...)
-	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	stderr := &runStderr{w: r.stderr, entry: e.Name}
+	if r.log.LogFormat == "json" {
+		stderr.wrap = r.logger
+	}
+	cmd.Stdout, cmd.Stderr = r.stdout, stderr
+	ownProcessGroup(cmd)
+	cmd.Cancel = func() error { return interruptGroup(cmd.Process) }
 	cmd.WaitDelay = 30 * time.Second
 	err := cmd.Run()
+	stderr.flush()
 	if err == nil {
-		return 0
+		return 0, nil
 	}
+	code := 1
 	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if code := ee.ExitCode(); code >= 0 {
-			return code
+	switch {
+	case errors.As(err, &ee):
+		if c := ee.ExitCode(); c >= 0 {
+			code = c
+		} else if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
 		}
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal())
-		}
-		return 1
+	default:
+		r.logger.Error("run could not start", "entry", e.Name, "error", err.Error())
+		return 1, err
 	}
-	r.logger.Error("run could not start", "entry", e.Name, "error", err.Error())
-	return 1
+	if last := stderr.lastError(); last != "" {
+		return code, errors.New(last)
+	}
+	return code, nil
+}
+
+// runStderr carries a run's standard error to the scheduler's, line by
+// line: as it is, or, with wrap (--log-format json), each line that is not
+// a JSON record already as a record of its own ({"msg": line, "entry":
+// name, "stream": "stderr"}), so that the scheduler's stream stays JSON.
+// It keeps the run's last error for the "run finished" record: the message
+// of its last ERROR record, else its last line.
+type runStderr struct {
+	w     io.Writer
+	wrap  *slog.Logger
+	entry string
+
+	mu      sync.Mutex
+	partial []byte
+	errMsg  string // the last ERROR record's message
+	last    string // the last non-empty line
+}
+
+func (r *runStderr) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.partial = append(r.partial, p...)
+	for {
+		i := bytes.IndexByte(r.partial, '\n')
+		if i < 0 {
+			break
+		}
+		r.line(r.partial[:i])
+		r.partial = r.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+// flush writes an unfinished last line.
+func (r *runStderr) flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.partial) > 0 {
+		r.line(r.partial)
+		r.partial = nil
+	}
+}
+
+func (r *runStderr) line(l []byte) {
+	l = bytes.TrimRight(l, "\r")
+	if len(bytes.TrimSpace(l)) == 0 {
+		return
+	}
+	r.last = string(l)
+	var rec struct{ Level, Msg string }
+	isRecord := len(l) > 0 && l[0] == '{' && json.Unmarshal(l, &rec) == nil
+	if isRecord && rec.Level == "ERROR" {
+		r.errMsg = rec.Msg
+	}
+	if r.wrap == nil || isRecord {
+		r.w.Write(append(l, '\n'))
+		return
+	}
+	r.wrap.Info(string(l), "entry", r.entry, "stream", "stderr")
+}
+
+// lastError is the run's last error message, "" if it wrote none.
+func (r *runStderr) lastError() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.errMsg != "" {
+		return r.errMsg
+	}
+	return r.last
 }
