@@ -105,6 +105,9 @@ type File struct {
 	State state.Config
 	// Schedules are the [[schedule]] entries in file order.
 	Schedules []Schedule
+	// MemoryLimit is the top-level memory_limit in bytes: 0 when the file
+	// does not set it (the engine's default applies), -1 for "off".
+	MemoryLimit int64
 	// Overridden lists the environment variables that replaced a profile
 	// credential (TOPSCRIPT_APP_KEY, ...), in that order.
 	Overridden []string

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/topscript/topscript/internal/bytesize"
 	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/toptime"
@@ -36,6 +37,12 @@ func (f *File) Redacted() string {
 		row("profile", "%s", f.Profile)
 	default:
 		row("profile", "(none)")
+	}
+	switch {
+	case f.MemoryLimit > 0:
+		row("memory_limit", "%s", bytesize.Format(f.MemoryLimit))
+	case f.MemoryLimit < 0:
+		row("memory_limit", "off")
 	}
 	c := f.Client
 	row("app_key", "%s", orUnset(c.AppKey, f.source(EnvAppKey)))
