@@ -142,6 +142,7 @@ type Engine struct {
 
 	memMu   sync.Mutex
 	memOver uint64 // heap size that made the watchdog stop the run
+	refused string // the message of the run's last allocation refused by reserve
 }
 
 // errInfo is what the error handler records where an error was raised.
@@ -179,7 +180,8 @@ func New(o Options) (e *Engine, err error) {
 		L.Close()
 		return nil, err
 	}
-	installStringLimits(L)
+	e.installStringLib()
+	e.hookCoroutines()
 
 	allow := e.allowFunc()
 	progress := o.Progress
@@ -368,13 +370,15 @@ func (e *Engine) run(ctx context.Context, proto *lua.FunctionProto, args []lua.L
 		return nil, &ScriptError{Msg: "interrupted: " + err.Error(), Err: err}
 	}
 	L := e.L
-	runCtx, cancel := context.WithCancel(ctx)
+	inner, cancel := context.WithCancel(ctx)
+	runCtx := boundContext{Context: inner, b: runBinder{e}}
 	e.ctx, e.cancel, e.exit, e.running = runCtx, cancel, nil, true
 	e.lastErr = errInfo{}
 	e.memMu.Lock()
 	e.memOver = 0
 	e.memMu.Unlock()
-	L.SetContext(runCtx)
+	e.refused = ""
+	e.hook(L, runCtx)
 	base := L.GetTop()
 	endWatch := e.watchMemory(cancel)
 	defer func() {
@@ -492,6 +496,9 @@ func (e *Engine) scriptError(ctx context.Context, perr error) error {
 			} else {
 				se.Msg = string(v)
 				e.positionFromHandler(se)
+			}
+			if e.refused != "" && se.Msg == e.refused {
+				se.Err = ErrMemoryLimit
 			}
 		default:
 			if te, ok := luatop.TopErrorFrom(v); ok {

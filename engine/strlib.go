@@ -1,0 +1,171 @@
+package engine
+
+import (
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// The string building functions of the string and table libraries, with
+// their result's size checked before it is built (reserve, see limits.go).
+
+// installStringLib replaces string.rep, string.format, string.upper,
+// string.lower, string.reverse and table.concat with their checked
+// versions.
+func (e *Engine) installStringLib() {
+	L := e.L
+	if str, ok := L.GetGlobal("string").(*lua.LTable); ok {
+		str.RawSetString("rep", L.NewFunction(e.strRep))
+		if f := gFunction(str, "format"); f != nil {
+			str.RawSetString("format", L.NewFunction(e.strFormat(f)))
+		}
+		for _, name := range []string{"upper", "lower", "reverse"} {
+			if f := gFunction(str, name); f != nil {
+				str.RawSetString(name, L.NewFunction(e.sameSize("string."+name, f)))
+			}
+		}
+	}
+	if tab, ok := L.GetGlobal("table").(*lua.LTable); ok {
+		tab.RawSetString("concat", L.NewFunction(e.tableConcat))
+	}
+}
+
+// gFunction returns the Go function of t[name], nil when it is not one.
+func gFunction(t *lua.LTable, name string) lua.LGFunction {
+	if f, ok := t.RawGetString(name).(*lua.LFunction); ok && f.IsG {
+		return f.GFunction
+	}
+	return nil
+}
+
+// strRep is string.rep(s, n).
+func (e *Engine) strRep(L *lua.LState) int {
+	s := L.CheckString(1)
+	n := float64(L.CheckNumber(2))
+	if n < 1 || s == "" {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	size := float64(len(s)) * n
+	e.reserve(L, int64(min(size, 1<<62)), "string.rep")
+	L.Push(lua.LString(strings.Repeat(s, int(n))))
+	return 1
+}
+
+// sameSize wraps a function whose result is as long as its first
+// argument.
+func (e *Engine) sameSize(what string, f lua.LGFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		e.reserve(L, int64(len(L.CheckString(1))), what)
+		return f(L)
+	}
+}
+
+// strFormat wraps string.format: the result's size is bounded by the
+// format's length, each conversion's width and its argument's length, and
+// checked first. Widths and precisions have at most two digits, as in Lua
+// 5.1 (gopher-lua took any, so "%999999999d" built a GiB).
+func (e *Engine) strFormat(f lua.LGFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		format := L.CheckString(1)
+		size := int64(len(format))
+		arg := 2
+		for i := 0; i < len(format); i++ {
+			if format[i] != '%' {
+				continue
+			}
+			i++
+			if i < len(format) && format[i] == '%' {
+				continue
+			}
+			for i < len(format) && strings.IndexByte("-+ #0", format[i]) >= 0 {
+				i++
+			}
+			width, digits := 0, 0
+			for ; i < len(format) && format[i] >= '0' && format[i] <= '9'; i++ {
+				width, digits = width*10+int(format[i]-'0'), digits+1
+			}
+			prec, pdigits := -1, 0
+			if i < len(format) && format[i] == '.' {
+				prec = 0
+				for i++; i < len(format) && format[i] >= '0' && format[i] <= '9'; i++ {
+					prec, pdigits = prec*10+int(format[i]-'0'), pdigits+1
+				}
+			}
+			if digits > 2 || pdigits > 2 {
+				L.RaiseError("invalid format (width or precision too long)")
+			}
+			n := int64(64) // a number, or a value's short tostring
+			if i < len(format) {
+				if s, ok := L.Get(arg).(lua.LString); ok {
+					switch format[i] {
+					case 's':
+						n = int64(len(s))
+						if prec >= 0 {
+							n = min(n, int64(prec))
+						}
+					case 'q':
+						n = 2*int64(len(s)) + 2
+					}
+				}
+			}
+			size += max(n, int64(width))
+			arg++
+		}
+		e.reserve(L, size, "string.format")
+		return f(L)
+	}
+}
+
+// tableConcat is table.concat(t [, sep [, i [, j]]]) built in Go rather
+// than on the Lua stack (gopher-lua's pushes every element, so a few
+// thousand of them overflow it), its size checked before it is built.
+func (e *Engine) tableConcat(L *lua.LState) int {
+	t := L.CheckTable(1)
+	sep := L.OptString(2, "")
+	i := L.OptInt(3, 1)
+	j := 0
+	if L.Get(4) == lua.LNil {
+		j = t.Len()
+	} else {
+		j = L.CheckInt(4)
+	}
+	if i > j {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	part := func(k int) string {
+		switch x := t.RawGetInt(k).(type) {
+		case lua.LString:
+			return string(x)
+		case lua.LNumber:
+			return x.String()
+		default:
+			L.RaiseError("invalid value (%s) at index %d in table for concat", x.Type().String(), k)
+		}
+		return ""
+	}
+	var size int64
+	for k := i; ; k++ {
+		size += int64(len(part(k)))
+		if k == j {
+			break
+		}
+		size += int64(len(sep))
+		if size > MaxStringBytes {
+			break // refused below, before the rest is looked at
+		}
+	}
+	e.reserve(L, size, "table.concat")
+	var b strings.Builder
+	b.Grow(int(size))
+	for k := i; ; k++ {
+		b.WriteString(part(k))
+		if k == j {
+			break
+		}
+		b.WriteString(sep)
+	}
+	L.Push(lua.LString(b.String()))
+	return 1
+}
