@@ -65,6 +65,8 @@ func (f *File) CheckScripts() error {
 			reason = err.Error()
 		case fi.IsDir():
 			reason = "a directory, not a file"
+		case !fi.Mode().IsRegular():
+			reason = "not a regular file (a device, a named pipe or a socket)"
 		default:
 			continue
 		}

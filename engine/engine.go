@@ -279,6 +279,9 @@ func (e *Engine) Close() {
 // the script's directory. The compiled chunk is cached by path, size and
 // modification time.
 func (e *Engine) RunFile(ctx context.Context, path string, args []string) error {
+	if err := CheckScriptFile(path); err != nil {
+		return err
+	}
 	proto, err := compileFile(path)
 	if err != nil {
 		return err
@@ -291,6 +294,38 @@ func (e *Engine) RunFile(ctx context.Context, path string, args []string) error 
 	}
 	_, err = e.run(ctx, proto, lv, 0)
 	return err
+}
+
+// CheckScriptFile refuses, as RunFile does, a script path that is missing,
+// not a regular file (a device such as /dev/zero, a FIFO, a directory) or
+// too big to be a script: reading one would never end, or fill the
+// memory. The error is a *ScriptError naming the path.
+func CheckScriptFile(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return &ScriptError{File: path, Msg: "cannot open script: " + pathErr(err), Err: err}
+	case !st.Mode().IsRegular():
+		return &ScriptError{File: path, Msg: "cannot run script: " + notRegular(st.Mode())}
+	case st.Size() > MaxStringBytes:
+		return &ScriptError{File: path, Msg: fmt.Sprintf("cannot run script: it is %s, over the limit of %s", byteSize(uint64(st.Size())), byteSize(MaxStringBytes))}
+	}
+	return nil
+}
+
+// notRegular says what a file that is not a regular file is.
+func notRegular(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory, not a file"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe, not a regular file"
+	case m&os.ModeDevice != 0:
+		return "a device, not a regular file"
+	case m&os.ModeSocket != 0:
+		return "a socket, not a regular file"
+	}
+	return "not a regular file"
 }
 
 // RunString runs src as a chunk called name (used in error positions and

@@ -139,7 +139,7 @@ func loadLuaFile(L *lua.LState) int {
 			continue
 		}
 		f := strings.ReplaceAll(pattern, "?", fname)
-		if st, err := os.Stat(f); err == nil && !st.IsDir() {
+		if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
 			proto, err := compileFile(f)
 			if err != nil {
 				L.RaiseError("error loading module '%s': %s", name, err.Error())

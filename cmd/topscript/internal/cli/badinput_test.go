@@ -215,6 +215,9 @@ func TestBadInputTable(t *testing.T) {
 		{name: "runaway loop", files: script("loop.lua", "while true do end\n"), args: []string{"run", "--timeout", "200ms", "loop.lua"}, code: 1, want: []string{"loop.lua:1:", "timed out after 200ms"}},
 		{name: "deep recursion", files: script("rec.lua", "local function f() return 1 + f() end\nf()\n"), args: []string{"run", "rec.lua"}, code: 1, want: []string{"rec.lua:1:", "stack overflow"}},
 		{name: "huge allocation", files: script("rep.lua", "local s = string.rep('x', 1e10)\n"), args: []string{"run", "rep.lua"}, code: 1, want: []string{"rep.lua:1:", "over the limit"}},
+		{name: "script is a device", args: []string{"run", "/dev/zero"}, code: 2, want: []string{"/dev/zero: a device, not a regular file"}},
+		{name: "huge read count", files: map[string]string{"hostname": "host-1\n", "read.lua": "local f = io.open('hostname')\nlocal s = f:read(2^45)\n"},
+			args: []string{"run", "read.lua"}, code: 1, want: []string{"read.lua:2:", "io read(35184372088832)", "over the limit of 256 MiB"}},
 		{name: "exec disabled", files: script("exec.lua", "os.execute('true')\n"), args: []string{"run", "exec.lua"}, code: 1, want: []string{"exec.lua:1:"}},
 	}
 	tried := 0

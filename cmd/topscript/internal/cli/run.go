@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -103,15 +102,8 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 	if err != nil {
 		return err
 	}
-	if fi, err := os.Stat(o.Script); err != nil || fi.IsDir() {
-		reason := "not a file"
-		if err != nil {
-			reason = err.Error()
-			if inner := errors.Unwrap(err); inner != nil { // drop the PathError's "stat name: "
-				reason = inner.Error()
-			}
-		}
-		return usageErrorf("run", "%s: %s", o.Script, reason)
+	if err := scriptFile(o.Script); err != nil {
+		return usageErrorf("run", "%v", err)
 	}
 	if o.Timeout < 0 {
 		return usageErrorf("run", "--timeout must not be negative")
@@ -183,6 +175,19 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		return res
 	}
 	return jobs.failed()
+}
+
+// scriptFile refuses a script path the engine would not run: missing, a
+// directory, a device (/dev/zero), a FIFO, too big. The error names the
+// path: "x.lua: no such file or directory".
+func scriptFile(path string) error {
+	err := engine.CheckScriptFile(path)
+	var se *engine.ScriptError
+	if errors.As(err, &se) {
+		reason := strings.TrimPrefix(strings.TrimPrefix(se.Msg, "cannot open script: "), "cannot run script: ")
+		return fmt.Errorf("%s: %s", path, reason)
+	}
+	return err
 }
 
 // timeoutError is the cause of a run's context when --timeout expires.
