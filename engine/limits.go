@@ -59,7 +59,8 @@ const bigAlloc = 1 << 20
 // errors.Is finds it in the ScriptError.
 var ErrMemoryLimit = errors.New("memory limit exceeded")
 
-// watchInterval is how often the watchdog samples the heap.
+// watchInterval is how often the watchdog samples the heap (four times
+// as often over half the limit).
 const watchInterval = 20 * time.Millisecond
 
 // memoryLimit is the effective limit in bytes; 0 means none.
@@ -99,7 +100,7 @@ func (e *Engine) watchMemory(stop context.CancelFunc) (end func()) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(watchInterval)
+		t := time.NewTimer(watchInterval)
 		defer t.Stop()
 		for {
 			select {
@@ -107,16 +108,23 @@ func (e *Engine) watchMemory(stop context.CancelFunc) (end func()) {
 				return
 			case <-t.C:
 			}
-			if heapSample() <= limit {
-				continue
+			used := heapSample()
+			if used > limit {
+				runtime.GC()
+				if used = heapSample(); used > limit {
+					e.memMu.Lock()
+					e.memOver = used
+					e.memMu.Unlock()
+					stop()
+					return
+				}
 			}
-			runtime.GC()
-			if used := heapSample(); used > limit {
-				e.memMu.Lock()
-				e.memOver = used
-				e.memMu.Unlock()
-				stop()
-				return
+			// Closer to the limit, closer looks: a table growing by big
+			// steps passes it in less than watchInterval.
+			if used > limit/2 {
+				t.Reset(watchInterval / 4)
+			} else {
+				t.Reset(watchInterval)
 			}
 		}
 	}()

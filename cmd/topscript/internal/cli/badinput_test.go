@@ -176,6 +176,10 @@ func TestBadInputTable(t *testing.T) {
 		// Command line.
 		{name: "unknown command", args: []string{"runn"}, code: 2, want: []string{`unknown command "runn"`, `"run"`}},
 		{name: "bad log format", files: script("ok.lua", "print(1)"), args: []string{"run", "--log-format", "xml", "ok.lua"}, code: 2, want: []string{"xml"}},
+		{name: "bad memory limit", files: script("ok.lua", "print(1)"), args: []string{"run", "--memory-limit", "lots", "ok.lua"}, code: 2, want: []string{`--memory-limit "lots"`, "512MiB"}},
+		{name: "bad memory limit in config", files: map[string]string{"topscript.toml": "memory_limit = \"-1GiB\"\n" + cfg, "ok.lua": "print(1)"},
+			args: []string{"run", "ok.lua"}, code: 2, want: []string{"topscript.toml:1: memory_limit", "-1GiB"}},
+		{name: "zero grace", files: script("ok.lua", "print(1)"), args: []string{"run", "--grace", "0s", "ok.lua"}, code: 2, want: []string{"--grace must be positive"}},
 		{name: "call param syntax", args: []string{"call", "taobao.time.get", "novalue"}, code: 2, want: []string{"novalue"}},
 		{name: "call upload missing", args: []string{"call", "taobao.time.get", "image=@nope.jpg"}, code: 2, want: []string{"parameter image", "nope.jpg"}},
 		// Scripts.

@@ -12,12 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/topscript/topscript/engine"
+	"github.com/topscript/topscript/internal/bytesize"
 	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/tmc"
 	"github.com/topscript/topscript/top"
 )
 
-const runLong = `
+var runLong = fmt.Sprintf(`
 The script sees its arguments as arg[1], arg[2], ... (arg[0] is SCRIPT).
 topscript's own flags below may come before or after SCRIPT; the other
 arguments go to the script, in order. A script argument that starts with
@@ -43,16 +44,28 @@ when its holder dies. job.run claims each row before sending it, so hosts
 running the same job over the same rows split them, each row sent once.
 Redis unreachable at start: exit 2, naming the URL.
 
+Limits. --memory-limit (default: memory_limit of the configuration, else
+%s) bounds what the script holds: a string that would pass it is refused
+before it is built, and a script that grows past it otherwise is stopped;
+either way "file:line: out of memory: ..." and exit 1. No one string may be
+over %s. --timeout stops the script at its next step, even inside a
+pattern match or a read of standard input; so does the first SIGINT or
+SIGTERM (a second one exits at once). A script that still has not stopped
+--grace later (default %s: a job's calls in flight get %s to finish) is
+left behind: topscript exits with 1 after --timeout, 130 after a signal.
+
 Exit status: 0 ok, 1 script error (an uncaught Lua or TOP error, printed as
 file:line: message) or --timeout, 2 usage or configuration error, 3 a job
 finished with failed rows (or rows of unknown outcome), or stopped because
 its checkpoints could not be saved, 4 --lock is held by
-another run, 130 interrupted (SIGINT, SIGTERM), or n after os.exit(n).`
+another run, 130 interrupted (SIGINT, SIGTERM), or n after os.exit(n).`,
+	bytesize.Format(engine.DefaultMemoryLimit), bytesize.Format(engine.MaxStringBytes), DefaultGrace, luatop.JobGrace)
 
 // runOptions are the flags and arguments of `run`.
 type runOptions struct {
 	clientOptions
 	logFlags
+	limitFlags
 	DryRun  bool
 	Lock    bool
 	Timeout time.Duration
@@ -92,6 +105,7 @@ func newRunCmd(st *State, runF func(context.Context, *runOptions) error) *cobra.
 	fs.BoolVar(&o.Lock, "lock", false, "hold a lock named after the script while it runs; exit 4 at once if another run holds it")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "stop the script after `duration` (e.g. 10m), exit 1")
 	fs.Float64Var(&o.Churn, "churn", 0, "with --sandbox: `N` trade events a second, whose TMC messages tmc.listen receives")
+	o.limitFlags.register(fs)
 	o.logFlags.register(fs)
 	completeLogFormat(c)
 	return c
@@ -108,6 +122,9 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 	if o.Timeout < 0 {
 		return usageErrorf("run", "--timeout must not be negative")
 	}
+	if o.Grace <= 0 {
+		return usageErrorf("run", "--grace must be positive")
+	}
 	switch {
 	case o.Churn < 0 || o.Churn > 100_000:
 		return usageErrorf("run", "--churn must be between 0 and 100000 trade events a second")
@@ -120,6 +137,11 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		return err
 	}
 	defer s.Close()
+	memLimit, err := o.memoryLimit("run", s.cfg)
+	if err != nil {
+		return err
+	}
+	applyMemoryLimit(st, memLimit)
 	ctx, stop := st.Interruptible(ctx)
 	defer stop()
 	if o.Lock {
@@ -139,16 +161,17 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		progress = io.Discard // one JSON object per line: no bar
 	}
 	eng, err := engine.New(engine.Options{
-		Client:   s.client,
-		Stdin:    st.Stdin,
-		Stdout:   st.Stdout,
-		Stderr:   st.Stderr,
-		Logger:   logger,
-		DryRun:   o.DryRun,
-		Store:    s.store(),
-		OnJob:    jobs.add,
-		Progress: progress,
-		TMC:      tmc.Config{URL: s.tmcURL},
+		Client:      s.client,
+		Stdin:       st.Stdin,
+		Stdout:      st.Stdout,
+		Stderr:      st.Stderr,
+		Logger:      logger,
+		DryRun:      o.DryRun,
+		Store:       s.store(),
+		OnJob:       jobs.add,
+		Progress:    progress,
+		TMC:         tmc.Config{URL: s.tmcURL},
+		MemoryLimit: memLimit,
 	})
 	if err != nil {
 		return err
@@ -160,7 +183,9 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, &timeoutError{o.Timeout})
 		defer cancel()
 	}
+	endDeadline := hardDeadline(st, ctx, o.Grace, o.Script)
 	err = eng.RunFile(ctx, o.Script, o.Args)
+	endDeadline()
 	if res := scriptResult(ctx, o.Script, err); res != nil {
 		if s.client == nil && errors.Is(err, luatop.ErrNoClient) {
 			// The script called TOP without credentials: say where they come from.
