@@ -147,6 +147,17 @@ func TestExit(t *testing.T) {
 		{`os.exit(0)`, 0},
 		{`os.exit(true)`, 0},
 		{`os.exit()`, 0},
+		// Any number maps to a valid exit code; non-zero stays non-zero.
+		{`os.exit(255)`, 255},
+		{`os.exit(256)`, 1},
+		{`os.exit(300)`, 1},
+		{`os.exit(1e10)`, 1},
+		{`os.exit(0/0)`, 1},
+		{`os.exit(1/0)`, 1},
+		{`os.exit(-1)`, 1},
+		{`os.exit(0.5)`, 1},
+		{`os.exit(-0)`, 0},
+		{`os.exit("3")`, 3},
 	} {
 		e, out := newEngine(t, Options{})
 		err := run(t, e, "print('before')\n"+tc.src+"\nprint('after')")

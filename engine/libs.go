@@ -2,10 +2,12 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -220,19 +222,26 @@ func (e *Engine) print(L *lua.LState) int {
 }
 
 // osExit ends the script (not the host): os.exit([code]) with code a
-// number or a boolean (true = 0, false = 1; default 0).
+// number (or a string holding one) or a boolean (true = 0, false = 1;
+// default 0). See ExitCode for the code a number becomes.
 func (e *Engine) osExit(L *lua.LState) int {
 	code := 0
 	switch v := L.Get(1).(type) {
 	case lua.LNumber:
-		code = int(v)
+		code = ExitCode(float64(v))
+	case lua.LString:
+		n, err := strconv.ParseFloat(strings.TrimSpace(string(v)), 64)
+		if err != nil {
+			L.ArgError(1, "number or boolean expected, got string")
+		}
+		code = ExitCode(n)
 	case lua.LBool:
 		if !v {
 			code = 1
 		}
 	case *lua.LNilType:
 	default:
-		L.ArgError(1, "number or boolean expected")
+		L.ArgError(1, "number or boolean expected, got "+v.Type().String())
 	}
 	e.exit = &ExitError{Code: code}
 	if e.cancel != nil {
@@ -242,6 +251,17 @@ func (e *Engine) osExit(L *lua.LState) int {
 	}
 	L.RaiseError("os.exit(%d)", code)
 	return 0
+}
+
+// ExitCode maps the number given to os.exit to a process exit code: an
+// integer from 0 to 255 is the code; any other number (negative, over 255,
+// fractional, NaN, infinite) is 1. A non-zero number never becomes 0, as
+// it did when the host truncated it to its low 8 bits (256 exited 0).
+func ExitCode(n float64) int {
+	if n >= 0 && n <= 255 && n == math.Trunc(n) {
+		return int(n)
+	}
+	return 1
 }
 
 // shellCommand returns the command running s through the system shell.

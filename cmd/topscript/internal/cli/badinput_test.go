@@ -222,6 +222,11 @@ func TestBadInputTable(t *testing.T) {
 		{name: "script is a device", args: []string{"run", "/dev/zero"}, code: 2, want: []string{"/dev/zero: a device, not a regular file"}},
 		{name: "huge read count", files: map[string]string{"hostname": "host-1\n", "read.lua": "local f = io.open('hostname')\nlocal s = f:read(2^45)\n"},
 			args: []string{"run", "read.lua"}, code: 1, want: []string{"read.lua:2:", "io read(35184372088832)", "over the limit of 256 MiB"}},
+		{name: "os.exit(256)", files: script("x.lua", "os.exit(256)\n"), args: []string{"run", "x.lua"}, code: 1},
+		{name: "os.exit(1e10)", files: script("x.lua", "os.exit(1e10)\n"), args: []string{"run", "x.lua"}, code: 1},
+		{name: "os.exit(0/0)", files: script("x.lua", "os.exit(0/0)\n"), args: []string{"run", "x.lua"}, code: 1},
+		{name: "os.exit(300)", files: script("x.lua", "os.exit(300)\n"), args: []string{"run", "x.lua"}, code: 1},
+		{name: "os.exit(-1)", files: script("x.lua", "os.exit(-1)\n"), args: []string{"run", "x.lua"}, code: 1},
 		{name: "exec disabled", files: script("exec.lua", "os.execute('true')\n"), args: []string{"run", "exec.lua"}, code: 1, want: []string{"exec.lua:1:"}},
 	}
 	tried := 0

@@ -57,8 +57,9 @@ left behind: topscript exits with 1 after --timeout, 130 after a signal.
 Exit status: 0 ok, 1 script error (an uncaught Lua or TOP error, printed as
 file:line: message) or --timeout, 2 usage or configuration error, 3 a job
 finished with failed rows (or rows of unknown outcome), or stopped because
-its checkpoints could not be saved, 4 --lock is held by
-another run, 130 interrupted (SIGINT, SIGTERM), or n after os.exit(n).`,
+its checkpoints could not be saved, 4 --lock is held by another run, 130
+interrupted (SIGINT, SIGTERM), or n after os.exit(n) for an integer n from
+0 to 255 (any other number but 0 exits 1).`,
 	bytesize.Format(engine.DefaultMemoryLimit), bytesize.Format(engine.MaxStringBytes), DefaultGrace, luatop.JobGrace)
 
 // runOptions are the flags and arguments of `run`.
