@@ -333,6 +333,16 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+func TestSecrets(t *testing.T) {
+	f, err := Parse("c.toml", full, Options{Env: envMap(map[string]string{"TOP_APP_SECRET": "s3cr3t", "TOP_SESSION": "sess1", "SINCE": "x"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Secrets(); !reflect.DeepEqual(got, []string{"s3cr3t", "sess1", "hunter2"}) {
+		t.Errorf("Secrets() = %q", got)
+	}
+}
+
 func TestLockLease(t *testing.T) {
 	f, err := Parse("c.toml", "[state]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:6379/0\"\nlock_lease = \"2s\"\n", Options{Env: envMap(nil)})
 	if err != nil {

@@ -63,6 +63,7 @@ import (
 	luar "layeh.com/gopher-luar"
 
 	"github.com/topscript/topscript/internal/lua51lib"
+	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/stdlib"
@@ -116,6 +117,22 @@ type Options struct {
 	// process's: a host with a big heap of its own sets it higher). 0
 	// means DefaultMemoryLimit; a negative value means no limit.
 	MemoryLimit int64
+	// Secrets are values no output of the engine may show (the app
+	// secret, the session, a refresh token): they are replaced by
+	// "[REDACTED]", by value, in print and io writes to the standard
+	// streams (Stdout and Stderr below, also for the host's own output),
+	// in log records (message, fields, text or JSON), in error messages
+	// and tracebacks, in csv.writer cells and job reports. Files a script
+	// writes with io.open are its own data, written as they are. Values
+	// shorter than 3 bytes are ignored.
+	Secrets []string
+	// HideSecretEnv makes os.getenv answer nil for the variables named in
+	// SecretEnv and for any variable whose value holds one of Secrets.
+	HideSecretEnv bool
+	SecretEnv     []string
+	// LookupEnv reads the environment for os.getenv; nil means
+	// os.LookupEnv.
+	LookupEnv func(string) (string, bool)
 }
 
 // Engine runs Lua scripts. See the package documentation.
@@ -126,6 +143,8 @@ type Engine struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	logger         *slog.Logger
+	redactor       redact.Redactor
+	flushers       []*redact.Writer // the redacting streams, flushed when a run ends
 
 	// env is what the stdlib modules reach of the engine; it also keeps
 	// the files of unfinished csv.rows iterators, closed when a run ends.
@@ -169,10 +188,16 @@ func New(o Options) (e *Engine, err error) {
 	if e.stderr == nil {
 		e.stderr = os.Stderr
 	}
+	e.redactor = redact.New(o.Secrets...)
+	if e.redactor.Active() {
+		out, errw := redact.NewWriter(e.stdout, e.redactor), redact.NewWriter(e.stderr, e.redactor)
+		e.stdout, e.stderr, e.flushers = out, errw, []*redact.Writer{out, errw}
+	}
 	e.logger = o.Logger
 	if e.logger == nil {
 		e.logger = slog.New(slog.NewTextHandler(e.stderr, nil))
 	}
+	e.logger = slog.New(redact.Handler(e.logger.Handler(), e.redactor))
 
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
 	e.L = L
@@ -192,12 +217,17 @@ func New(o Options) (e *Engine, err error) {
 	if store == nil {
 		store = state.NewMemStore() // one for state and job checkpoints alike
 	}
+	var hide func(string) string
+	if e.redactor.Active() {
+		hide = e.redactor.Words
+	}
 	e.env = &stdlib.Env{
 		Context: e.context,
 		Logger:  e.logger,
 		Stdout:  e.stdout,
 		Now:     o.Now,
 		Store:   store,
+		Redact:  hide,
 	}
 	stdlib.Preload(L, e.env, allow)
 	luatop.Preload(L, luatop.Options{
@@ -210,6 +240,7 @@ func New(o Options) (e *Engine, err error) {
 		OnJob:    o.OnJob,
 		Now:      o.Now,
 		TMC:      o.TMC,
+		Redact:   hide,
 	}, allow)
 	e.installDisabledLoader(allow)
 
@@ -257,6 +288,33 @@ func (e *Engine) Set(name string, v any) {
 	e.L.SetGlobal(name, luar.New(e.L, v))
 }
 
+// Stdout and Stderr return the script's streams, with Options.Secrets
+// hidden: a host printing beside the script (the REPL its values and
+// errors) writes through them.
+func (e *Engine) Stdout() io.Writer { return e.stdout }
+
+// Stderr: see Stdout.
+func (e *Engine) Stderr() io.Writer { return e.stderr }
+
+// flush writes out what the redacting streams hold back.
+func (e *Engine) flush() {
+	for _, w := range e.flushers {
+		w.Flush()
+	}
+}
+
+// hide removes Options.Secrets from the text of an error the engine
+// returns.
+func (e *Engine) hide(err error) error {
+	var se *ScriptError
+	if e.redactor.Active() && errors.As(err, &se) {
+		se.Msg = e.redactor.Text(se.Msg)
+		se.Traceback = e.redactor.Text(se.Traceback)
+		se.File = e.redactor.Words(se.File)
+	}
+	return err
+}
+
 // State returns the engine's Lua state, for hosts that need gopher-lua
 // directly. Do not use it while a script runs.
 func (e *Engine) State() *lua.LState { return e.L }
@@ -271,6 +329,7 @@ func (e *Engine) Close() {
 	if e.io != nil {
 		e.io.closeAll()
 	}
+	e.flush()
 	e.L.Close()
 }
 
@@ -437,6 +496,8 @@ func (e *Engine) run(ctx context.Context, proto *lua.FunctionProto, args []lua.L
 		e.env.CloseReaders() // files of csv.rows iterators the run left unfinished
 		cancel()
 		e.ctx, e.cancel, e.running = context.Background(), nil, false
+		e.flush()
+		err = e.hide(err)
 	}()
 
 	L.Push(e.errorHandler())

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -71,6 +72,7 @@ func (e *Engine) openLibs() error {
 			osmod.RawSetString(k, lua.LNil)
 		}
 		osmod.RawSetString("exit", L.NewFunction(e.osExit))
+		osmod.RawSetString("getenv", L.NewFunction(e.osGetenv))
 		if e.opts.AllowExec {
 			osmod.RawSetString("execute", L.NewFunction(e.osExecute))
 		} else {
@@ -251,6 +253,27 @@ func (e *Engine) osExit(L *lua.LState) int {
 	}
 	L.RaiseError("os.exit(%d)", code)
 	return 0
+}
+
+// osGetenv is os.getenv(name): the variable's value, nil when it is unset
+// or, with Options.HideSecretEnv, when it is named in Options.SecretEnv or
+// holds one of Options.Secrets.
+func (e *Engine) osGetenv(L *lua.LState) int {
+	name := L.CheckString(1)
+	lookup := e.opts.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	v, ok := lookup(name)
+	if ok && e.opts.HideSecretEnv && (slices.Contains(e.opts.SecretEnv, name) || e.redactor.Hides(v)) {
+		ok = false
+	}
+	if !ok {
+		L.Push(lua.LNil)
+		return 1
+	}
+	L.Push(lua.LString(v))
+	return 1
 }
 
 // ExitCode maps the number given to os.exit to a process exit code: an

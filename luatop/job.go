@@ -303,7 +303,7 @@ func (h *host) jobRun(L *lua.LState) int {
 		L.RaiseError("job.run %s: reading checkpoints: %v", spec.name, err)
 	}
 	if spec.report != "" {
-		rep, err := newJobReport(spec.report, j.columns)
+		rep, err := newJobReport(spec.report, j.columns, h.redact)
 		if err != nil {
 			L.RaiseError("job.run %s: report: %v", spec.name, err)
 		}

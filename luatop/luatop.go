@@ -109,6 +109,9 @@ type Options struct {
 	// empty, are the Client's; the group, concurrency, logger and handler
 	// are tmc.listen's.
 	TMC tmc.Config
+	// Redact, when set, rewrites every cell of a job's report: the host's
+	// hiding of known secrets.
+	Redact func(string) string
 }
 
 // Module names.
@@ -137,6 +140,7 @@ type host struct {
 	// listening is the tmc.listen in progress (read and written holding
 	// the Lua state).
 	listening *listener
+	redact    func(string) string
 }
 
 // Preload registers the top, job and tmc modules in L: require("top"),
@@ -144,7 +148,7 @@ type host struct {
 // `top` (the same table). allow filters modules by name; a nil allow
 // admits them all.
 func Preload(L *lua.LState, o Options, allow func(name string) bool) {
-	h := &host{context: o.Context, store: o.Store, progress: o.Progress, onJob: o.OnJob, now: o.Now, tmc: o.TMC}
+	h := &host{context: o.Context, store: o.Store, progress: o.Progress, onJob: o.OnJob, now: o.Now, tmc: o.TMC, redact: o.Redact}
 	h.c = &caller{client: o.Client, dryRun: o.DryRun, log: o.Logger}
 	if h.c.log == nil {
 		h.c.log = slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/topscript/topscript/config"
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/internal/bytesize"
 	"github.com/topscript/topscript/luatop"
@@ -67,11 +68,12 @@ type runOptions struct {
 	clientOptions
 	logFlags
 	limitFlags
-	DryRun  bool
-	Lock    bool
-	Timeout time.Duration
-	Script  string
-	Args    []string
+	DryRun     bool
+	Lock       bool
+	EnvSecrets bool // --env-secrets: os.getenv reads the TOP credentials
+	Timeout    time.Duration
+	Script     string
+	Args       []string
 }
 
 // newRunCmd is `topscript run`. runF, when not nil, runs instead of the
@@ -106,6 +108,7 @@ func newRunCmd(st *State, runF func(context.Context, *runOptions) error) *cobra.
 	fs.BoolVar(&o.Lock, "lock", false, "hold a lock named after the script while it runs; exit 4 at once if another run holds it")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "stop the script after `duration` (e.g. 10m), exit 1")
 	fs.Float64Var(&o.Churn, "churn", 0, "with --sandbox: `N` trade events a second, whose TMC messages tmc.listen receives")
+	fs.BoolVar(&o.EnvSecrets, "env-secrets", false, "let os.getenv read the TOP credentials (by default it answers nil for them)")
 	o.limitFlags.register(fs)
 	o.logFlags.register(fs)
 	completeLogFormat(c)
@@ -162,17 +165,21 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		progress = io.Discard // one JSON object per line: no bar
 	}
 	eng, err := engine.New(engine.Options{
-		Client:      s.client,
-		Stdin:       st.Stdin,
-		Stdout:      st.Stdout,
-		Stderr:      st.Stderr,
-		Logger:      logger,
-		DryRun:      o.DryRun,
-		Store:       s.store(),
-		OnJob:       jobs.add,
-		Progress:    progress,
-		TMC:         tmc.Config{URL: s.tmcURL},
-		MemoryLimit: memLimit,
+		Client:        s.client,
+		Stdin:         st.Stdin,
+		Stdout:        st.Stdout,
+		Stderr:        st.Stderr,
+		Logger:        s.log,
+		DryRun:        o.DryRun,
+		Secrets:       s.secrets,
+		HideSecretEnv: !o.EnvSecrets,
+		SecretEnv:     config.SecretEnv,
+		LookupEnv:     st.LookupEnv,
+		Store:         s.store(),
+		OnJob:         jobs.add,
+		Progress:      progress,
+		TMC:           tmc.Config{URL: s.tmcURL},
+		MemoryLimit:   memLimit,
 	})
 	if err != nil {
 		return err
