@@ -601,7 +601,9 @@ func (e *Engine) scriptError(ctx context.Context, perr error) error {
 				se.Top = te
 				se.Msg = te.Error()
 			} else {
-				se.Msg = e.tostring(v)
+				// A table raised as an error shows its fields ({code = 1,
+				// msg = "boom"}), not "table: 0xc000123".
+				se.Msg = stdlib.FormatLine(e.L, v, maxErrorText)
 			}
 			e.positionFromHandler(se)
 		}
@@ -636,15 +638,5 @@ func (e *Engine) positionFromHandler(se *ScriptError) {
 	fmt.Sscan(e.lastErr.line, &se.Line)
 }
 
-// tostring converts an error object to text, honouring __tostring.
-func (e *Engine) tostring(v lua.LValue) (s string) {
-	defer func() {
-		if recover() != nil {
-			s = v.String()
-		}
-	}()
-	if v == lua.LNil {
-		return "nil"
-	}
-	return e.L.ToStringMeta(v).String()
-}
+// maxErrorText bounds the text of an error value that is not a string.
+const maxErrorText = 300

@@ -211,7 +211,7 @@ func TestErrorPositions(t *testing.T) {
 	}{
 		{"local x = 1\nerror('boom')", "test.lua:2: boom", 2},
 		{"local t = nil\n\nlocal y = t.field", "test.lua:3: attempt to index a non-table object(nil) with key 'field'", 3},
-		{"\n\nerror({code = 1})", "test.lua:3: table: ", 3},
+		{"\n\nerror({code = 1})", "test.lua:3: {code = 1}", 3}, // its fields, not "table: 0x..." (issue #21)
 		{"\nerror('no position', 0)", "test.lua:2: no position", 2},
 		{"x = = 1", "test.lua:1: syntax error near '='", 1},
 		{"local function f()\n  string.rep()\nend\nf()", "test.lua:2: bad argument #1 to rep", 2},
