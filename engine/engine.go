@@ -33,10 +33,23 @@
 // are internal/lua51lib's. The differences that remain are listed by name
 // in internal/luadiff, whose tests compare the engine with lua5.1.
 //
-// The engine guards the host process (no exec, no os.exit of the
-// host, cancellation, a memory watchdog and bounded string building: see
-// Options.MemoryLimit and MaxStringBytes); it is not a sandbox against a
-// hostile script reading or writing files the host user can.
+// string.find, match, gmatch and gsub are the engine's own (strlib.go,
+// over internal/luapattern): Lua 5.1's as well, and stopped mid-match when
+// the run is cancelled; the string builders check their result's size
+// first (see limits.go). os.exit(n) ends the script with ExitCode(n).
+//
+// # What the engine guards, and what it does not
+//
+// Scripts are trusted code: the engine is not a sandbox against a hostile
+// script reading or writing files the host user can. It guards the host
+// process: no exec (unless AllowExec), no os.exit of the host, a run that
+// stops at its next instruction when its context ends (inside pattern
+// matching and blocking reads too), a memory limit checked before each big
+// string is built and watched while the script runs (Options.MemoryLimit,
+// MaxStringBytes; limits.go), script paths that must be regular files. And
+// it keeps the host's secrets (Options.Secrets) out of every output: print,
+// io on the standard streams, log records, errors, csv.writer and job
+// reports; with Options.HideSecretEnv, out of os.getenv too.
 //
 // # Concurrency
 //

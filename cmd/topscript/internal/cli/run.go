@@ -45,6 +45,15 @@ when its holder dies. job.run claims each row before sending it, so hosts
 running the same job over the same rows split them, each row sent once.
 Redis unreachable at start: exit 2, naming the URL.
 
+Security model. Scripts are trusted code: they run with your rights, and
+io.open reads and writes any file you can (os.execute and io.popen are
+disabled). The app secret, the session and the configuration's other
+secrets are replaced by [REDACTED], by value, in everything the run prints
+or logs (text and JSON), in error messages, csv.writer files and job
+reports; files written with io.open are the script's own data, written as
+they are. os.getenv answers nil for TOPSCRIPT_APP_SECRET, TOPSCRIPT_SESSION
+and any variable holding a secret's value, unless --env-secrets.
+
 Limits. --memory-limit (default: memory_limit of the configuration, else
 %s) bounds what the script holds: a string that would pass it is refused
 before it is built, and a script that grows past it otherwise is stopped;
