@@ -201,6 +201,12 @@ func New(o Options) (e *Engine, err error) {
 	if e.stderr == nil {
 		e.stderr = os.Stderr
 	}
+	// The progress bar needs the terminal itself (it draws only on one),
+	// and shows counts and the job's name: it is not redacted.
+	progress := o.Progress
+	if progress == nil {
+		progress = e.stderr
+	}
 	e.redactor = redact.New(o.Secrets...)
 	if e.redactor.Active() {
 		out, errw := redact.NewWriter(e.stdout, e.redactor), redact.NewWriter(e.stderr, e.redactor)
@@ -222,10 +228,6 @@ func New(o Options) (e *Engine, err error) {
 	e.hookCoroutines()
 
 	allow := e.allowFunc()
-	progress := o.Progress
-	if progress == nil {
-		progress = e.stderr
-	}
 	store := o.Store
 	if store == nil {
 		store = state.NewMemStore() // one for state and job checkpoints alike
