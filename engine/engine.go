@@ -33,10 +33,10 @@
 // are internal/lua51lib's. The differences that remain are listed by name
 // in internal/luadiff, whose tests compare the engine with lua5.1.
 //
-// string.find, match, gmatch and gsub are the engine's own (strlib.go,
-// over internal/luapattern): Lua 5.1's as well, and stopped mid-match when
-// the run is cancelled; the string builders check their result's size
-// first (see limits.go). os.exit(n) ends the script with ExitCode(n).
+// The engine gives lua51lib its limits: the pattern functions stop
+// mid-match when the run is cancelled and gsub's result is checked as it
+// grows; the string builders check their result's size first (strlib.go,
+// limits.go). os.exit(n) ends the script with ExitCode(n).
 //
 // # What the engine guards, and what it does not
 //

@@ -38,7 +38,12 @@ func (e *Engine) openLibs() error {
 		}
 	}
 	// The library functions as Lua 5.1 has them (error, pcall, string...).
-	lua51lib.Open(L)
+	// The pattern functions stop when the run is interrupted, and gsub's
+	// result is checked against the memory limit as it grows.
+	lua51lib.OpenLimited(L, lua51lib.Limits{
+		Check:   func(*lua.LState) error { return e.context().Err() },
+		Reserve: e.reserve,
+	})
 	g := L.G.Global
 
 	// base: no file loading; load compiles strings only.
