@@ -9,17 +9,14 @@ import (
 // The string building functions of the string and table libraries, with
 // their result's size checked before it is built (reserve, see limits.go).
 
-// installStringLib replaces string.rep, string.format, string.upper,
-// string.lower, string.reverse and table.concat with their checked
-// versions. (The pattern functions take the run's limits themselves:
-// lua51lib.OpenLimited, in openLibs.)
+// installStringLib replaces string.rep, string.upper, string.lower,
+// string.reverse and table.concat with their checked versions.
+// (string.format and the pattern functions are lua51lib's, which take the
+// run's limits themselves: lua51lib.OpenLimited, in openLibs.)
 func (e *Engine) installStringLib() {
 	L := e.L
 	if str, ok := L.GetGlobal("string").(*lua.LTable); ok {
 		str.RawSetString("rep", L.NewFunction(e.strRep))
-		if f := gFunction(str, "format"); f != nil {
-			str.RawSetString("format", L.NewFunction(e.strFormat(f)))
-		}
 		for _, name := range []string{"upper", "lower", "reverse"} {
 			if f := gFunction(str, name); f != nil {
 				str.RawSetString(name, L.NewFunction(e.sameSize("string."+name, f)))
@@ -58,62 +55,6 @@ func (e *Engine) strRep(L *lua.LState) int {
 func (e *Engine) sameSize(what string, f lua.LGFunction) lua.LGFunction {
 	return func(L *lua.LState) int {
 		e.reserve(L, int64(len(L.CheckString(1))), what)
-		return f(L)
-	}
-}
-
-// strFormat wraps string.format: the result's size is bounded by the
-// format's length, each conversion's width and its argument's length, and
-// checked first. Widths and precisions have at most two digits, as in Lua
-// 5.1 (gopher-lua took any, so "%999999999d" built a GiB).
-func (e *Engine) strFormat(f lua.LGFunction) lua.LGFunction {
-	return func(L *lua.LState) int {
-		format := L.CheckString(1)
-		size := int64(len(format))
-		arg := 2
-		for i := 0; i < len(format); i++ {
-			if format[i] != '%' {
-				continue
-			}
-			i++
-			if i < len(format) && format[i] == '%' {
-				continue
-			}
-			for i < len(format) && strings.IndexByte("-+ #0", format[i]) >= 0 {
-				i++
-			}
-			width, digits := 0, 0
-			for ; i < len(format) && format[i] >= '0' && format[i] <= '9'; i++ {
-				width, digits = width*10+int(format[i]-'0'), digits+1
-			}
-			prec, pdigits := -1, 0
-			if i < len(format) && format[i] == '.' {
-				prec = 0
-				for i++; i < len(format) && format[i] >= '0' && format[i] <= '9'; i++ {
-					prec, pdigits = prec*10+int(format[i]-'0'), pdigits+1
-				}
-			}
-			if digits > 2 || pdigits > 2 {
-				L.RaiseError("invalid format (width or precision too long)")
-			}
-			n := int64(64) // a number, or a value's short tostring
-			if i < len(format) {
-				if s, ok := L.Get(arg).(lua.LString); ok {
-					switch format[i] {
-					case 's':
-						n = int64(len(s))
-						if prec >= 0 {
-							n = min(n, int64(prec))
-						}
-					case 'q':
-						n = 2*int64(len(s)) + 2
-					}
-				}
-			}
-			size += max(n, int64(width))
-			arg++
-		}
-		e.reserve(L, size, "string.format")
 		return f(L)
 	}
 }

@@ -45,7 +45,8 @@
 //     testdata/patterns.lua); string.byte clamps its range; string.upper and
 //     lower change ASCII letters only; string.format is Lua 5.1's (C
 //     conversions, %g with 6 digits, widths in bytes, %q as Lua 5.1
-//     quotes, %s of nil an error).
+//     quotes, %s of nil an error). The results of gsub and format are
+//     offered to the host's Limits.Reserve as they grow.
 //
 // Open installs them over a state whose base, table, string, math and
 // coroutine libraries are open.

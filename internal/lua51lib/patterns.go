@@ -21,9 +21,31 @@ type Limits struct {
 	// luapattern.CheckEvery steps), with the thread matching: an error it
 	// returns stops the match with the Lua error "interrupted: <err>".
 	Check func(L *lua.LState) error
-	// Reserve is called before string.gsub's result grows to n bytes; it
+	// Reserve is called before the result of string.gsub or
+	// string.format grows to n bytes (from 1 MiB, at each doubling); it
 	// raises the Lua error that refuses it.
 	Reserve func(L *lua.LState, n int64, what string)
+}
+
+// growth offers a result that grows piece by piece to the host's Reserve:
+// at 1 MiB, then at each doubling.
+type growth struct {
+	lim  Limits
+	what string
+	next int64
+}
+
+func (lim Limits) growth(what string) *growth { return &growth{lim: lim, what: what, next: 1 << 20} }
+
+// add is called before the result grows to size bytes.
+func (g *growth) add(L *lua.LState, size int) {
+	if int64(size) < g.next || g.lim.Reserve == nil {
+		return
+	}
+	for g.next <= int64(size) {
+		g.next *= 2
+	}
+	g.lim.Reserve(L, int64(size), g.what)
 }
 
 // matcher returns a matcher of pat in s, checked by the host's Check.
@@ -33,13 +55,6 @@ func (lim Limits) matcher(L *lua.LState, s, pat string) *luapattern.Matcher {
 		check = func() error { return lim.Check(L) }
 	}
 	return luapattern.New(s, pat, check)
-}
-
-// reserve calls the host's Reserve, when there is one.
-func (lim Limits) reserve(L *lua.LState, n int64, what string) {
-	if lim.Reserve != nil {
-		lim.Reserve(L, n, what)
-	}
 }
 
 // patternError raises the Lua error of a failed match: the pattern's own
@@ -153,17 +168,9 @@ func (lim Limits) strGsub(L *lua.LState) int {
 	}
 	m := lim.matcher(L, src, p)
 	var b strings.Builder
-	next := int64(1 << 20) // the size at which the result's growth is checked next
-	grow := func(n int) {
-		if size := int64(b.Len() + n); size >= next {
-			for next <= size {
-				next *= 2
-			}
-			lim.reserve(L, next, "string.gsub")
-		}
-	}
+	g := lim.growth("string.gsub")
 	add := func(s string) {
-		grow(len(s))
+		g.add(L, b.Len()+len(s))
 		b.WriteString(s)
 	}
 	n, s := 0, 0

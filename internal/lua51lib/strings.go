@@ -26,7 +26,7 @@ func openStrings(L *lua.LState, lim Limits) {
 	set("gmatch", lim.strGmatch)
 	set("gsub", lim.strGsub)
 	set("byte", strByte)
-	set("format", strFormat)
+	set("format", lim.strFormat)
 	set("upper", strCase('a', 'z', 'A'-'a'))
 	set("lower", strCase('A', 'Z', 'a'-'A'))
 }
@@ -79,10 +79,12 @@ func strCase(lo, hi byte, delta int) lua.LGFunction {
 // number truncated to an integer, %o %u %x %X as an unsigned 64-bit
 // integer, %c one byte, %s the string's bytes (widths and precisions count
 // bytes, not runes), %q a string Lua can read back; %s and %q take
-// strings and numbers only.
-func strFormat(L *lua.LState) int {
+// strings and numbers only. A result that grows past 1 MiB is offered to
+// the host's Reserve.
+func (lim Limits) strFormat(L *lua.LState) int {
 	fmtStr := L.CheckString(1)
 	var b strings.Builder
+	g := lim.growth("string.format")
 	arg := 1
 	for i := 0; i < len(fmtStr); i++ {
 		c := fmtStr[i]
@@ -143,9 +145,12 @@ func strFormat(L *lua.LState) int {
 		case 'e', 'E', 'f', 'g', 'G':
 			b.WriteString(spec.float(conv, float64(L.CheckNumber(arg))))
 		case 'q':
-			addQuoted(&b, checkStringOrNumber(L, arg))
+			s := checkStringOrNumber(L, arg)
+			g.add(L, b.Len()+2*len(s)+2) // at most every byte escaped
+			addQuoted(&b, s)
 		case 's':
 			s := checkStringOrNumber(L, arg)
+			g.add(L, b.Len()+max(len(s), spec.width))
 			if !hasPrec && len(s) >= 100 {
 				b.WriteString(s)
 				break
