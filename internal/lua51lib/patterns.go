@@ -21,31 +21,37 @@ type Limits struct {
 	// luapattern.CheckEvery steps), with the thread matching: an error it
 	// returns stops the match with the Lua error "interrupted: <err>".
 	Check func(L *lua.LState) error
-	// Reserve is called before the result of string.gsub or
-	// string.format grows to n bytes (from 1 MiB, at each doubling); it
-	// raises the Lua error that refuses it.
+	// Reserve is called before the buffer of string.gsub's or
+	// string.format's result grows to n bytes (from 1 MiB on); it raises
+	// the Lua error that refuses it.
 	Reserve func(L *lua.LState, n int64, what string)
 }
 
-// growth offers a result that grows piece by piece to the host's Reserve:
-// at 1 MiB, then at each doubling.
+// growth checks a result built piece by piece in a strings.Builder: each
+// time the builder must grow, the buffer it grows to (twice its capacity,
+// plus the piece) is offered to the host's Reserve first, from 1 MiB on.
+// What the heap then holds is what Reserve agreed to, so a limit watched
+// from outside never sees the builder pass it.
 type growth struct {
 	lim  Limits
 	what string
-	next int64
+	b    *strings.Builder
 }
 
-func (lim Limits) growth(what string) *growth { return &growth{lim: lim, what: what, next: 1 << 20} }
+func (lim Limits) growth(what string, b *strings.Builder) *growth {
+	return &growth{lim: lim, what: what, b: b}
+}
 
-// add is called before the result grows to size bytes.
-func (g *growth) add(L *lua.LState, size int) {
-	if int64(size) < g.next || g.lim.Reserve == nil {
+// add makes room for n more bytes.
+func (g *growth) add(L *lua.LState, n int) {
+	b := g.b
+	if b.Cap()-b.Len() >= n {
 		return
 	}
-	for g.next <= int64(size) {
-		g.next *= 2
+	if newCap := 2*b.Cap() + n; newCap >= 1<<20 && g.lim.Reserve != nil {
+		g.lim.Reserve(L, int64(newCap), g.what)
 	}
-	g.lim.Reserve(L, int64(size), g.what)
+	b.Grow(n) // strings.Builder grows to 2*cap + n
 }
 
 // matcher returns a matcher of pat in s, checked by the host's Check.
@@ -168,9 +174,9 @@ func (lim Limits) strGsub(L *lua.LState) int {
 	}
 	m := lim.matcher(L, src, p)
 	var b strings.Builder
-	g := lim.growth("string.gsub")
+	g := lim.growth("string.gsub", &b)
 	add := func(s string) {
-		g.add(L, b.Len()+len(s))
+		g.add(L, len(s))
 		b.WriteString(s)
 	}
 	n, s := 0, 0

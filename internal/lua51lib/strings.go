@@ -84,7 +84,7 @@ func strCase(lo, hi byte, delta int) lua.LGFunction {
 func (lim Limits) strFormat(L *lua.LState) int {
 	fmtStr := L.CheckString(1)
 	var b strings.Builder
-	g := lim.growth("string.format")
+	g := lim.growth("string.format", &b)
 	arg := 1
 	for i := 0; i < len(fmtStr); i++ {
 		c := fmtStr[i]
@@ -146,11 +146,11 @@ func (lim Limits) strFormat(L *lua.LState) int {
 			b.WriteString(spec.float(conv, float64(L.CheckNumber(arg))))
 		case 'q':
 			s := checkStringOrNumber(L, arg)
-			g.add(L, b.Len()+2*len(s)+2) // at most every byte escaped
+			g.add(L, 2*len(s)+2) // at most every byte escaped
 			addQuoted(&b, s)
 		case 's':
 			s := checkStringOrNumber(L, arg)
-			g.add(L, b.Len()+max(len(s), spec.width))
+			g.add(L, max(len(s), spec.width))
 			if !hasPrec && len(s) >= 100 {
 				b.WriteString(s)
 				break
