@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -33,8 +34,15 @@ func NewWriter(w io.Writer, r Redactor) *Writer { return &Writer{w: w, r: r} }
 func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.held == "" && !w.r.hidesBytes(p) && w.r.partial(p) == 0 {
+		// Nothing to hide or to hold back: the bytes as they are.
+		if _, err := w.w.Write(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	text := w.r.Words(w.held + string(p))
-	keep := w.r.partial(text)
+	keep := w.r.partial([]byte(text))
 	w.held = text[len(text)-keep:]
 	if _, err := io.WriteString(w.w, text[:len(text)-keep]); err != nil {
 		return 0, err
@@ -54,16 +62,34 @@ func (w *Writer) Flush() error {
 	return err
 }
 
-// partial returns the length of the longest end of s that is the start
+// hidesBytes is Hides for bytes.
+func (r Redactor) hidesBytes(p []byte) bool {
+	for _, w := range r.words {
+		if bytes.Contains(p, []byte(w)) {
+			return true
+		}
+	}
+	return false
+}
+
+// partial returns the length of the longest end of p that is the start
 // of a known word (and not the whole word).
-func (r Redactor) partial(s string) int {
+func (r Redactor) partial(p []byte) int {
 	best := 0
 	for _, w := range r.words {
-		for k := min(len(w)-1, len(s)); k > best; k-- {
-			if strings.HasSuffix(s, w[:k]) {
+		// Where the word's first byte occurs among p's last len(w)-1 bytes.
+		from := max(len(p)-(len(w)-1), 0)
+		tail := p[from:]
+		for i := bytes.IndexByte(tail, w[0]); i >= 0; {
+			if k := len(tail) - i; k > best && strings.HasPrefix(w, string(tail[i:])) {
 				best = k
 				break
 			}
+			next := bytes.IndexByte(tail[i+1:], w[0])
+			if next < 0 {
+				break
+			}
+			i += 1 + next
 		}
 	}
 	return best
