@@ -20,10 +20,12 @@ import (
 //   - every function that builds a string in one go checks its size first
 //     (reserve): the `..` operator (through the instruction hook, see
 //     vmhook.go), string.rep, string.format, string.upper/lower/reverse,
-//     string.gsub, table.concat and io reads. A string over MaxStringBytes
-//     is refused outright; one of a MiB or more is refused when the heap in
-//     use (after a garbage collection, when needed) plus the new string
-//     would pass Options.MemoryLimit. The refusal is a Lua error at the
+//     string.gsub, table.concat and io reads; so does a table's array part
+//     before it grows (t[i] = v past its end, table.insert), which copies
+//     the whole array at once. A string over MaxStringBytes is refused
+//     outright; an allocation of a MiB or more is refused when the heap in
+//     use (after a garbage collection, when needed) plus the new one would
+//     pass Options.MemoryLimit. The refusal is a Lua error at the
 //     script's line ("out of memory: ..."), caught by pcall like any other,
 //     whose ScriptError matches ErrMemoryLimit when nothing caught it;
 //   - while a script runs, a watchdog samples the Go heap and stops the
@@ -165,6 +167,12 @@ func (e *Engine) reserve(L *lua.LState, n int64, what string) {
 	if n > MaxStringBytes {
 		L.RaiseError("%s: the result would be %s, over the limit of %s for one string", what, byteSize(uint64(n)), byteSize(MaxStringBytes))
 	}
+	e.reserveMemory(L, n, what)
+}
+
+// reserveMemory is reserve without the bound on one string: for what is
+// not a string (a table's array part).
+func (e *Engine) reserveMemory(L *lua.LState, n int64, what string) {
 	limit := e.memoryLimit()
 	if n < bigAlloc || limit == 0 {
 		return

@@ -21,6 +21,43 @@ func TestInstructionHookIsOn(t *testing.T) {
 	if !hookOK {
 		t.Fatal("the instruction hook is off: gopher-lua's LState/callFrame layout is not the one vmhook.go reads")
 	}
+	if !arrayOK {
+		t.Fatal("table growth is not checked: gopher-lua's LTable has no array field of []LValue")
+	}
+}
+
+// A table's array part is reserved before it grows: appending in a loop,
+// one assignment far past the end (gopher-lua fills the gap with nils),
+// table.insert. (The values here take no memory of their own: only the
+// array grows, in copies 25% bigger each time, which a watchdog sampling
+// the heap would only see after the fact.)
+func TestTableGrowthRefusedBeforeAllocating(t *testing.T) {
+	e, out := newEngine(t, Options{MemoryLimit: limitAbove(64 << 20)})
+	for name, src := range map[string]string{
+		"append.lua": "local t = {}\nfor i = 1, 1e9 do t[i] = true end",
+		"far.lua":    "local t = {}\nt[6e7] = true",
+		"insert.lua": "local t = {}\nfor i = 1, 1e9 do table.insert(t, true) end",
+		"len.lua":    "local t = {}\nwhile true do t[#t + 1] = false end",
+	} {
+		se := scriptErr(t, e, context.Background(), name, src)
+		if !errors.Is(se, ErrMemoryLimit) || se.Line != 2 || !strings.Contains(se.Msg, "would need") {
+			t.Errorf("%s: got %q", name, se.Error())
+		}
+		if err := run(t, e, "collectgarbage()"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Tables with __newindex and string keys are left alone; small ones grow as ever.
+	if err := run(t, e, `local log = {}
+		local t = setmetatable({}, {__newindex = function(t, k, v) log[#log + 1] = k end})
+		t[1] = "x"
+		local u = {} for i = 1, 1000 do u[i] = i end table.insert(u, 1, 0)
+		print(#log, #u, u[1], u[1001])`); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "1\t1001\t0\t1000\n" {
+		t.Errorf("stdout %q", out.String())
+	}
 }
 
 // A non-string operand of `..` is named as Lua 5.1 names it (the messages

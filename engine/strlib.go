@@ -10,7 +10,8 @@ import (
 // their result's size checked before it is built (reserve, see limits.go).
 
 // installStringLib replaces string.rep, string.upper, string.lower,
-// string.reverse and table.concat with their checked versions.
+// string.reverse, table.concat and table.insert with their checked
+// versions.
 // (string.format and the pattern functions are lua51lib's, which take the
 // run's limits themselves: lua51lib.OpenLimited, in openLibs.)
 func (e *Engine) installStringLib() {
@@ -25,6 +26,16 @@ func (e *Engine) installStringLib() {
 	}
 	if tab, ok := L.GetGlobal("table").(*lua.LTable); ok {
 		tab.RawSetString("concat", L.NewFunction(e.tableConcat))
+		if f := gFunction(tab, "insert"); f != nil {
+			tab.RawSetString("insert", L.NewFunction(func(L *lua.LState) int {
+				// One more value in the array part: its growth is reserved first.
+				if t, ok := L.Get(1).(*lua.LTable); ok {
+					arr, _ := tableArray(t)
+					e.checkArrayGrowth(L, t, len(arr)+1, "table.insert")
+				}
+				return f(L)
+			}))
+		}
 	}
 }
 

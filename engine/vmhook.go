@@ -18,8 +18,10 @@ import (
 // instruction. Each Lua thread of a run carries a vmContext of its own
 // (the main one here; coroutines, protected calls' threads and tmc
 // handlers' threads through luathread.SetContext and the run's Binder),
-// whose Done looks at the instruction about to run on its thread and,
-// when it is OP_CONCAT, checks its operands first: the size of the result against the memory budget (see
+// whose Done looks at the instruction about to run on its thread. Before
+// OP_SETTABLE it reserves the copy a table's array part makes when the
+// assignment grows it (checkSetTable). Before OP_CONCAT it checks the
+// operands: the size of the result against the memory budget (see
 // reserve), and a non-string operand, reported as Lua 5.1 does ("attempt to
 // concatenate field 'a' (a nil value)") rather than gopher-lua's "cannot
 // perform concat operation between nil and string".
@@ -38,6 +40,8 @@ var (
 	fnOff    uintptr // callFrame.Fn (*lua.LFunction)
 	pcOff    uintptr // callFrame.Pc (int): the next instruction
 	hookOK   bool    // the layout is as expected: the hook is on
+	arrayOff uintptr // lua.LTable.array ([]lua.LValue)
+	arrayOK  bool    // ... found: table growth is checked too
 )
 
 func init() {
@@ -53,6 +57,9 @@ func init() {
 		return
 	}
 	frameOff, fnOff, pcOff, hookOK = cf.Offset, fn.Offset, pc.Offset, true
+	if arr, ok := reflect.TypeOf(lua.LTable{}).FieldByName("array"); ok && arr.Type == reflect.TypeOf([]lua.LValue(nil)) {
+		arrayOff, arrayOK = arr.Offset, true
+	}
 }
 
 // vmContext is the context a run's Lua threads carry: the run's context,
@@ -87,8 +94,11 @@ func (c *vmContext) inspect() {
 	if pc < 0 || pc >= len(code) {
 		return
 	}
-	if inst := code[pc]; int(inst>>26) == lua.OP_CONCAT {
+	switch inst := code[pc]; int(inst >> 26) {
+	case lua.OP_CONCAT:
 		c.e.checkConcat(c.L, fn, pc, inst)
+	case lua.OP_SETTABLE:
+		c.e.checkSetTable(c.L, fn, inst)
 	}
 }
 
@@ -189,6 +199,64 @@ func (e *Engine) checkConcat(L *lua.LState, fn *lua.LFunction, pc int, inst uint
 		concatError(L, fn, pc, b, c)
 	}
 	e.reserve(L, int64(size), "string concatenation (..)")
+}
+
+// checkSetTable runs before OP_SETTABLE A B C (R(A)[RK(B)] := RK(C)): an
+// integer key at or past the end of the table's array part makes
+// gopher-lua append to it (nils first, up to the key), and an append past
+// its capacity copies the whole array at once, 25% bigger: that copy is
+// reserved first.
+func (e *Engine) checkSetTable(L *lua.LState, fn *lua.LFunction, inst uint32) {
+	t, ok := L.Get(int(inst>>18)&0xff + 1).(*lua.LTable)
+	if !ok || !arrayOK {
+		return
+	}
+	var key lua.LValue
+	if b := int(inst & 0x1ff); b&0x100 != 0 {
+		if k := b &^ 0x100; k < len(fn.Proto.Constants) {
+			key = fn.Proto.Constants[k]
+		}
+	} else {
+		key = L.Get(b + 1)
+	}
+	n, ok := key.(lua.LNumber)
+	if !ok || float64(n) < 1 || float64(n) >= float64(lua.MaxArrayIndex) || float64(n) != float64(int(n)) {
+		return
+	}
+	if t.Metatable != lua.LNil && L.GetMetaField(t, "__newindex") != lua.LNil {
+		return // a new key goes to the metamethod, not to the array
+	}
+	e.checkArrayGrowth(L, t, int(n), "table growth")
+}
+
+// tableArray returns t's array part (gopher-lua keeps it unexported).
+func tableArray(t *lua.LTable) ([]lua.LValue, bool) {
+	if !arrayOK {
+		return nil, false
+	}
+	return *(*[]lua.LValue)(unsafe.Add(unsafe.Pointer(t), arrayOff)), true
+}
+
+// checkArrayGrowth reserves what t's array part allocates when it must
+// hold newLen values, if it must grow for that (table.insert, t[#t+1] = v).
+func (e *Engine) checkArrayGrowth(L *lua.LState, t *lua.LTable, newLen int, what string) {
+	arr, ok := tableArray(t)
+	if !ok || newLen <= cap(arr) {
+		return
+	}
+	// Go's append: double small slices, add a quarter to big ones.
+	c := cap(arr)
+	for c < newLen {
+		switch {
+		case newLen > 2*c:
+			c = newLen
+		case c < 256:
+			c *= 2
+		default:
+			c += (c + 3*256) / 4
+		}
+	}
+	e.reserveMemory(L, int64(c)*int64(unsafe.Sizeof(lua.LValue(nil))), what)
 }
 
 // concatError raises Lua 5.1's error for the operand of R(b) .. ... ..

@@ -55,8 +55,9 @@ they are. os.getenv answers nil for TOPSCRIPT_APP_SECRET, TOPSCRIPT_SESSION
 and any variable holding a secret's value, unless --env-secrets.
 
 Limits. --memory-limit (default: memory_limit of the configuration, else
-%s) bounds what the script holds: a string that would pass it is refused
-before it is built, and a script that grows past it otherwise is stopped;
+%s) bounds what the script holds: a string or a table that would pass it
+is refused before it is built or grown, and a script that grows past it
+otherwise is stopped;
 either way "file:line: out of memory: ..." and exit 1. No one string may be
 over %s. --timeout stops the script at its next step, even inside a
 pattern match or a read of standard input; so does the first SIGINT or
