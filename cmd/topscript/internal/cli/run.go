@@ -57,11 +57,10 @@ and any variable holding a secret's value, unless --env-secrets.
 Limits. --memory-limit (default: memory_limit of the configuration, else
 %s) bounds what the script holds: a string or a table that would pass it
 is refused before it is built or grown, and a script that grows past it
-otherwise is stopped;
-either way "file:line: out of memory: ..." and exit 1. No one string may be
-over %s. --timeout stops the script at its next step, even inside a
-pattern match or a read of standard input; so does the first SIGINT or
-SIGTERM (a second one exits at once). A script that still has not stopped
+otherwise is stopped; either way "file:line: out of memory: ..." and exit
+1. No one string may be over %s. --timeout stops the script at its next
+step, even inside a pattern match or a read of standard input; so does the
+first SIGINT or SIGTERM (a second one exits at once). A script that still has not stopped
 --grace later (default %s: a job's calls in flight get %s to finish) is
 left behind: topscript exits with 1 after --timeout, 130 after a signal.
 
