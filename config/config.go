@@ -65,6 +65,8 @@ func (f *File) CheckScripts() error {
 			reason = err.Error()
 		case fi.IsDir():
 			reason = "a directory, not a file"
+		case !fi.Mode().IsRegular():
+			reason = "not a regular file (a device, a named pipe or a socket)"
 		default:
 			continue
 		}
@@ -105,6 +107,9 @@ type File struct {
 	State state.Config
 	// Schedules are the [[schedule]] entries in file order.
 	Schedules []Schedule
+	// MemoryLimit is the top-level memory_limit in bytes: 0 when the file
+	// does not set it (the engine's default applies), -1 for "off".
+	MemoryLimit int64
 	// Overridden lists the environment variables that replaced a profile
 	// credential (TOPSCRIPT_APP_KEY, ...), in that order.
 	Overridden []string

@@ -252,6 +252,16 @@ func TestErrors(t *testing.T) {
 			`c.toml:2: profile: no profile selected: set profile = "NAME" or pass --profile (available: a, b)`},
 		{"unset variable", "[profiles.default]\napp_key = \"k\"\napp_secret = \"${TOP_APP_SECRET}\"\n", "",
 			`c.toml:3: profiles.default.app_secret: environment variable TOP_APP_SECRET is not set (referenced as ${TOP_APP_SECRET})`},
+		{"unclosed variable", "[profiles.default]\napp_key = \"k\"\napp_secret = \"${TOP_APP_SECRET\"\n", "",
+			`c.toml:3: profiles.default.app_secret: "${" without its closing "}" (write ${NAME})`},
+		{"unclosed variable in another profile", "profile = \"a\"\n[profiles.a]\n[profiles.b]\nsession = \"x${S\"\n", "",
+			`c.toml:4: profiles.b.session: "${" without its closing "}" (write ${NAME})`},
+		{"bad memory limit", "memory_limit = \"lots\"\n", "",
+			`c.toml:1: memory_limit: bad size "lots": want a size such as "512MiB" or "2GiB", or "off"`},
+		{"zero memory limit", "\nmemory_limit = 0\n", "",
+			`c.toml:2: memory_limit: must be positive, got 0 (or "off" for no limit)`},
+		{"memory limit of a wrong type", "memory_limit = true\n", "",
+			`c.toml:1: memory_limit: want a size such as "512MiB", got boolean true`},
 		{"bad backend", "[state]\nbackend = \"etcd\"\n", "",
 			`c.toml:2: state.backend: bad backend "etcd": want "file" or "redis"`},
 		{"redis without url", "[state]\nbackend = \"redis\"\n", "",
@@ -293,6 +303,43 @@ func TestErrors(t *testing.T) {
 				t.Errorf("%T is not a *config.Error", err)
 			}
 		})
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	for src, want := range map[string]int64{
+		"":                           0,
+		`memory_limit = "512MiB"`:    512 << 20,
+		`memory_limit = "1.5 GiB"`:   3 << 29,
+		`memory_limit = "off"`:       -1,
+		`memory_limit = 1073741824`:  1 << 30,
+		`memory_limit = "2G"` + "\n": 2 << 30,
+	} {
+		f, err := Parse("c.toml", src, Options{Env: envMap(nil)})
+		if err != nil {
+			t.Errorf("%q: %v", src, err)
+			continue
+		}
+		if f.MemoryLimit != want {
+			t.Errorf("%q: MemoryLimit %d, want %d", src, f.MemoryLimit, want)
+		}
+	}
+	f, err := Parse("c.toml", `memory_limit = "512MiB"`, Options{Env: envMap(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(f.Redacted(), "memory_limit  512 MiB") {
+		t.Errorf("config check does not show the limit:\n%s", f.Redacted())
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	f, err := Parse("c.toml", full, Options{Env: envMap(map[string]string{"TOP_APP_SECRET": "s3cr3t", "TOP_SESSION": "sess1", "SINCE": "x"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Secrets(); !reflect.DeepEqual(got, []string{"s3cr3t", "sess1", "hunter2"}) {
+		t.Errorf("Secrets() = %q", got)
 	}
 }
 

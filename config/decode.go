@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/topscript/topscript/internal/bytesize"
 	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/internal/suggest"
 	"github.com/topscript/topscript/schedule"
@@ -32,7 +33,7 @@ func (d *decoder) errorf(key, format string, args ...any) {
 }
 
 var (
-	topKeys      = []string{"profile", "profiles", "throttle", "retry", "closures", "state", "schedule", "catalog"}
+	topKeys      = []string{"profile", "memory_limit", "profiles", "throttle", "retry", "closures", "state", "schedule", "catalog"}
 	profileKeys  = []string{"app_key", "app_secret", "session", "gateway", "sign_method", "simplify", "timeout", "tmc_url"}
 	throttleKeys = []string{"qps", "methods"}
 	retryKeys    = []string{"max_attempts", "backoff", "max_ban_wait"}
@@ -96,6 +97,9 @@ func (d *decoder) decode(raw map[string]any, o Options) *File {
 		f.override(d.env)
 	}
 
+	if v, ok := raw["memory_limit"]; ok {
+		f.MemoryLimit = d.memoryLimit("memory_limit", v)
+	}
 	d.throttle(raw["throttle"], &f.Client.Throttle)
 	d.retry(raw["retry"], &f.Client.Retry)
 	f.Client.Closures = d.closures(raw["closures"])
@@ -553,12 +557,29 @@ func refName(s string) int {
 	return len(s)
 }
 
+// badRef says what is wrong with s when a "${" in it is never closed ("" when
+// none is): taken literally, an unclosed "${" in a secret would fail much
+// later as the gateway's "Invalid signature". (A closed "${...}" that is no
+// ${NAME} reference stays literal text, as before.)
+func badRef(s string) string {
+	i := strings.LastIndex(s, "${")
+	if i >= 0 && !strings.Contains(s[i+2:], "}") {
+		return `"${" without its closing "}" (write ${NAME})`
+	}
+	return ""
+}
+
 // str reads a string, expanding ${VAR}s when expand is set. An unset (or
-// empty) variable is an error naming it.
+// empty) variable is an error naming it, and so is an unclosed "${",
+// expanded or not.
 func (d *decoder) str(p string, v any, expand bool) (string, bool) {
 	s, ok := v.(string)
 	if !ok {
 		d.errorf(p, "want a string, got %s", describe(v))
+		return "", false
+	}
+	if why := badRef(s); why != "" {
+		d.errorf(p, "%s", why)
 		return "", false
 	}
 	if !expand {
@@ -605,6 +626,35 @@ func (d *decoder) integer(p string, v any) (int64, bool) {
 		d.errorf(p, "want an integer, got %s", describe(v))
 	}
 	return n, ok
+}
+
+// memoryLimit reads memory_limit: a size ("512MiB", "2GiB", a number of
+// bytes) or "off". It returns -1 for "off", else the bytes (positive).
+func (d *decoder) memoryLimit(p string, v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		if x > 0 {
+			return x
+		}
+		d.errorf(p, "must be positive, got %d (or \"off\" for no limit)", x)
+		return 0
+	case string:
+		if strings.EqualFold(strings.TrimSpace(x), "off") {
+			return -1
+		}
+		n, err := bytesize.Parse(x)
+		switch {
+		case err != nil:
+			d.errorf(p, "bad size %q: want a size such as \"512MiB\" or \"2GiB\", or \"off\"", x)
+		case n <= 0:
+			d.errorf(p, "must be positive, got %q (or \"off\" for no limit)", x)
+		default:
+			return n
+		}
+		return 0
+	}
+	d.errorf(p, "want a size such as \"512MiB\", got %s", describe(v))
+	return 0
 }
 
 // rate reads a calls-per-second number: an integer or a float, not negative.

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/topscript/topscript/internal/bytesize"
 	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/toptime"
@@ -14,6 +15,24 @@ import (
 
 // String is Redacted: printing a File never shows a secret.
 func (f *File) String() string { return f.Redacted() }
+
+// Secrets returns the secret values of the effective settings, the ones
+// no output may show: the app secret, the session and the Redis password
+// (those that are set).
+func (f *File) Secrets() []string {
+	var out []string
+	for _, v := range []string{f.Client.AppSecret, f.Client.Session, redact.Password(f.State.RedisURL)} {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// SecretEnv names the environment variables that hold credentials
+// whatever their value: the overrides TOPSCRIPT_APP_SECRET and
+// TOPSCRIPT_SESSION.
+var SecretEnv = []string{EnvAppSecret, EnvSession}
 
 // Redacted describes the effective settings one a line, as `topscript
 // config check` prints them. The app secret and the session are shown as
@@ -36,6 +55,12 @@ func (f *File) Redacted() string {
 		row("profile", "%s", f.Profile)
 	default:
 		row("profile", "(none)")
+	}
+	switch {
+	case f.MemoryLimit > 0:
+		row("memory_limit", "%s", bytesize.Format(f.MemoryLimit))
+	case f.MemoryLimit < 0:
+		row("memory_limit", "off")
 	}
 	c := f.Client
 	row("app_key", "%s", orUnset(c.AppKey, f.source(EnvAppKey)))

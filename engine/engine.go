@@ -33,10 +33,23 @@
 // are internal/lua51lib's. The differences that remain are listed by name
 // in internal/luadiff, whose tests compare the engine with lua5.1.
 //
-// The engine guards the host process (no exec, no os.exit of the
-// host, cancellation, a memory watchdog and bounded string building: see
-// Options.MemoryLimit and MaxStringBytes); it is not a sandbox against a
-// hostile script reading or writing files the host user can.
+// The engine gives lua51lib its limits: the pattern functions stop
+// mid-match when the run is cancelled and gsub's result is checked as it
+// grows; the string builders check their result's size first (strlib.go,
+// limits.go). os.exit(n) ends the script with ExitCode(n).
+//
+// # What the engine guards, and what it does not
+//
+// Scripts are trusted code: the engine is not a sandbox against a hostile
+// script reading or writing files the host user can. It guards the host
+// process: no exec (unless AllowExec), no os.exit of the host, a run that
+// stops at its next instruction when its context ends (inside pattern
+// matching and blocking reads too), a memory limit checked before each big
+// string is built and watched while the script runs (Options.MemoryLimit,
+// MaxStringBytes; limits.go), script paths that must be regular files. And
+// it keeps the host's secrets (Options.Secrets) out of every output: print,
+// io on the standard streams, log records, errors, csv.writer and job
+// reports; with Options.HideSecretEnv, out of os.getenv too.
 //
 // # Concurrency
 //
@@ -63,6 +76,7 @@ import (
 	luar "layeh.com/gopher-luar"
 
 	"github.com/topscript/topscript/internal/lua51lib"
+	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/stdlib"
@@ -116,6 +130,22 @@ type Options struct {
 	// process's: a host with a big heap of its own sets it higher). 0
 	// means DefaultMemoryLimit; a negative value means no limit.
 	MemoryLimit int64
+	// Secrets are values no output of the engine may show (the app
+	// secret, the session, a refresh token): they are replaced by
+	// "[REDACTED]", by value, in print and io writes to the standard
+	// streams (Stdout and Stderr below, also for the host's own output),
+	// in log records (message, fields, text or JSON), in error messages
+	// and tracebacks, in csv.writer cells and job reports. Files a script
+	// writes with io.open are its own data, written as they are. Values
+	// shorter than 3 bytes are ignored.
+	Secrets []string
+	// HideSecretEnv makes os.getenv answer nil for the variables named in
+	// SecretEnv and for any variable whose value holds one of Secrets.
+	HideSecretEnv bool
+	SecretEnv     []string
+	// LookupEnv reads the environment for os.getenv; nil means
+	// os.LookupEnv.
+	LookupEnv func(string) (string, bool)
 }
 
 // Engine runs Lua scripts. See the package documentation.
@@ -126,6 +156,8 @@ type Engine struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	logger         *slog.Logger
+	redactor       redact.Redactor
+	flushers       []*redact.Writer // the redacting streams, flushed when a run ends
 
 	// env is what the stdlib modules reach of the engine; it also keeps
 	// the files of unfinished csv.rows iterators, closed when a run ends.
@@ -142,6 +174,7 @@ type Engine struct {
 
 	memMu   sync.Mutex
 	memOver uint64 // heap size that made the watchdog stop the run
+	refused string // the message of the run's last allocation refused by reserve
 }
 
 // errInfo is what the error handler records where an error was raised.
@@ -168,10 +201,22 @@ func New(o Options) (e *Engine, err error) {
 	if e.stderr == nil {
 		e.stderr = os.Stderr
 	}
+	// The progress bar needs the terminal itself (it draws only on one),
+	// and shows counts and the job's name: it is not redacted.
+	progress := o.Progress
+	if progress == nil {
+		progress = e.stderr
+	}
+	e.redactor = redact.New(o.Secrets...)
+	if e.redactor.Active() {
+		out, errw := redact.NewWriter(e.stdout, e.redactor), redact.NewWriter(e.stderr, e.redactor)
+		e.stdout, e.stderr, e.flushers = out, errw, []*redact.Writer{out, errw}
+	}
 	e.logger = o.Logger
 	if e.logger == nil {
 		e.logger = slog.New(slog.NewTextHandler(e.stderr, nil))
 	}
+	e.logger = slog.New(redact.Handler(e.logger.Handler(), e.redactor))
 
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
 	e.L = L
@@ -179,16 +224,17 @@ func New(o Options) (e *Engine, err error) {
 		L.Close()
 		return nil, err
 	}
-	installStringLimits(L)
+	e.installStringLib()
+	e.hookCoroutines()
 
 	allow := e.allowFunc()
-	progress := o.Progress
-	if progress == nil {
-		progress = e.stderr
-	}
 	store := o.Store
 	if store == nil {
 		store = state.NewMemStore() // one for state and job checkpoints alike
+	}
+	var hide func(string) string
+	if e.redactor.Active() {
+		hide = e.redactor.Words
 	}
 	e.env = &stdlib.Env{
 		Context: e.context,
@@ -196,6 +242,7 @@ func New(o Options) (e *Engine, err error) {
 		Stdout:  e.stdout,
 		Now:     o.Now,
 		Store:   store,
+		Redact:  hide,
 	}
 	stdlib.Preload(L, e.env, allow)
 	luatop.Preload(L, luatop.Options{
@@ -208,6 +255,7 @@ func New(o Options) (e *Engine, err error) {
 		OnJob:    o.OnJob,
 		Now:      o.Now,
 		TMC:      o.TMC,
+		Redact:   hide,
 	}, allow)
 	e.installDisabledLoader(allow)
 
@@ -255,6 +303,33 @@ func (e *Engine) Set(name string, v any) {
 	e.L.SetGlobal(name, luar.New(e.L, v))
 }
 
+// Stdout and Stderr return the script's streams, with Options.Secrets
+// hidden: a host printing beside the script (the REPL its values and
+// errors) writes through them.
+func (e *Engine) Stdout() io.Writer { return e.stdout }
+
+// Stderr: see Stdout.
+func (e *Engine) Stderr() io.Writer { return e.stderr }
+
+// flush writes out what the redacting streams hold back.
+func (e *Engine) flush() {
+	for _, w := range e.flushers {
+		w.Flush()
+	}
+}
+
+// hide removes Options.Secrets from the text of an error the engine
+// returns.
+func (e *Engine) hide(err error) error {
+	var se *ScriptError
+	if e.redactor.Active() && errors.As(err, &se) {
+		se.Msg = e.redactor.Text(se.Msg)
+		se.Traceback = e.redactor.Text(se.Traceback)
+		se.File = e.redactor.Words(se.File)
+	}
+	return err
+}
+
 // State returns the engine's Lua state, for hosts that need gopher-lua
 // directly. Do not use it while a script runs.
 func (e *Engine) State() *lua.LState { return e.L }
@@ -269,6 +344,7 @@ func (e *Engine) Close() {
 	if e.io != nil {
 		e.io.closeAll()
 	}
+	e.flush()
 	e.L.Close()
 }
 
@@ -277,6 +353,9 @@ func (e *Engine) Close() {
 // the script's directory. The compiled chunk is cached by path, size and
 // modification time.
 func (e *Engine) RunFile(ctx context.Context, path string, args []string) error {
+	if err := CheckScriptFile(path); err != nil {
+		return err
+	}
 	proto, err := compileFile(path)
 	if err != nil {
 		return err
@@ -289,6 +368,38 @@ func (e *Engine) RunFile(ctx context.Context, path string, args []string) error 
 	}
 	_, err = e.run(ctx, proto, lv, 0)
 	return err
+}
+
+// CheckScriptFile refuses, as RunFile does, a script path that is missing,
+// not a regular file (a device such as /dev/zero, a FIFO, a directory) or
+// too big to be a script: reading one would never end, or fill the
+// memory. The error is a *ScriptError naming the path.
+func CheckScriptFile(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return &ScriptError{File: path, Msg: "cannot open script: " + pathErr(err), Err: err}
+	case !st.Mode().IsRegular():
+		return &ScriptError{File: path, Msg: "cannot run script: " + notRegular(st.Mode())}
+	case st.Size() > MaxStringBytes:
+		return &ScriptError{File: path, Msg: fmt.Sprintf("cannot run script: it is %s, over the limit of %s", byteSize(uint64(st.Size())), byteSize(MaxStringBytes))}
+	}
+	return nil
+}
+
+// notRegular says what a file that is not a regular file is.
+func notRegular(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory, not a file"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe, not a regular file"
+	case m&os.ModeDevice != 0:
+		return "a device, not a regular file"
+	case m&os.ModeSocket != 0:
+		return "a socket, not a regular file"
+	}
+	return "not a regular file"
 }
 
 // RunString runs src as a chunk called name (used in error positions and
@@ -368,13 +479,15 @@ func (e *Engine) run(ctx context.Context, proto *lua.FunctionProto, args []lua.L
 		return nil, &ScriptError{Msg: "interrupted: " + err.Error(), Err: err}
 	}
 	L := e.L
-	runCtx, cancel := context.WithCancel(ctx)
+	inner, cancel := context.WithCancel(ctx)
+	runCtx := boundContext{Context: inner, b: runBinder{e}}
 	e.ctx, e.cancel, e.exit, e.running = runCtx, cancel, nil, true
 	e.lastErr = errInfo{}
 	e.memMu.Lock()
 	e.memOver = 0
 	e.memMu.Unlock()
-	L.SetContext(runCtx)
+	e.refused = ""
+	e.hook(L, runCtx)
 	base := L.GetTop()
 	endWatch := e.watchMemory(cancel)
 	defer func() {
@@ -398,6 +511,8 @@ func (e *Engine) run(ctx context.Context, proto *lua.FunctionProto, args []lua.L
 		e.env.CloseReaders() // files of csv.rows iterators the run left unfinished
 		cancel()
 		e.ctx, e.cancel, e.running = context.Background(), nil, false
+		e.flush()
+		err = e.hide(err)
 	}()
 
 	L.Push(e.errorHandler())
@@ -493,12 +608,17 @@ func (e *Engine) scriptError(ctx context.Context, perr error) error {
 				se.Msg = string(v)
 				e.positionFromHandler(se)
 			}
+			if e.refused != "" && se.Msg == e.refused {
+				se.Err = ErrMemoryLimit
+			}
 		default:
 			if te, ok := luatop.TopErrorFrom(v); ok {
 				se.Top = te
 				se.Msg = te.Error()
 			} else {
-				se.Msg = e.tostring(v)
+				// A table raised as an error shows its fields ({code = 1,
+				// msg = "boom"}), not "table: 0xc000123".
+				se.Msg = stdlib.FormatLine(e.L, v, maxErrorText)
 			}
 			e.positionFromHandler(se)
 		}
@@ -533,15 +653,5 @@ func (e *Engine) positionFromHandler(se *ScriptError) {
 	fmt.Sscan(e.lastErr.line, &se.Line)
 }
 
-// tostring converts an error object to text, honouring __tostring.
-func (e *Engine) tostring(v lua.LValue) (s string) {
-	defer func() {
-		if recover() != nil {
-			s = v.String()
-		}
-	}()
-	if v == lua.LNil {
-		return "nil"
-	}
-	return e.L.ToStringMeta(v).String()
-}
+// maxErrorText bounds the text of an error value that is not a string.
+const maxErrorText = 300

@@ -147,6 +147,17 @@ func TestExit(t *testing.T) {
 		{`os.exit(0)`, 0},
 		{`os.exit(true)`, 0},
 		{`os.exit()`, 0},
+		// Any number maps to a valid exit code; non-zero stays non-zero.
+		{`os.exit(255)`, 255},
+		{`os.exit(256)`, 1},
+		{`os.exit(300)`, 1},
+		{`os.exit(1e10)`, 1},
+		{`os.exit(0/0)`, 1},
+		{`os.exit(1/0)`, 1},
+		{`os.exit(-1)`, 1},
+		{`os.exit(0.5)`, 1},
+		{`os.exit(-0)`, 0},
+		{`os.exit("3")`, 3},
 	} {
 		e, out := newEngine(t, Options{})
 		err := run(t, e, "print('before')\n"+tc.src+"\nprint('after')")
@@ -200,7 +211,7 @@ func TestErrorPositions(t *testing.T) {
 	}{
 		{"local x = 1\nerror('boom')", "test.lua:2: boom", 2},
 		{"local t = nil\n\nlocal y = t.field", "test.lua:3: attempt to index a non-table object(nil) with key 'field'", 3},
-		{"\n\nerror({code = 1})", "test.lua:3: table: ", 3},
+		{"\n\nerror({code = 1})", "test.lua:3: {code = 1}", 3}, // its fields, not "table: 0x..." (issue #21)
 		{"\nerror('no position', 0)", "test.lua:2: no position", 2},
 		{"x = = 1", "test.lua:1: syntax error near '='", 1},
 		{"local function f()\n  string.rep()\nend\nf()", "test.lua:2: bad argument #1 to rep", 2},

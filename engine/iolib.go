@@ -67,7 +67,7 @@ func openIO(e *Engine) *ioLib {
 	}))
 	lib.mt = mt
 
-	lib.stdin = &luaFile{name: "stdin", r: bufio.NewReader(e.stdin), std: true}
+	lib.stdin = &luaFile{name: "stdin", r: bufio.NewReader(e.interruptible(e.stdin)), std: true}
 	stdin := lib.wrap(lib.stdin)
 	stdout := lib.wrap(&luaFile{name: "stdout", w: e.stdout, std: true})
 	stderr := lib.wrap(&luaFile{name: "stderr", w: e.stderr, std: true})
@@ -205,7 +205,7 @@ func (lib *ioLib) read(L *lua.LState, f *luaFile, first int) int {
 	}
 	top := L.GetTop()
 	if top < first {
-		L.Push(readLine(f.r, false))
+		L.Push(lib.readLine(L, f, false))
 		return 1
 	}
 	n := 0
@@ -213,16 +213,15 @@ func (lib *ioLib) read(L *lua.LState, f *luaFile, first int) int {
 		var v lua.LValue
 		switch a := L.Get(i).(type) {
 		case lua.LNumber:
-			v = readN(f.r, int(a))
+			v = lib.readN(L, f, int64(min(float64(a), 1<<62)), "io read("+a.String()+")")
 		case lua.LString:
 			switch strings.TrimPrefix(string(a), "*") {
 			case "l":
-				v = readLine(f.r, false)
+				v = lib.readLine(L, f, false)
 			case "L":
-				v = readLine(f.r, true)
+				v = lib.readLine(L, f, true)
 			case "a":
-				b, _ := io.ReadAll(f.r)
-				v = lua.LString(b)
+				v = lib.readAll(L, f)
 			case "n":
 				v = readNumber(f.r)
 			default:
@@ -240,36 +239,12 @@ func (lib *ioLib) read(L *lua.LState, f *luaFile, first int) int {
 	return n
 }
 
-func readLine(r *bufio.Reader, keepNL bool) lua.LValue {
-	s, err := r.ReadString('\n')
-	if err != nil && s == "" {
-		return lua.LNil
-	}
-	if !keepNL {
-		s = strings.TrimSuffix(s, "\n")
-		s = strings.TrimSuffix(s, "\r")
-	}
-	return lua.LString(s)
-}
-
-func readN(r *bufio.Reader, n int) lua.LValue {
-	if n <= 0 {
-		if _, err := r.Peek(1); err != nil {
-			return lua.LNil
-		}
-		return lua.LString("")
-	}
-	buf := make([]byte, n)
-	m, _ := io.ReadFull(r, buf)
-	if m == 0 {
-		return lua.LNil
-	}
-	return lua.LString(buf[:m])
-}
+// maxNumberText bounds what read("*n") reads: no number is longer.
+const maxNumberText = 200
 
 func readNumber(r *bufio.Reader) lua.LValue {
 	var b strings.Builder
-	for {
+	for b.Len() < maxNumberText {
 		c, err := r.ReadByte()
 		if err != nil {
 			break
@@ -304,7 +279,7 @@ func (lib *ioLib) linesIter(f *luaFile, closeAtEOF bool) *lua.LFunction {
 		if f.closed {
 			L.RaiseError("file is already closed")
 		}
-		v := readLine(f.r, false)
+		v := lib.readLine(L, f, false)
 		if v == lua.LNil && closeAtEOF {
 			f.close()
 			delete(lib.open, f)
@@ -413,7 +388,7 @@ func (lib *ioLib) openFile(path, mode string) (*luaFile, error) {
 	}
 	f := &luaFile{name: path, f: fp, closer: fp}
 	if m == "r" || strings.Contains(m, "+") {
-		f.r = bufio.NewReader(fp)
+		f.r = bufio.NewReader(lib.e.interruptible(fp)) // a FIFO or a device may block
 	}
 	if m != "r" {
 		f.bw = bufio.NewWriter(fp)

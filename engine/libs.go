@@ -2,10 +2,13 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -35,7 +38,12 @@ func (e *Engine) openLibs() error {
 		}
 	}
 	// The library functions as Lua 5.1 has them (error, pcall, string...).
-	lua51lib.Open(L)
+	// The pattern functions stop when the run is interrupted, and gsub's
+	// result is checked against the memory limit as it grows.
+	lua51lib.OpenLimited(L, lua51lib.Limits{
+		Check:   func(*lua.LState) error { return e.context().Err() },
+		Reserve: e.reserve,
+	})
 	g := L.G.Global
 
 	// base: no file loading; load compiles strings only.
@@ -69,6 +77,7 @@ func (e *Engine) openLibs() error {
 			osmod.RawSetString(k, lua.LNil)
 		}
 		osmod.RawSetString("exit", L.NewFunction(e.osExit))
+		osmod.RawSetString("getenv", L.NewFunction(e.osGetenv))
 		if e.opts.AllowExec {
 			osmod.RawSetString("execute", L.NewFunction(e.osExecute))
 		} else {
@@ -139,7 +148,7 @@ func loadLuaFile(L *lua.LState) int {
 			continue
 		}
 		f := strings.ReplaceAll(pattern, "?", fname)
-		if st, err := os.Stat(f); err == nil && !st.IsDir() {
+		if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
 			proto, err := compileFile(f)
 			if err != nil {
 				L.RaiseError("error loading module '%s': %s", name, err.Error())
@@ -220,19 +229,26 @@ func (e *Engine) print(L *lua.LState) int {
 }
 
 // osExit ends the script (not the host): os.exit([code]) with code a
-// number or a boolean (true = 0, false = 1; default 0).
+// number (or a string holding one) or a boolean (true = 0, false = 1;
+// default 0). See ExitCode for the code a number becomes.
 func (e *Engine) osExit(L *lua.LState) int {
 	code := 0
 	switch v := L.Get(1).(type) {
 	case lua.LNumber:
-		code = int(v)
+		code = ExitCode(float64(v))
+	case lua.LString:
+		n, err := strconv.ParseFloat(strings.TrimSpace(string(v)), 64)
+		if err != nil {
+			L.ArgError(1, "number or boolean expected, got string")
+		}
+		code = ExitCode(n)
 	case lua.LBool:
 		if !v {
 			code = 1
 		}
 	case *lua.LNilType:
 	default:
-		L.ArgError(1, "number or boolean expected")
+		L.ArgError(1, "number or boolean expected, got "+v.Type().String())
 	}
 	e.exit = &ExitError{Code: code}
 	if e.cancel != nil {
@@ -242,6 +258,38 @@ func (e *Engine) osExit(L *lua.LState) int {
 	}
 	L.RaiseError("os.exit(%d)", code)
 	return 0
+}
+
+// osGetenv is os.getenv(name): the variable's value, nil when it is unset
+// or, with Options.HideSecretEnv, when it is named in Options.SecretEnv or
+// holds one of Options.Secrets.
+func (e *Engine) osGetenv(L *lua.LState) int {
+	name := L.CheckString(1)
+	lookup := e.opts.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	v, ok := lookup(name)
+	if ok && e.opts.HideSecretEnv && (slices.Contains(e.opts.SecretEnv, name) || e.redactor.Hides(v)) {
+		ok = false
+	}
+	if !ok {
+		L.Push(lua.LNil)
+		return 1
+	}
+	L.Push(lua.LString(v))
+	return 1
+}
+
+// ExitCode maps the number given to os.exit to a process exit code: an
+// integer from 0 to 255 is the code; any other number (negative, over 255,
+// fractional, NaN, infinite) is 1. A non-zero number never becomes 0, as
+// it did when the host truncated it to its low 8 bits (256 exited 0).
+func ExitCode(n float64) int {
+	if n >= 0 && n <= 255 && n == math.Trunc(n) {
+		return int(n)
+	}
+	return 1
 }
 
 // shellCommand returns the command running s through the system shell.

@@ -5,41 +5,64 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/topscript/topscript/internal/bytesize"
 )
 
 // gopher-lua has no memory limit of its own: a runaway script could grow
 // the process until the operating system kills it, with no message. The
-// engine guards the host in three ways:
+// engine guards the host in four ways:
 //
-//   - string.rep and table.concat refuse to build a string over
-//     MaxStringBytes (one call would otherwise allocate it in one go, where
-//     nothing can interrupt it), and table.concat no longer goes through
-//     the Lua stack, so joining a long list works;
+//   - every function that builds a string in one go checks its size first
+//     (reserve): the `..` operator (through the instruction hook, see
+//     vmhook.go), string.rep, string.format, string.upper/lower/reverse,
+//     string.gsub, table.concat and io reads; so does a table's array part
+//     before it grows (t[i] = v past its end, table.insert), which copies
+//     the whole array at once. A string over MaxStringBytes is refused
+//     outright; an allocation of a MiB or more is refused when the heap in
+//     use (after a garbage collection, when needed) plus the new one would
+//     pass Options.MemoryLimit. The refusal is a Lua error at the
+//     script's line ("out of memory: ..."), caught by pcall like any other,
+//     whose ScriptError matches ErrMemoryLimit when nothing caught it;
 //   - while a script runs, a watchdog samples the Go heap and stops the
 //     script at its next instruction when the heap stays over
-//     Options.MemoryLimit after a garbage collection: the run fails with
+//     Options.MemoryLimit after a garbage collection (growth made of many
+//     small pieces: tables, many strings): the run fails with
 //     ErrMemoryLimit and the script's position;
 //   - the call stack is bounded by gopher-lua (deep recursion fails with
 //     "stack overflow" at the script's line), and a Go panic inside the VM
-//     becomes a one-line "internal error".
+//     becomes a one-line "internal error";
+//   - table.concat no longer goes through the Lua stack, so joining a long
+//     list works.
+//
+// The heap is the process's: a host that keeps a big heap of its own sets
+// the limit higher. The limit bounds what a script holds; what the process
+// takes from the system also depends on when the garbage collector runs,
+// which a host owning the process bounds with debug.SetMemoryLimit (the
+// topscript command sets it to the same limit).
 
 // DefaultMemoryLimit is the Go heap size over which a running script is
 // stopped when Options.MemoryLimit is 0.
 const DefaultMemoryLimit = 2 << 30
 
-// MaxStringBytes bounds the strings string.rep and table.concat build.
+// MaxStringBytes bounds any one string a script builds, whatever the
+// memory limit.
 const MaxStringBytes = 256 << 20
+
+// bigAlloc is the size from which reserve checks the heap: below it the
+// watchdog is close enough.
+const bigAlloc = 1 << 20
 
 // ErrMemoryLimit is the cause of a run stopped by the memory watchdog;
 // errors.Is finds it in the ScriptError.
 var ErrMemoryLimit = errors.New("memory limit exceeded")
 
-// watchInterval is how often the watchdog samples the heap.
+// watchInterval is how often the watchdog samples the heap (four times
+// as often over half the limit).
 const watchInterval = 20 * time.Millisecond
 
 // memoryLimit is the effective limit in bytes; 0 means none.
@@ -79,7 +102,7 @@ func (e *Engine) watchMemory(stop context.CancelFunc) (end func()) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(watchInterval)
+		t := time.NewTimer(watchInterval)
 		defer t.Stop()
 		for {
 			select {
@@ -87,16 +110,23 @@ func (e *Engine) watchMemory(stop context.CancelFunc) (end func()) {
 				return
 			case <-t.C:
 			}
-			if heapSample() <= limit {
-				continue
+			used := heapSample()
+			if used > limit {
+				runtime.GC()
+				if used = heapSample(); used > limit {
+					e.memMu.Lock()
+					e.memOver = used
+					e.memMu.Unlock()
+					stop()
+					return
+				}
 			}
-			runtime.GC()
-			if used := heapSample(); used > limit {
-				e.memMu.Lock()
-				e.memOver = used
-				e.memMu.Unlock()
-				stop()
-				return
+			// Closer to the limit, closer looks: a table growing by big
+			// steps passes it in less than watchInterval.
+			if used > limit/2 {
+				t.Reset(watchInterval / 4)
+			} else {
+				t.Reset(watchInterval)
 			}
 		}
 	}()
@@ -129,87 +159,37 @@ func (e *Engine) memoryError(used uint64) *ScriptError {
 	return se
 }
 
+// reserve is called before a string of n bytes is built for what (the
+// function or operator building it): it raises the Lua error refusing it
+// when it is over MaxStringBytes, or when the heap has no room for it under
+// the memory limit.
+func (e *Engine) reserve(L *lua.LState, n int64, what string) {
+	if n > MaxStringBytes {
+		L.RaiseError("%s: the result would be %s, over the limit of %s for one string", what, byteSize(uint64(n)), byteSize(MaxStringBytes))
+	}
+	e.reserveMemory(L, n, what)
+}
+
+// reserveMemory is reserve without the bound on one string: for what is
+// not a string (a table's array part).
+func (e *Engine) reserveMemory(L *lua.LState, n int64, what string) {
+	limit := e.memoryLimit()
+	if n < bigAlloc || limit == 0 {
+		return
+	}
+	used := heapSample()
+	if used+uint64(n) <= limit {
+		return
+	}
+	runtime.GC() // what is garbage does not count
+	if used = heapSample(); used+uint64(n) <= limit {
+		return
+	}
+	msg := fmt.Sprintf("out of memory: %s would need %s more with %s in use, over the limit of %s",
+		what, byteSize(uint64(n)), byteSize(used), byteSize(limit))
+	e.refused = msg
+	L.RaiseError("%s", msg)
+}
+
 // byteSize renders n bytes for messages: "2 GiB", "300 MiB", "12 KiB".
-func byteSize(n uint64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
-// installStringLimits replaces string.rep and table.concat with versions
-// that refuse results over MaxStringBytes.
-func installStringLimits(L *lua.LState) {
-	if str, ok := L.GetGlobal("string").(*lua.LTable); ok {
-		str.RawSetString("rep", L.NewFunction(strRep))
-	}
-	if tab, ok := L.GetGlobal("table").(*lua.LTable); ok {
-		tab.RawSetString("concat", L.NewFunction(tableConcat))
-	}
-}
-
-// strRep is string.rep(s, n) with the result bounded by MaxStringBytes.
-func strRep(L *lua.LState) int {
-	s := L.CheckString(1)
-	n := L.CheckInt(2)
-	if n <= 0 || s == "" {
-		L.Push(lua.LString(""))
-		return 1
-	}
-	if size := float64(len(s)) * float64(n); size > MaxStringBytes {
-		L.RaiseError("string.rep: the result would be %s, over the limit of %s", byteSize(uint64(size)), byteSize(MaxStringBytes))
-	}
-	L.Push(lua.LString(strings.Repeat(s, n)))
-	return 1
-}
-
-// tableConcat is table.concat(t [, sep [, i [, j]]]) built in Go rather
-// than on the Lua stack (gopher-lua's pushes every element, so a few
-// thousand of them overflow it), with the result bounded by MaxStringBytes.
-func tableConcat(L *lua.LState) int {
-	t := L.CheckTable(1)
-	sep := L.OptString(2, "")
-	i := L.OptInt(3, 1)
-	j := 0
-	if L.Get(4) == lua.LNil {
-		j = t.Len()
-	} else {
-		j = L.CheckInt(4)
-	}
-	if i > j {
-		L.Push(lua.LString(""))
-		return 1
-	}
-	parts := make([]string, 0, min(j-i+1, 1<<16))
-	size := 0
-	for k := i; ; k++ {
-		v := t.RawGetInt(k)
-		switch x := v.(type) {
-		case lua.LString:
-			parts = append(parts, string(x))
-		case lua.LNumber:
-			parts = append(parts, x.String())
-		default:
-			L.RaiseError("invalid value (%s) at index %d in table for concat", v.Type().String(), k)
-		}
-		size += len(parts[len(parts)-1])
-		if k < j {
-			size += len(sep)
-		}
-		if size > MaxStringBytes {
-			L.RaiseError("table.concat: the result would be over the limit of %s", byteSize(MaxStringBytes))
-		}
-		if k == j {
-			break
-		}
-	}
-	L.Push(lua.LString(strings.Join(parts, sep)))
-	return 1
-}
+func byteSize(n uint64) string { return bytesize.Format(int64(min(n, 1<<62))) }

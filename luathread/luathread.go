@@ -97,7 +97,7 @@ func (g *Group) Do(ctx context.Context, fn func(T *lua.LState) error) error {
 		return ErrClosed
 	}
 	T := g.thread()
-	T.SetContext(ctx)
+	SetContext(T, ctx)
 	g.ctxs[T] = ctx
 	prev := T.G.CurrentThread
 	T.G.CurrentThread = T // coroutine.running() and resume checks see this thread
@@ -186,6 +186,29 @@ func Adopt(child, parent *lua.LState) (end func()) {
 	}
 	g.ctxs[child] = ctx
 	return func() { delete(g.ctxs, child) }
+}
+
+// Binder is a context that must know the Lua thread it runs on: the
+// engine's run context, whose Done looks at the instruction the thread is
+// about to run. A context derived from one (context.WithCancel, ...)
+// finds it with Value(BinderKey).
+type Binder interface {
+	// Bind returns ctx (the Binder itself or a context derived from it)
+	// for th.
+	Bind(th *lua.LState, ctx context.Context) context.Context
+}
+
+// BinderKey is the Value key under which a context holds its Binder.
+type BinderKey struct{}
+
+// SetContext sets ctx on th, bound to th when ctx holds a Binder: every
+// place that gives a thread a context (a coroutine, a protected call's
+// thread, a Group's thread) goes through it.
+func SetContext(th *lua.LState, ctx context.Context) {
+	if b, ok := ctx.Value(BinderKey{}).(Binder); ok {
+		ctx = b.Bind(th, ctx)
+	}
+	th.SetContext(ctx)
 }
 
 // of returns the Group sharing L's state, or nil.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -303,7 +304,7 @@ func (h *host) jobRun(L *lua.LState) int {
 		L.RaiseError("job.run %s: reading checkpoints: %v", spec.name, err)
 	}
 	if spec.report != "" {
-		rep, err := newJobReport(spec.report, j.columns)
+		rep, err := newJobReport(spec.report, j.columns, h.redact)
 		if err != nil {
 			L.RaiseError("job.run %s: report: %v", spec.name, err)
 		}
@@ -363,13 +364,25 @@ type luaError struct {
 func (e *luaError) Error() string { return e.msg }
 
 // pcall calls fn with args on the script's thread and returns its results.
+// what says what failed ("key function failed on row 3"); its first word
+// or two name the callback for the yield guard.
 func (j *job) pcall(fn lua.LValue, nret int, what string, args ...lua.LValue) ([]lua.LValue, error) {
 	L := j.L
+	callback, _, _ := strings.Cut(what, " failed")
+	prev, had := j.h.noYield[L]
+	j.h.noYield[L] = callback
+	defer func() {
+		if had {
+			j.h.noYield[L] = prev
+		} else {
+			delete(j.h.noYield, L)
+		}
+	}()
 	base := L.GetTop()
 	if err := L.CallByParam(lua.P{Fn: fn, NRet: nret, Protect: true}, args...); err != nil {
 		var ae *lua.ApiError
 		if errors.As(err, &ae) {
-			return nil, &luaError{value: ae.Object, msg: what + ": " + L.ToStringMeta(ae.Object).String()}
+			return nil, &luaError{value: ae.Object, msg: what + ": " + stdlib.FormatLine(L, ae.Object, 300)}
 		}
 		return nil, fmt.Errorf("%s: %v", what, err)
 	}

@@ -23,8 +23,8 @@ var reportColumns = []string{"key", "status", "code", "sub_code", "message", "re
 
 // newJobReport creates the report at path with the input columns after
 // the report's own (an input column named like one of them gets the
-// prefix "input_").
-func newJobReport(path string, input []string) (*jobReport, error) {
+// prefix "input_"); redact, when not nil, rewrites each cell.
+func newJobReport(path string, input []string, redact func(string) string) (*jobReport, error) {
 	header := append([]string{}, reportColumns...)
 	for _, c := range input {
 		if slices.Contains(reportColumns, c) {
@@ -32,7 +32,7 @@ func newJobReport(path string, input []string) (*jobReport, error) {
 		}
 		header = append(header, c)
 	}
-	w, err := stdlib.CreateCSV(path, header, stdlib.CSVOptions{})
+	w, err := stdlib.CreateCSV(path, header, stdlib.CSVOptions{Redact: redact})
 	if err != nil {
 		return nil, err
 	}

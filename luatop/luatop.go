@@ -109,6 +109,9 @@ type Options struct {
 	// empty, are the Client's; the group, concurrency, logger and handler
 	// are tmc.listen's.
 	TMC tmc.Config
+	// Redact, when set, rewrites every cell of a job's report: the host's
+	// hiding of known secrets.
+	Redact func(string) string
 }
 
 // Module names.
@@ -137,6 +140,34 @@ type host struct {
 	// listening is the tmc.listen in progress (read and written holding
 	// the Lua state).
 	listening *listener
+	redact    func(string) string
+	// noYield names, per Lua thread, the job.run callback it is running
+	// from Go: such a call cannot yield (see guardYield).
+	noYield map[*lua.LState]string
+}
+
+// guardYield wraps coroutine.yield: a yield from a callback job.run calls
+// from Go (rows, key, call, on_result) is an error naming the callback.
+// gopher-lua let such a yield return from the Go call as if the callback
+// had returned nothing ("key function returned no value"), and the
+// coroutine was never resumed where it yielded. A coroutine the callback
+// itself creates and resumes yields as usual.
+func (h *host) guardYield(L *lua.LState) {
+	co, ok := L.GetGlobal("coroutine").(*lua.LTable)
+	if !ok {
+		return
+	}
+	yield, ok := co.RawGetString("yield").(*lua.LFunction)
+	if !ok || !yield.IsG {
+		return
+	}
+	orig := yield.GFunction
+	co.RawSetString("yield", L.NewFunction(func(L *lua.LState) int {
+		if what := h.noYield[L]; what != "" {
+			L.RaiseError("coroutine.yield in job.run's %s: job.run calls it to the end, it cannot yield", what)
+		}
+		return orig(L)
+	}))
 }
 
 // Preload registers the top, job and tmc modules in L: require("top"),
@@ -144,7 +175,7 @@ type host struct {
 // `top` (the same table). allow filters modules by name; a nil allow
 // admits them all.
 func Preload(L *lua.LState, o Options, allow func(name string) bool) {
-	h := &host{context: o.Context, store: o.Store, progress: o.Progress, onJob: o.OnJob, now: o.Now, tmc: o.TMC}
+	h := &host{context: o.Context, store: o.Store, progress: o.Progress, onJob: o.OnJob, now: o.Now, tmc: o.TMC, redact: o.Redact}
 	h.c = &caller{client: o.Client, dryRun: o.DryRun, log: o.Logger}
 	if h.c.log == nil {
 		h.c.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -155,6 +186,8 @@ func Preload(L *lua.LState, o Options, allow func(name string) bool) {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	h.noYield = map[*lua.LState]string{}
+	h.guardYield(L)
 	if allow == nil || allow(ModuleTop) {
 		mod := h.openTop(L)
 		L.SetGlobal(ModuleTop, mod)

@@ -3,9 +3,11 @@ package luatop
 import (
 	"context"
 	"fmt"
+	"math"
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/topscript/topscript/internal/numtext"
 	"github.com/topscript/topscript/luathread"
 	"github.com/topscript/topscript/stdlib"
 	"github.com/topscript/topscript/top"
@@ -159,6 +161,7 @@ func (h *host) each(L *lua.LState) int {
 	p, method := h.pager(L, "each")
 	var items []any
 	i := 0
+	first := true
 	L.Push(L.NewFunction(func(L *lua.LState) int {
 		for i >= len(items) {
 			resp, ok := h.next(L, p, method)
@@ -166,6 +169,14 @@ func (h *host) each(L *lua.LState) int {
 				items = nil
 				L.Push(lua.LNil)
 				return 1
+			}
+			if first {
+				// A method that does not page has nothing to walk: say so
+				// rather than iterate 0 times.
+				first = false
+				if err := p.CheckList(resp); err != nil {
+					L.Error(TopErrorValue(L, topError(method, err)), 1)
+				}
 			}
 			items, i = p.Items(resp), 0
 		}
@@ -253,6 +264,9 @@ func (h *host) throttle(L *lua.LState) int {
 	qps, ok := L.Get(2).(lua.LNumber)
 	if !ok {
 		argError(L, "throttle", 2, "qps must be a number, got "+stdlib.Describe(L.Get(2)))
+	}
+	if q := float64(qps); math.IsNaN(q) || math.IsInf(q, 0) || q < 0 {
+		argError(L, "throttle", 2, "qps must be a number of calls per second, 0 or more (0 removes the limit), got "+numtext.Format(float64(qps)))
 	}
 	h.c.client.SetRate(string(pat), float64(qps)) // nil-safe: no client, no rate
 	return 0

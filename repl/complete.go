@@ -7,6 +7,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/topscript/topscript/stdlib"
 	"github.com/topscript/topscript/top/catalog"
 )
 
@@ -300,7 +301,7 @@ func (c *Completer) globalsWith(prefix string) []string {
 			out = append(out, s)
 		}
 	}
-	for _, k := range luaKeywords {
+	for _, k := range stdlib.LuaKeywords {
 		if prefix != "" {
 			add(k)
 		}
@@ -369,7 +370,7 @@ func (c *Completer) fields(v lua.LValue, onlyFuncs bool) []string {
 		case *lua.LTable:
 			x.ForEach(func(k, val lua.LValue) {
 				s, ok := k.(lua.LString)
-				if !ok || !isIdent(string(s)) || seen[string(s)] {
+				if !ok || !stdlib.IsLuaName(string(s)) || seen[string(s)] {
 					return
 				}
 				if onlyFuncs && val.Type() != lua.LTFunction {

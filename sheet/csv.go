@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -96,6 +97,11 @@ func NewCSVReader(src io.Reader, name string, o Options) (*CSVReader, error) {
 		return nil, &Error{Path: name, Err: err}
 	}
 	br := bufio.NewReader(text)
+	if head, _ := br.Peek(64 << 10); bytes.IndexByte(head, '\r') >= 0 && bytes.IndexByte(head, '\n') < 0 {
+		// Lines end with a CR alone (Excel's "CSV (Macintosh)", old Mac
+		// files): encoding/csv would read the whole file as one line.
+		br = bufio.NewReader(crLines{br})
+	}
 	format := CSV
 	first, _ := br.Peek(4 << 10)
 	first = firstLine(first)
@@ -150,6 +156,20 @@ func NewCSVReader(src io.Reader, name string, o Options) (*CSVReader, error) {
 		r.header.Labels = labels
 	}
 	return r, nil
+}
+
+// crLines reads a text whose lines end with CR alone as lines ending with
+// LF.
+type crLines struct{ r io.Reader }
+
+func (c crLines) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for i, b := range p[:n] {
+		if b == '\r' {
+			p[i] = '\n'
+		}
+	}
+	return n, err
 }
 
 // versionLine is the first line of a 淘宝助理 export, as "version 1.00".
@@ -248,7 +268,9 @@ func (r *CSVReader) headerRow(missing string) ([]string, int, error) {
 	}
 	names := make([]string, len(rec))
 	for i, h := range rec {
-		names[i] = strings.TrimSpace(h)
+		// A byte-order mark left in a name (a file saved with two, or
+		// joined from two files) is as invisible as a space.
+		names[i] = strings.TrimFunc(h, func(r rune) bool { return unicode.IsSpace(r) || r == '\uFEFF' })
 	}
 	if _, err := CheckNames(names); err != nil {
 		return nil, 0, &Error{Path: r.path, Line: line, Err: err}
@@ -267,6 +289,9 @@ func CheckNames(names []string) (int, error) {
 	for i, h := range names {
 		if h == "" {
 			return i, fmt.Errorf("header column %d has no name", i+1)
+		}
+		if strings.ContainsRune(h, 0) {
+			return i, fmt.Errorf("header column %d holds a NUL byte: not a text file, or UTF-16 without a byte-order mark (save it as UTF-8)", i+1)
 		}
 		if j, dup := seen[h]; dup {
 			return i, fmt.Errorf("duplicate header %q (columns %d and %d)", h, j, i+1)

@@ -255,6 +255,7 @@ func TestCSVErrors(t *testing.T) {
 		{write("nolabels.csv", "version 1.00\nnum_id\ttitle\n"), []string{"淘宝助理 export without its Chinese header row (line 3)"}, 0},
 		{write("longlabels.csv", "version 1.00\nnum_id\ttitle\n数字ID\t宝贝名称\t多余\n"), []string{":3: the Chinese header row has 3 columns, the key row above it 2"}, 3},
 		{write("keyless.csv", "version 1.00\nnum_id\t\n数字ID\t宝贝名称\n"), []string{":2: header column 2 has no name"}, 2},
+		{write("nul.csv", "a,b\x00c\n1,2\n"), []string{":1: header column 2 holds a NUL byte"}, 1},
 	} {
 		err := open(tc.path)
 		if len(tc.want) == 0 {
@@ -289,6 +290,28 @@ func TestCSVErrors(t *testing.T) {
 	}
 	if _, err := sheet.NewCSVReader(strings.NewReader("1\n"), "h.csv", sheet.Options{Header: []string{"a", "a"}}); err == nil || !strings.Contains(err.Error(), "duplicate header") {
 		t.Errorf("duplicate given header: %v", err)
+	}
+}
+
+// Files that used to read wrong: lines ending with CR alone (Excel's "CSV
+// (Macintosh)") read as one line, so no rows; a second byte-order mark
+// left in the first column's name, so the script's r.a was nil.
+func TestOddLineEndingsAndMarks(t *testing.T) {
+	for name, data := range map[string]string{
+		"cr":        "a,b\r1,2\r3,4\r",
+		"cr-no-end": "a,b\r1,2\r3,4",
+		"two-boms":  "\uFEFF\uFEFFa,b\n1,2\n3,4\n",
+		"crlf":      "a,b\r\n1,2\r\n3,4\r\n",
+	} {
+		r, err := sheet.NewCSVReader(strings.NewReader(data), name, sheet.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		h := r.Header()
+		rows := readAll(t, r)
+		if len(rows) != 2 || cell(t, h, rows[0], "a") != "1" || cell(t, h, rows[1], "b") != "4" || rows[1].Line != 3 {
+			t.Errorf("%s: header %q, rows %v", name, h.Names, rows)
+		}
 	}
 }
 

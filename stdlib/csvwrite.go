@@ -20,6 +20,7 @@ import (
 // pushed to the file as it is written.
 type CSVWriter struct {
 	path   string
+	redact func(string) string
 	f      *os.File // nil when writing to a stream
 	buf    *bufio.Writer
 	w      *csv.Writer
@@ -32,12 +33,15 @@ type CSVOptions struct {
 	Delimiter rune      // 0 means ','
 	CRLF      bool      // end records with \r\n
 	Stream    io.Writer // write here instead of creating path (path then only names it)
+	// Redact, when set, rewrites every cell before it is written: the
+	// host's hiding of known secrets (a report must not show a session).
+	Redact func(string) string
 }
 
 // CreateCSV creates the file at path (or writes to o.Stream) and writes
 // the header record.
 func CreateCSV(path string, header []string, o CSVOptions) (*CSVWriter, error) {
-	w := &CSVWriter{path: path}
+	w := &CSVWriter{path: path, redact: o.Redact}
 	out := o.Stream
 	if out == nil {
 		f, err := os.Create(path)
@@ -67,6 +71,13 @@ func (w *CSVWriter) Path() string { return w.path }
 
 // Write writes one record and pushes it to the file.
 func (w *CSVWriter) Write(rec []string) error {
+	if w.redact != nil {
+		hidden := make([]string, len(rec))
+		for i, c := range rec {
+			hidden[i] = w.redact(c)
+		}
+		rec = hidden
+	}
 	if err := w.w.Write(rec); err != nil {
 		return err
 	}
@@ -124,7 +135,7 @@ func newCSVWriter(L *lua.LState, env *Env) int {
 		L.RaiseError("%s: argument #2 must be the header, an array of column names", fn)
 	}
 	header := checkHeader(L, ht, fn)
-	o := CSVOptions{NoBOM: path == "-"}
+	o := CSVOptions{NoBOM: path == "-", Redact: env.Redact}
 	extra := false
 	switch t := L.Get(3).(type) {
 	case *lua.LNilType:

@@ -496,22 +496,6 @@ func keyPath(k string) string {
 	return "[" + strconv.Quote(k) + "]"
 }
 
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case ch == '_', ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z':
-		case ch >= '0' && ch <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // Fast tables.
 //
 // gopher-lua's RawSetString keeps three structures per table (the string

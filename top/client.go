@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,6 +293,11 @@ func (c *Client) prepare(method string, params Params, o *CallOptions) (*call, e
 	}
 	if strings.ContainsAny(method, " \t\r\n&=") {
 		return nil, &Error{Method: oneLine(method), Kind: KindInvalid, Msg: "malformed method name"}
+	}
+	if i := strings.IndexFunc(method, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+		// Never sent: a control character would be signed and sent as is.
+		return nil, &Error{Method: strconv.Quote(method), Kind: KindInvalid,
+			Msg: fmt.Sprintf("malformed method name: a control character (%q) at byte %d", method[i], i+1)}
 	}
 	ep, err := encodeParams(params)
 	if err != nil {

@@ -3,6 +3,7 @@ package top
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -63,6 +64,9 @@ func slowDecodeJSON(body []byte) (map[string]any, error) {
 func decodeResponse(method string, body []byte) (*Response, error) {
 	root, err := decodeJSON(body)
 	if err != nil {
+		if e := xmlErrorResponse(method, body); e != nil {
+			return nil, e
+		}
 		return nil, err
 	}
 	if er, ok := root["error_response"]; ok {
@@ -76,6 +80,34 @@ func decodeResponse(method string, body []byte) (*Response, error) {
 		resp.RequestID = str(root["request_id"])
 	}
 	return resp, nil
+}
+
+// xmlErrorResponse decodes an XML error_response, nil when body is not
+// one. The gateway answers in XML, whatever format was asked, when it
+// cannot read the request's parameters at all (code 43 for a request too
+// big to parse): that is the gateway's error, not a malformed body to
+// retry.
+func xmlErrorResponse(method string, body []byte) *Error {
+	trimmed := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\uFEFF")))
+	if !bytes.HasPrefix(trimmed, []byte("<")) || !bytes.Contains(trimmed, []byte("<error_response")) {
+		return nil
+	}
+	var x struct {
+		XMLName   xml.Name `xml:"error_response"`
+		Code      string   `xml:"code"`
+		Msg       string   `xml:"msg"`
+		SubCode   string   `xml:"sub_code"`
+		SubMsg    string   `xml:"sub_msg"`
+		RequestID string   `xml:"request_id"`
+	}
+	if err := xml.Unmarshal(trimmed, &x); err != nil {
+		return nil
+	}
+	m := map[string]any{"msg": x.Msg, "sub_code": x.SubCode, "sub_msg": x.SubMsg, "request_id": x.RequestID}
+	if x.Code != "" {
+		m["code"] = json.Number(strings.TrimSpace(x.Code))
+	}
+	return parseErrorResponse(method, m)
 }
 
 // unwrapEnvelope returns the payload of a decoded answer: the single

@@ -3,7 +3,9 @@ package top
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/topscript/topscript/top/catalog"
 )
@@ -121,11 +123,51 @@ func paramInt(v any) (int64, bool) {
 // Items returns the list of a page's payload (the list field named in the
 // options or the catalog, else the single list of the payload).
 func (p *Pager) Items(r *Response) []any {
+	l, _ := p.List(r)
+	return l
+}
+
+// List is Items, and whether the payload has the list at all. A payload
+// of a list API without it and without paging information is an answer
+// of a method that does not page: CheckList says so.
+func (p *Pager) List(r *Response) ([]any, bool) {
+	if r == nil {
+		return nil, false
+	}
+	l, _, ok := FindList(r.Payload, p.items)
+	return l, ok
+}
+
+// CheckList returns the error of a walk over items (top.each) whose first
+// page r has no list: the method does not page (the catalog says so, or
+// the answer has neither the list nor total_results nor has_next), so
+// there is nothing to walk. A list API answering an empty result (the
+// gateway leaves out an empty list but sends total_results) is no error.
+func (p *Pager) CheckList(r *Response) error {
 	if r == nil {
 		return nil
 	}
-	l, _, _ := FindList(r.Payload, p.items)
-	return l
+	if _, ok := p.List(r); ok {
+		return nil
+	}
+	_, hasNext := r.Payload["has_next"]
+	_, hasTotal := r.Payload[p.total]
+	if !p.single && (hasNext || hasTotal) {
+		return nil
+	}
+	fields := make([]string, 0, len(r.Payload))
+	for k := range r.Payload {
+		if k != "request_id" {
+			fields = append(fields, k)
+		}
+	}
+	sort.Strings(fields)
+	what := "an answer without a list"
+	if p.items != "" {
+		what = "an answer without the list " + strconv.Quote(p.items)
+	}
+	return &Error{Method: p.method, Kind: KindInvalid,
+		Msg: fmt.Sprintf("does not page: %s (fields: %s); call it with top.call, or name its list with opts.items", what, strings.Join(fields, ", "))}
 }
 
 // Page returns the number of the page Next fetches next.

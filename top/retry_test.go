@@ -363,3 +363,61 @@ func TestBackoffBounds(t *testing.T) {
 		}
 	}
 }
+
+// The gateway answers a request it cannot read (a 50 MB parameter) with an
+// XML error_response, whatever format was asked: it is decoded as the
+// gateway's error it is, code 43 and all, and not retried as a malformed
+// body. A write's outcome is then known: not sent.
+func TestXMLErrorResponse(t *testing.T) {
+	g := newGW(t, func(_ int64, _ map[string]string, w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+		_, _ = w.Write([]byte("<?xml version=\"1.0\" encoding=\"utf-8\" ?>\n<error_response><code>43</code><msg>Parameter error</msg>" +
+			"<sub_code>isv.parameter-too-large</sub_code><sub_msg>request too large</sub_msg><request_id>xmlreq1</request_id></error_response>"))
+	})
+	c, clk := fakeClient(t, g.srv.URL, nil)
+	for method, params := range map[string]Params{"taobao.time.get": nil, "taobao.item.quantity.update": {"num_iid": 1, "quantity": 1}} {
+		g.requests.Store(0)
+		_, err := c.Call(context.Background(), method, params, nil)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != 43 || e.Msg != "Parameter error" || e.SubCode != "isv.parameter-too-large" || e.RequestID != "xmlreq1" || e.Kind != KindInvalid {
+			t.Fatalf("%s: %#v", method, err)
+		}
+		if want := method + ": 43 Parameter error; isv.parameter-too-large: request too large (request_id xmlreq1)"; e.Error() != want {
+			t.Errorf("%s: %q, want %q", method, e.Error(), want)
+		}
+		if n := g.requests.Load(); n != 1 {
+			t.Errorf("%s: %d requests, want 1 (not retried)", method, n)
+		}
+	}
+	if len(clk.Sleeps()) != 0 {
+		t.Errorf("slept %v", clk.Sleeps())
+	}
+	// An XML body that is no error_response is still malformed.
+	g2 := newGW(t, func(_ int64, _ map[string]string, w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`<?xml version="1.0"?><time_get_response><time>x</time></time_get_response>`))
+	})
+	c2, _ := fakeClient(t, g2.srv.URL, nil)
+	if _, err := c2.Call(context.Background(), "taobao.time.get", nil, &CallOptions{Retries: 1}); err == nil || !strings.Contains(err.Error(), "malformed") {
+		t.Errorf("err = %v, want malformed", err)
+	}
+}
+
+// A method name with a control character is refused before anything is
+// sent, the character named.
+func TestControlCharacterInMethod(t *testing.T) {
+	g := newGW(t, func(_ int64, _ map[string]string, w http.ResponseWriter, _ *http.Request) { okBody(w, `{"time":"x"}`) })
+	c, _ := fakeClient(t, g.srv.URL, nil)
+	for _, m := range []string{"taobao.time\x01.get", "taobao.time.get\x00", "taobao\x7f.time.get"} {
+		_, err := c.Call(context.Background(), m, nil, nil)
+		var e *Error
+		if !errors.As(err, &e) || e.Kind != KindInvalid || !strings.Contains(e.Error(), "malformed method name: a control character") {
+			t.Errorf("%q: %v", m, err)
+		}
+		if strings.ContainsAny(e.Error(), "\x00\x01\x7f") {
+			t.Errorf("%q: the error shows the raw character: %q", m, e.Error())
+		}
+	}
+	if n := g.requests.Load(); n != 0 {
+		t.Errorf("%d requests sent", n)
+	}
+}

@@ -158,7 +158,7 @@ func TestLuaTopLayering(t *testing.T) {
 func TestLuaFreePackages(t *testing.T) {
 	pkgs := packages(t, root(t))
 	for _, name := range []string{"top", "top/catalog", "sandbox", "tmc", "tmc/wire", "sheet", "xlsx", "notify", "state", "config", "schedule", "toptime",
-		"internal/redact", "internal/numtext", "internal/fastjson", "internal/suggest"} {
+		"internal/redact", "internal/numtext", "internal/bytesize", "internal/luapattern", "internal/fastjson", "internal/suggest"} {
 		p, ok := pkgs[name]
 		if !ok {
 			t.Errorf("no package %s", name)

@@ -34,14 +34,19 @@
 //     (ties come out in Lua 5.1's order; an inconsistent comparison is
 //     "invalid order function for sorting"; gopher-lua sorted its whole
 //     internal array, a trailing nil slot included).
-//   - string.find and string.match clamp the start to the subject (a start
-//     past the end crashed gopher-lua with a Go slice error), find a plain
-//     or special-free pattern as bytes (the empty one at the start), and
-//     return one nil when nothing matches; string.byte clamps its range;
-//     string.gsub with a limit below 1 replaces nothing; string.upper and
+//   - string.find, match, gmatch and gsub are lstrlib.c's, over
+//     internal/luapattern (a port of its matcher, which the host can stop
+//     mid-match: Limits): find and match clamp the start to the subject (a
+//     start past the end crashed gopher-lua with a Go slice error), find a
+//     plain or special-free pattern as bytes (the empty one at the start),
+//     and return one nil when nothing matches; gsub with a limit below 1
+//     replaces nothing; captures, %b, %f and back-references are Lua
+//     5.1's (gopher-lua's matcher differed on about a third of
+//     testdata/patterns.lua); string.byte clamps its range; string.upper and
 //     lower change ASCII letters only; string.format is Lua 5.1's (C
 //     conversions, %g with 6 digits, widths in bytes, %q as Lua 5.1
-//     quotes, %s of nil an error).
+//     quotes, %s of nil an error). The results of gsub and format are
+//     offered to the host's Limits.Reserve as they grow.
 //
 // Open installs them over a state whose base, table, string, math and
 // coroutine libraries are open.
@@ -55,8 +60,12 @@ import (
 )
 
 // Open replaces error, pcall, xpcall, table.remove and coroutine.running
-// in L's globals.
-func Open(L *lua.LState) {
+// in L's globals (and the functions the package doc lists), with no
+// limits.
+func Open(L *lua.LState) { OpenLimited(L, Limits{}) }
+
+// OpenLimited is Open with the host's limits on the string functions.
+func OpenLimited(L *lua.LState, lim Limits) {
 	p := &protector{parent: map[*lua.LState]*lua.LState{}, unadopt: map[*lua.LState]func(){}}
 	L.SetGlobal("error", L.NewFunction(p.error))
 	L.SetGlobal("pcall", L.NewFunction(p.pcall))
@@ -67,7 +76,7 @@ func Open(L *lua.LState) {
 		t.RawSetString("insert", L.NewFunction(tableInsert))
 		t.RawSetString("sort", L.NewFunction(tableSort))
 	}
-	openStrings(L)
+	openStrings(L, lim)
 	if m, ok := L.GetGlobal("math").(*lua.LTable); ok {
 		// HUGE_VAL; gopher-lua has the largest finite number.
 		m.RawSetString("huge", lua.LNumber(math.Inf(1)))

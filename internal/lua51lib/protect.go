@@ -42,7 +42,7 @@ func (p *protector) get(L *lua.LState) *lua.LState {
 	// The run's context (cancellation, the memory watchdog) applies
 	// inside the protected call as outside.
 	if ctx := L.Context(); ctx != nil {
-		th.SetContext(ctx)
+		luathread.SetContext(th, ctx)
 	} else {
 		th.RemoveContext()
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/pm"
 )
 
 // The string functions below follow Lua 5.1's lstrlib.c where gopher-lua's
@@ -16,25 +15,18 @@ import (
 // lower change ASCII letters only (the C locale), and format is Lua 5.1's
 // (C printf conversions on bytes, not runes).
 
-func openStrings(L *lua.LState) {
+func openStrings(L *lua.LState, lim Limits) {
 	s, ok := L.GetGlobal("string").(*lua.LTable)
 	if !ok {
 		return
 	}
-	orig := func(name string) lua.LGFunction {
-		if f, ok := s.RawGetString(name).(*lua.LFunction); ok && f.GFunction != nil {
-			return f.GFunction
-		}
-		return nil
-	}
 	set := func(name string, fn lua.LGFunction) { s.RawSetString(name, L.NewFunction(fn)) }
-	set("find", strFindAux(true))
-	set("match", strFindAux(false))
-	if gsub := orig("gsub"); gsub != nil {
-		set("gsub", strGsub(gsub))
-	}
+	set("find", lim.strFindAux(true))
+	set("match", lim.strFindAux(false))
+	set("gmatch", lim.strGmatch)
+	set("gsub", lim.strGsub)
 	set("byte", strByte)
-	set("format", strFormat)
+	set("format", lim.strFormat)
 	set("upper", strCase('a', 'z', 'A'-'a'))
 	set("lower", strCase('A', 'Z', 'a'-'A'))
 }
@@ -46,80 +38,6 @@ func posrelat(pos, n int) int {
 		pos += n + 1
 	}
 	return max(pos, 0)
-}
-
-// strFindAux is lstrlib's str_find_aux: string.find (find) and
-// string.match. The start is clamped to 1..#s+1 (gopher-lua failed past
-// the end with a Go slice error, or started over at 1); find of a plain
-// pattern (or one without special characters, the empty one included)
-// searches for the bytes; no match is one nil (gopher-lua's match
-// returned nothing). Patterns are matched by gopher-lua's pm package.
-func strFindAux(find bool) lua.LGFunction {
-	return func(L *lua.LState) int {
-		s := L.CheckString(1)
-		p := L.CheckString(2)
-		init := posrelat(L.OptInt(3, 1), len(s)) - 1
-		init = min(max(init, 0), len(s))
-		if find && (lua.LVAsBool(L.Get(4)) || !strings.ContainsAny(p, "^$*+?.([%-")) {
-			i := strings.Index(s[init:], p)
-			if i < 0 {
-				L.Push(lua.LNil)
-				return 1
-			}
-			L.Push(lua.LNumber(init + i + 1))
-			L.Push(lua.LNumber(init + i + len(p)))
-			return 2
-		}
-		mds, err := pm.Find(p, []byte(s), init, 1)
-		if err != nil {
-			L.RaiseError("%s", err.Error())
-		}
-		if len(mds) == 0 {
-			L.Push(lua.LNil)
-			return 1
-		}
-		md := mds[0]
-		n := 0
-		if find {
-			L.Push(lua.LNumber(md.Capture(0) + 1))
-			L.Push(lua.LNumber(md.Capture(1)))
-			n = 2
-		} else if md.CaptureLength() == 2 {
-			L.Push(lua.LString(s[md.Capture(0):md.Capture(1)]))
-			return 1
-		}
-		for i := 2; i < md.CaptureLength(); i += 2 {
-			if md.IsPosCapture(i) {
-				L.Push(lua.LNumber(md.Capture(i)))
-			} else {
-				L.Push(lua.LString(s[md.Capture(i):md.Capture(i+1)]))
-			}
-			n++
-		}
-		return n
-	}
-}
-
-// strGsub fixes string.gsub's limit: below 1 nothing is replaced
-// (gopher-lua replaces everything).
-func strGsub(orig lua.LGFunction) lua.LGFunction {
-	return func(L *lua.LState) int {
-		if L.GetTop() >= 4 && L.Get(4) != lua.LNil {
-			s := L.CheckString(1)
-			L.CheckString(2)
-			switch L.Get(3).Type() {
-			case lua.LTNumber, lua.LTString, lua.LTFunction, lua.LTTable:
-			default:
-				L.ArgError(3, "string/function/table expected")
-			}
-			if L.CheckInt(4) < 1 {
-				L.Push(lua.LString(s))
-				L.Push(lua.LNumber(0))
-				return 2
-			}
-		}
-		return orig(L)
-	}
 }
 
 // strByte is Lua 5.1's string.byte(s [, i [, j]]): i is clamped to 1 and
@@ -161,10 +79,12 @@ func strCase(lo, hi byte, delta int) lua.LGFunction {
 // number truncated to an integer, %o %u %x %X as an unsigned 64-bit
 // integer, %c one byte, %s the string's bytes (widths and precisions count
 // bytes, not runes), %q a string Lua can read back; %s and %q take
-// strings and numbers only.
-func strFormat(L *lua.LState) int {
+// strings and numbers only. A result that grows past 1 MiB is offered to
+// the host's Reserve.
+func (lim Limits) strFormat(L *lua.LState) int {
 	fmtStr := L.CheckString(1)
 	var b strings.Builder
+	g := lim.growth("string.format", &b)
 	arg := 1
 	for i := 0; i < len(fmtStr); i++ {
 		c := fmtStr[i]
@@ -225,9 +145,12 @@ func strFormat(L *lua.LState) int {
 		case 'e', 'E', 'f', 'g', 'G':
 			b.WriteString(spec.float(conv, float64(L.CheckNumber(arg))))
 		case 'q':
-			addQuoted(&b, checkStringOrNumber(L, arg))
+			s := checkStringOrNumber(L, arg)
+			g.add(L, 2*len(s)+2) // at most every byte escaped
+			addQuoted(&b, s)
 		case 's':
 			s := checkStringOrNumber(L, arg)
+			g.add(L, max(len(s), spec.width))
 			if !hasPrec && len(s) >= 100 {
 				b.WriteString(s)
 				break

@@ -6,7 +6,10 @@
 package redact
 
 import (
+	"encoding/json"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 )
@@ -37,26 +40,55 @@ type Redactor struct {
 func New(words ...string) Redactor { return Redactor{}.With(words...) }
 
 // With returns a copy of r that also hides words (a call's session, its
-// sign).
+// sign). A word that JSON writes escaped (with a quote, a backslash, <, >
+// or &) is hidden in its escaped form too, so that a JSON log line cannot
+// show it.
 func (r Redactor) With(words ...string) Redactor {
 	out := Redactor{words: append([]string(nil), r.words...)}
 	for _, w := range words {
-		if len(w) >= 3 {
-			out.words = append(out.words, w)
+		if len(w) < 3 || slices.Contains(out.words, w) {
+			continue
+		}
+		out.words = append(out.words, w)
+		if b, err := json.Marshal(w); err == nil {
+			if esc := string(b[1 : len(b)-1]); esc != w {
+				out.words = append(out.words, esc)
+			}
 		}
 	}
+	// Longer words first: a secret holding another is hidden whole.
+	sort.SliceStable(out.words, func(i, j int) bool { return len(out.words[i]) > len(out.words[j]) })
 	return out
 }
 
-// Text returns s with every known secret and every secret parameter's
-// value replaced by Mark.
-func (r Redactor) Text(s string) string {
+// Active reports whether r hides any known word.
+func (r Redactor) Active() bool { return len(r.words) > 0 }
+
+// Hides reports whether s holds one of r's known words.
+func (r Redactor) Hides(s string) bool {
+	for _, w := range r.words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// Words returns s with every known word replaced by Mark, and nothing else
+// changed: the redaction by value of a script's output streams.
+func (r Redactor) Words(s string) string {
 	for _, w := range r.words {
 		if strings.Contains(s, w) {
 			s = strings.ReplaceAll(s, w, Mark)
 		}
 	}
-	return Params(s)
+	return s
+}
+
+// Text returns s with every known secret and every secret parameter's
+// value replaced by Mark.
+func (r Redactor) Text(s string) string {
+	return Params(r.Words(s))
 }
 
 // Params returns s with the value of every secret parameter replaced by

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/topscript/topscript/internal/numtext"
+	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/top"
 )
 
@@ -109,11 +110,13 @@ func runCall(ctx context.Context, st *State, o *callOptions) error {
 	}
 	defer s.Close()
 
-	out := bufio.NewWriter(st.Stdout)
+	hide := redact.NewWriter(st.Stdout, redact.New(s.secrets...)) // an answer echoing a secret does not show it
+	defer hide.Flush()
+	out := bufio.NewWriter(hide)
 	defer out.Flush()
 	switch {
 	case o.DryRun && s.client.IsWrite(o.Method):
-		err = dryRunCall(s.client, logger, o.Method, params)
+		err = dryRunCall(s.client, s.log, o.Method, params)
 		if err == nil {
 			err = writeJSON(out, map[string]any{"dry_run": true})
 		}

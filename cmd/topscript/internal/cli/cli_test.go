@@ -147,6 +147,56 @@ func TestSandboxCommand(t *testing.T) {
 	}
 }
 
+// The sandbox takes its secret and session from a file or the environment
+// too; the banner then shows neither (nor does ps: they are not on the
+// command line), and a client with them is served.
+func TestSandboxSecretFromFileAndEnv(t *testing.T) {
+	inTempDir(t, map[string]string{"secret.txt": "file-secret-123\nignored\n"})
+	env := map[string]string{envSandboxSession: "env-session-456"}
+	ts := newTestState(env, "sandbox", "--addr", "127.0.0.1:0", "--app-secret-file", "secret.txt")
+	done := make(chan int)
+	go func() { done <- Main(ts.State) }()
+	urlRe := regexp.MustCompile(`at (http://127\.0\.0\.1:\d+/router/rest)`)
+	waitFor(t, "the banner", func() bool { return urlRe.MatchString(ts.stdout.String()) })
+	banner := ts.stdout.String()
+	for _, want := range []string{`app_secret = "[REDACTED]"  # the value in secret.txt`, `session    = "${TOPSCRIPT_SANDBOX_SESSION}"`} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %s:\n%s", want, banner)
+		}
+	}
+	if strings.Contains(banner, "file-secret-123") || strings.Contains(banner, "env-session-456") {
+		t.Errorf("banner shows a secret:\n%s", banner)
+	}
+	cfg := top.DefaultConfig()
+	cfg.Gateway = urlRe.FindStringSubmatch(banner)[1]
+	cfg.AppKey, cfg.AppSecret, cfg.Session = sandbox.DefaultAppKey, "file-secret-123", "env-session-456"
+	c, err := top.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Call(context.Background(), "taobao.item.seller.get", top.Params{"num_iid": 1, "fields": "title"}, nil); err != nil {
+		var te *top.Error
+		if !errors.As(err, &te) || te.Code == 25 || te.Code == 27 {
+			t.Fatalf("the sandbox refused the credentials: %v", err)
+		}
+	}
+	ts.interrupt()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sandbox did not stop")
+	}
+	for _, args := range [][]string{
+		{"sandbox", "--app-secret", "x", "--app-secret-file", "secret.txt"},
+		{"sandbox", "--session-file", "nope.txt"},
+	} {
+		ts := newTestState(nil, args...)
+		if code := Main(ts.State); code != ExitUsage {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+}
+
 // --churn changes trades while the sandbox serves: its change log grows,
 // and the banner names the message channel.
 func TestSandboxChurn(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/topscript/topscript/config"
+	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/shop"
 	"github.com/topscript/topscript/state"
@@ -43,7 +44,10 @@ type session struct {
 	// it; a file one opens its database at first use. With --sandbox it
 	// is in memory (state.Memory).
 	state *state.Backend
-	log   *slog.Logger
+	log   *slog.Logger // the command's logger, the secrets hidden
+	// secrets are the values no output may show: the credentials in use
+	// (the sandbox's with --sandbox) and the configuration's secrets.
+	secrets []string
 }
 
 // store is the store a run's scripts see (the state module, job.run):
@@ -170,6 +174,13 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 		cfg.Gateway, s.tmcURL = sb.URL(), sb.TMCURL()
 		cfg.AppKey, cfg.AppSecret, cfg.Session = sandbox.DefaultAppKey, sandbox.DefaultAppSecret, sandbox.DefaultSession
 	}
+	// Every output of the command hides the credentials in use (the
+	// sandbox's with --sandbox) and the configuration's secrets, by value.
+	s.secrets = append([]string{cfg.AppSecret, cfg.Session}, f.Secrets()...)
+	if logger != nil {
+		logger = slog.New(redact.Handler(logger.Handler(), redact.New(s.secrets...)))
+	}
+	s.log = logger
 	open := func() (err error) {
 		if o.Sandbox {
 			// The sandbox starts from its seed every run: so does its state,

@@ -63,21 +63,24 @@ func runREPL(ctx context.Context, st *State, o *replOptions) error {
 	}
 	defer s.Close()
 	eng, err := engine.New(engine.Options{
-		Client: s.client,
-		Stdin:  st.Stdin,
-		Stdout: st.Stdout,
-		Stderr: st.Stderr,
-		Logger: logger,
-		Store:  s.store(), // state and job.reset see the configured store, scoped to the shop
-		TMC:    tmc.Config{URL: s.tmcURL},
+		Client:    s.client,
+		Stdin:     st.Stdin,
+		Stdout:    st.Stdout,
+		Stderr:    st.Stderr,
+		Logger:    s.log,
+		Store:     s.store(), // state and job.reset see the configured store, scoped to the shop
+		TMC:       tmc.Config{URL: s.tmcURL},
+		Secrets:   s.secrets,
+		LookupEnv: st.LookupEnv,
 	})
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
 	// The REPL handles SIGINT itself on a terminal (it cancels the running
-	// evaluation); its context is not cancelled by signals.
-	err = repl.Run(ctx, repl.Options{Engine: eng, In: st.Stdin, Out: st.Stdout, Err: st.Stderr, StopOnError: o.StopOnError})
+	// evaluation); its context is not cancelled by signals. Its echo goes
+	// through the engine's streams, which hide the secrets.
+	err = repl.Run(ctx, repl.Options{Engine: eng, In: st.Stdin, Out: eng.Stdout(), Err: eng.Stderr(), StopOnError: o.StopOnError})
 	if errors.Is(err, repl.ErrInputFailed) {
 		// The error lines are printed already: exit 1, as lua - does.
 		return &exitError{code: ExitScript, err: err}

@@ -5,20 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/topscript/topscript/config"
 	"github.com/topscript/topscript/engine"
+	"github.com/topscript/topscript/internal/bytesize"
 	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/tmc"
 	"github.com/topscript/topscript/top"
 )
 
-const runLong = `
+var runLong = fmt.Sprintf(`
 The script sees its arguments as arg[1], arg[2], ... (arg[0] is SCRIPT).
 topscript's own flags below may come before or after SCRIPT; the other
 arguments go to the script, in order. A script argument that starts with
@@ -44,21 +45,44 @@ when its holder dies. job.run claims each row before sending it, so hosts
 running the same job over the same rows split them, each row sent once.
 Redis unreachable at start: exit 2, naming the URL.
 
+Security model. Scripts are trusted code: they run with your rights, and
+io.open reads and writes any file you can (os.execute and io.popen are
+disabled). The app secret, the session and the configuration's other
+secrets are replaced by [REDACTED], by value, in everything the run prints
+or logs (text and JSON), in error messages, csv.writer files and job
+reports; files written with io.open are the script's own data, written as
+they are. os.getenv answers nil for TOPSCRIPT_APP_SECRET, TOPSCRIPT_SESSION
+and any variable holding a secret's value, unless --env-secrets.
+
+Limits. --memory-limit (default: memory_limit of the configuration, else
+%s) bounds what the script holds: a string or a table that would pass it
+is refused before it is built or grown, and a script that grows past it
+otherwise is stopped; either way "file:line: out of memory: ..." and exit
+1. No one string may be over %s. --timeout stops the script at its next
+step, even inside a pattern match or a read of standard input; so does the
+first SIGINT or SIGTERM (a second one exits at once). A script that still has not stopped
+--grace later (default %s: a job's calls in flight get %s to finish) is
+left behind: topscript exits with 1 after --timeout, 130 after a signal.
+
 Exit status: 0 ok, 1 script error (an uncaught Lua or TOP error, printed as
 file:line: message) or --timeout, 2 usage or configuration error, 3 a job
 finished with failed rows (or rows of unknown outcome), or stopped because
-its checkpoints could not be saved, 4 --lock is held by
-another run, 130 interrupted (SIGINT, SIGTERM), or n after os.exit(n).`
+its checkpoints could not be saved, 4 --lock is held by another run, 130
+interrupted (SIGINT, SIGTERM), or n after os.exit(n) for an integer n from
+0 to 255 (any other number but 0 exits 1).`,
+	bytesize.Format(engine.DefaultMemoryLimit), bytesize.Format(engine.MaxStringBytes), DefaultGrace, luatop.JobGrace)
 
 // runOptions are the flags and arguments of `run`.
 type runOptions struct {
 	clientOptions
 	logFlags
-	DryRun  bool
-	Lock    bool
-	Timeout time.Duration
-	Script  string
-	Args    []string
+	limitFlags
+	DryRun     bool
+	Lock       bool
+	EnvSecrets bool // --env-secrets: os.getenv reads the TOP credentials
+	Timeout    time.Duration
+	Script     string
+	Args       []string
 }
 
 // newRunCmd is `topscript run`. runF, when not nil, runs instead of the
@@ -93,6 +117,8 @@ func newRunCmd(st *State, runF func(context.Context, *runOptions) error) *cobra.
 	fs.BoolVar(&o.Lock, "lock", false, "hold a lock named after the script while it runs; exit 4 at once if another run holds it")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "stop the script after `duration` (e.g. 10m), exit 1")
 	fs.Float64Var(&o.Churn, "churn", 0, "with --sandbox: `N` trade events a second, whose TMC messages tmc.listen receives")
+	fs.BoolVar(&o.EnvSecrets, "env-secrets", false, "let os.getenv read the TOP credentials (by default it answers nil for them)")
+	o.limitFlags.register(fs)
 	o.logFlags.register(fs)
 	completeLogFormat(c)
 	return c
@@ -103,18 +129,14 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 	if err != nil {
 		return err
 	}
-	if fi, err := os.Stat(o.Script); err != nil || fi.IsDir() {
-		reason := "not a file"
-		if err != nil {
-			reason = err.Error()
-			if inner := errors.Unwrap(err); inner != nil { // drop the PathError's "stat name: "
-				reason = inner.Error()
-			}
-		}
-		return usageErrorf("run", "%s: %s", o.Script, reason)
+	if err := scriptFile(o.Script); err != nil {
+		return usageErrorf("run", "%v", err)
 	}
 	if o.Timeout < 0 {
 		return usageErrorf("run", "--timeout must not be negative")
+	}
+	if o.Grace <= 0 {
+		return usageErrorf("run", "--grace must be positive")
 	}
 	switch {
 	case o.Churn < 0 || o.Churn > 100_000:
@@ -128,6 +150,11 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		return err
 	}
 	defer s.Close()
+	memLimit, err := o.memoryLimit("run", s.cfg)
+	if err != nil {
+		return err
+	}
+	applyMemoryLimit(st, memLimit)
 	ctx, stop := st.Interruptible(ctx)
 	defer stop()
 	if o.Lock {
@@ -147,16 +174,21 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		progress = io.Discard // one JSON object per line: no bar
 	}
 	eng, err := engine.New(engine.Options{
-		Client:   s.client,
-		Stdin:    st.Stdin,
-		Stdout:   st.Stdout,
-		Stderr:   st.Stderr,
-		Logger:   logger,
-		DryRun:   o.DryRun,
-		Store:    s.store(),
-		OnJob:    jobs.add,
-		Progress: progress,
-		TMC:      tmc.Config{URL: s.tmcURL},
+		Client:        s.client,
+		Stdin:         st.Stdin,
+		Stdout:        st.Stdout,
+		Stderr:        st.Stderr,
+		Logger:        s.log,
+		DryRun:        o.DryRun,
+		Secrets:       s.secrets,
+		HideSecretEnv: !o.EnvSecrets,
+		SecretEnv:     config.SecretEnv,
+		LookupEnv:     st.LookupEnv,
+		Store:         s.store(),
+		OnJob:         jobs.add,
+		Progress:      progress,
+		TMC:           tmc.Config{URL: s.tmcURL},
+		MemoryLimit:   memLimit,
 	})
 	if err != nil {
 		return err
@@ -168,7 +200,9 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, &timeoutError{o.Timeout})
 		defer cancel()
 	}
+	endDeadline := hardDeadline(st, ctx, o.Grace, o.Script)
 	err = eng.RunFile(ctx, o.Script, o.Args)
+	endDeadline()
 	if res := scriptResult(ctx, o.Script, err); res != nil {
 		if s.client == nil && errors.Is(err, luatop.ErrNoClient) {
 			// The script called TOP without credentials: say where they come from.
@@ -183,6 +217,19 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		return res
 	}
 	return jobs.failed()
+}
+
+// scriptFile refuses a script path the engine would not run: missing, a
+// directory, a device (/dev/zero), a FIFO, too big. The error names the
+// path: "x.lua: no such file or directory".
+func scriptFile(path string) error {
+	err := engine.CheckScriptFile(path)
+	var se *engine.ScriptError
+	if errors.As(err, &se) {
+		reason := strings.TrimPrefix(strings.TrimPrefix(se.Msg, "cannot open script: "), "cannot run script: ")
+		return fmt.Errorf("%s: %s", path, reason)
+	}
+	return err
 }
 
 // timeoutError is the cause of a run's context when --timeout expires.

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/sandbox"
 )
 
@@ -25,21 +28,31 @@ or /_sandbox/churn) and item writes publish messages to shops that called
 taobao.tmc.user.permit.
 
 Fault controls: --faults "isp=0.05,http502=0.01,drop=0.01,truncate=0.01,ban=0.01"
-gives per-call probabilities of each injected failure.`
+gives per-call probabilities of each injected failure.
+
+Credentials: the app secret and the session are public test values unless
+given. A value on the command line (--app-secret, --session) shows in ps
+and in the banner; one read from a file (--app-secret-file, --session-file:
+its first line) or from the environment (TOPSCRIPT_SANDBOX_APP_SECRET,
+TOPSCRIPT_SANDBOX_SESSION) shows in neither.`
 
 // sandboxOptions are the flags of `sandbox`.
 type sandboxOptions struct {
-	Addr      string
-	AppKey    string
-	AppSecret string
-	Session   string
-	QPS       float64
-	Latency   time.Duration
-	Faults    string
-	Seed      int64
-	Trades    int
-	Churn     float64
-	Redeliver time.Duration
+	Addr        string
+	AppKey      string
+	AppSecret   string
+	SecretFile  string
+	Session     string
+	SessionFile string
+	QPS         float64
+	Latency     time.Duration
+	Faults      string
+	Seed        int64
+	Trades      int
+	Churn       float64
+	Redeliver   time.Duration
+	// given says which of --app-secret and --session were on the command line.
+	secretGiven, sessionGiven bool
 }
 
 // newSandboxCmd is `topscript sandbox`. runF, when not nil, runs instead
@@ -53,6 +66,7 @@ func newSandboxCmd(st *State, runF func(context.Context, *sandboxOptions) error)
 		Args:              noArgs,
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(c *cobra.Command, args []string) error {
+			o.secretGiven, o.sessionGiven = c.Flags().Changed("app-secret"), c.Flags().Changed("session")
 			if runF != nil {
 				return runF(c.Context(), o)
 			}
@@ -63,7 +77,9 @@ func newSandboxCmd(st *State, runF func(context.Context, *sandboxOptions) error)
 	fs.StringVar(&o.Addr, "addr", "127.0.0.1:8790", "listen `address` (port 0 picks a free one)")
 	fs.StringVar(&o.AppKey, "app-key", sandbox.DefaultAppKey, "the app `key` it accepts")
 	fs.StringVar(&o.AppSecret, "app-secret", sandbox.DefaultAppSecret, "the app `secret` it signs with")
+	fs.StringVar(&o.SecretFile, "app-secret-file", "", "read the app secret from the first line of `file` (else $"+envSandboxSecret+")")
 	fs.StringVar(&o.Session, "session", sandbox.DefaultSession, "the session `key` it accepts")
+	fs.StringVar(&o.SessionFile, "session-file", "", "read the session from the first line of `file` (else $"+envSandboxSession+")")
 	fs.Float64Var(&o.QPS, "qps", 0, "calls per second per app key before code 7 bans (0 = unlimited)")
 	fs.DurationVar(&o.Latency, "latency", 0, "added to every answer, e.g. 50ms")
 	fs.StringVar(&o.Faults, "faults", "", "injected failure probabilities, e.g. isp=0.05,ban=0.01")
@@ -91,6 +107,15 @@ func runSandbox(ctx context.Context, st *State, o *sandboxOptions) error {
 	if err != nil {
 		return usageErrorf("sandbox", "--faults: %v", err)
 	}
+	secret, err := sandboxCredential(st, credentialSource{flag: "app-secret", value: o.AppSecret, given: o.secretGiven, file: o.SecretFile, env: envSandboxSecret, def: sandbox.DefaultAppSecret})
+	if err != nil {
+		return err
+	}
+	session, err := sandboxCredential(st, credentialSource{flag: "session", value: o.Session, given: o.sessionGiven, file: o.SessionFile, env: envSandboxSession, def: sandbox.DefaultSession})
+	if err != nil {
+		return err
+	}
+	o.AppSecret, o.Session = secret.value, session.value
 
 	ctx, stop := st.Interruptible(ctx)
 	defer stop()
@@ -111,20 +136,67 @@ func runSandbox(ctx context.Context, st *State, o *sandboxOptions) error {
 	}
 	defer sb.Close()
 
-	// The sandbox's credentials are public test values: printing them is
-	// the point.
+	// The test values, and values given on the command line, are shown:
+	// printing them is the point. Values read from a file or the
+	// environment are not.
 	fmt.Fprintf(st.Stdout, `topscript sandbox: serving the TOP gateway at %s
 Point a profile of topscript.toml at it:
   [profiles.sandbox]
   app_key    = %q
-  app_secret = %q
-  session    = %q
+  app_secret = %s
+  session    = %s
   gateway    = %q
 then: topscript call taobao.time.get --profile sandbox
 Message channel (TMC): %s
 Stop with Ctrl-C.
-`, sb.URL(), o.AppKey, o.AppSecret, o.Session, sb.URL(), sb.TMCURL())
+`, sb.URL(), o.AppKey, secret.shown, session.shown, sb.URL(), sb.TMCURL())
 	<-ctx.Done()
 	fmt.Fprintln(st.Stderr, "topscript sandbox: stopped")
 	return nil
+}
+
+// The environment variables the sandbox reads its credentials from.
+const (
+	envSandboxSecret  = "TOPSCRIPT_SANDBOX_APP_SECRET"
+	envSandboxSession = "TOPSCRIPT_SANDBOX_SESSION"
+)
+
+// credentialSource is where one sandbox credential may come from, first
+// found first: the flag when given, its file flag, the environment, the
+// default.
+type credentialSource struct {
+	flag, value string // the flag's name and value
+	given       bool   // the flag was on the command line
+	file        string // its file flag's value
+	env         string // the environment variable
+	def         string // the public test value
+}
+
+// credential is a value and how the banner writes it in a profile.
+type credential struct {
+	value, shown string
+}
+
+// sandboxCredential picks one credential. A value from a file or the
+// environment is shown as a reference to it, never itself.
+func sandboxCredential(st *State, c credentialSource) (credential, error) {
+	switch {
+	case c.given && c.file != "":
+		return credential{}, usageErrorf("sandbox", "--%s and --%s-file: give one", c.flag, c.flag)
+	case c.given:
+		return credential{c.value, fmt.Sprintf("%q", c.value)}, nil
+	case c.file != "":
+		b, err := os.ReadFile(c.file)
+		if err != nil {
+			return credential{}, usageErrorf("sandbox", "--%s-file: %v", c.flag, err)
+		}
+		v, _, _ := strings.Cut(string(b), "\n")
+		if v = strings.TrimSpace(v); v == "" {
+			return credential{}, usageErrorf("sandbox", "--%s-file %s: the first line is empty", c.flag, c.file)
+		}
+		return credential{v, fmt.Sprintf("%q  # the value in %s", redact.Mark, c.file)}, nil
+	case st.getenv(c.env) != "":
+		return credential{st.getenv(c.env), fmt.Sprintf("%q", "${"+c.env+"}")}, nil
+	}
+	return credential{c.def, fmt.Sprintf("%q", c.def)}, nil
 }

@@ -47,8 +47,9 @@ with a "run finished" record carrying its exit_code and error.`
 // scheduleOptions are the flags of `schedule`.
 type scheduleOptions struct {
 	configFlags
-	logFlags // the runs log the same way
-	Grace    time.Duration
+	logFlags   // the runs log the same way
+	Grace      time.Duration
+	EnvSecrets bool // passed on to the runs
 }
 
 // newScheduleCmd is `topscript schedule`. runF, when not nil, runs
@@ -72,6 +73,7 @@ func newScheduleCmd(st *State, runF func(context.Context, *scheduleOptions) erro
 	o.configFlags.register(fs)
 	o.logFlags.register(fs)
 	fs.DurationVar(&o.Grace, "grace", 2*time.Minute, "on SIGINT/SIGTERM, how long running runs may finish before they are interrupted")
+	fs.BoolVar(&o.EnvSecrets, "env-secrets", false, "let the scripts' os.getenv read the TOP credentials (by default it answers nil for them)")
 	completeLogFormat(c)
 	return c
 }
@@ -107,7 +109,7 @@ func runSchedule(ctx context.Context, st *State, o *scheduleOptions) error {
 		return fmt.Errorf("schedule: cannot find the topscript executable: %w", err)
 	}
 	r := &processRunner{
-		exe: exe, argv0: os.Args[0], config: f.Path, profile: o.Profile, log: o.logFlags,
+		exe: exe, argv0: os.Args[0], config: f.Path, profile: o.Profile, log: o.logFlags, envSecrets: o.EnvSecrets,
 		stdout: st.Stdout, stderr: st.Stderr, logger: logger,
 	}
 	opts := []schedule.Option{schedule.WithGrace(o.Grace)}
@@ -144,6 +146,7 @@ type processRunner struct {
 	exe, argv0      string
 	config, profile string
 	log             logFlags // passed on to the runs
+	envSecrets      bool     // --env-secrets, passed on
 	stdout, stderr  io.Writer
 	logger          *slog.Logger
 }
@@ -153,6 +156,9 @@ func (r *processRunner) args(e schedule.Entry) []string {
 	args := []string{"run", "--log-format", r.log.LogFormat}
 	if r.log.Verbose {
 		args = append(args, "-v")
+	}
+	if r.envSecrets {
+		args = append(args, "--env-secrets")
 	}
 	if r.config != "" {
 		args = append(args, "--config", r.config)
