@@ -18,7 +18,9 @@
 // from Options.Now), 32 Missing / 33 Invalid / 34 Unsupported version ("2.0"),
 // 24 Missing signature, 25 Invalid signature (md5, hmac, hmac-sha256; a
 // missing sign_method means md5, as on the historical gateway; an unknown one
-// is 25; hex compared case-insensitively), 26 Missing session, 27 Invalid
+// is 25; hex compared case-insensitively; the sign covers every parameter
+// received but sign and file parts, an empty value included — a choice, the
+// one rule of computeSign), 26 Missing session, 27 Invalid
 // session (invalid-sessionkey) for the APIs that need one (every modelled
 // API but taobao.time.get, and the catalog's methods whose session is
 // "required"; a session given to any other method must still be valid),
