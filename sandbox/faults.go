@@ -174,13 +174,13 @@ func ispError(variant int) *apiErr {
 
 const banSubCode = "accesscontrol.limited-by-app-access-count"
 
-// banError is the code 7 answer for a ban with d left.
-func banError(d time.Duration) *apiErr {
+// banError is the code 7 answer for a ban of scope with d left.
+func banError(scope BanScope, d time.Duration) *apiErr {
 	n := int64(math.Ceil(d.Seconds()))
 	if n < 1 {
 		n = 1
 	}
-	return &apiErr{code: 7, msg: "App Call Limited", subCode: banSubCode,
+	return &apiErr{code: 7, msg: "App Call Limited", subCode: scope.subCode(),
 		subMsg: "This ban will last for " + strconv.FormatInt(n, 10) + " more seconds"}
 }
 

@@ -303,3 +303,56 @@ func TestQPSPacedClient(t *testing.T) {
 		t.Error("66 QPS never limited at 50")
 	}
 }
+
+// Code 7 comes in three scopes, each with its sub_code: the whole app, one
+// API for every app, one API for this app. An API's ban leaves the other
+// APIs alone; the admin endpoint sets each.
+func TestBanScopes(t *testing.T) {
+	s := newTestServer(t, Options{})
+	cases := []struct {
+		scope   BanScope
+		name    string
+		subCode string
+		others  bool // other APIs are banned too
+	}{
+		{BanApp, "app", "accesscontrol.limited-by-app-access-count", true},
+		{BanAPI, "api", "accesscontrol.limited-by-api-access-count", false},
+		{BanAppAPI, "app_api", "accesscontrol.limited-by-app-api-access-count", false},
+	}
+	for _, c := range cases {
+		s.Reset()
+		s.BanScoped(c.scope, "taobao.time.get", 5*time.Second)
+		e := wantCode(t, doCall(t, s, "taobao.time.get", nil), "7", c.subCode)
+		if e["sub_msg"] != "This ban will last for 5 more seconds" || e["msg"] != "App Call Limited" {
+			t.Errorf("%s: %v", c.name, e)
+		}
+		other := doCall(t, s, "taobao.items.onsale.get", map[string]string{"fields": "num_iid", "page_size": "1"})
+		if banned := errOf(other) != nil; banned != c.others {
+			t.Errorf("%s ban: another API banned = %v, want %v (%v)", c.name, banned, c.others, other)
+		}
+		s.BanScoped(c.scope, "taobao.time.get", 0)
+		mustOK(t, doCall(t, s, "taobao.time.get", nil), "time_get_response")
+
+		// The same through POST /_sandbox/ban.
+		r := httptest.NewRequest(http.MethodPost, "/_sandbox/ban?seconds=9&scope="+c.name+"&method=taobao.time.get", nil)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Fatalf("%s: %d %s", c.name, w.Code, w.Body)
+		}
+		e = wantCode(t, doCall(t, s, "taobao.time.get", nil), "7", c.subCode)
+		if e["sub_msg"] != "This ban will last for 9 more seconds" {
+			t.Errorf("%s via the endpoint: %v", c.name, e)
+		}
+	}
+	for _, q := range []string{"seconds=9&scope=nope", "seconds=9&scope=api"} {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/_sandbox/ban?"+q, nil))
+		if w.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, w.Code)
+		}
+	}
+	if _, err := ParseBanScope("x"); err == nil {
+		t.Error("ParseBanScope accepted x")
+	}
+}

@@ -22,8 +22,9 @@ import (
 //
 // Code 7 (and other limits) with "This ban will last for N more seconds":
 // when N <= MaxBanWait the call waits N+1 s and retries, and meanwhile every
-// other call of the same scope (the app; the API for the api-scoped
-// sub_codes; the session for codes 4 and 5) is held back before sending, so
+// other call of the same scope (the app; the API, for every app or for this
+// one, for the api-scoped sub_codes; the session for codes 4 and 5; see
+// banScope) is held back before sending, so
 // concurrent callers wait once instead of hammering. Longer bans fail at
 // once with RetryAfter set, and so do calls of that scope until it lifts.
 //
@@ -267,25 +268,41 @@ func (c *Client) waitGates(ctx context.Context, cl *call, scopes []string) *Erro
 	return nil
 }
 
+// The ban scopes. Code 7 names what is limited by its sub_code:
+// accesscontrol.limited-by-app-access-count the whole app ("app"),
+// ...-by-api-access-count one API for every app ("api:<method>"),
+// ...-by-app-api-access-count one API for this app ("app-api:<method>");
+// codes 4 and 5 the session ("session:<hash>"). A ban holds back the calls
+// of its own scope only: a limit on one API leaves the app's other APIs
+// alone. The scopes are the keys of the gates and of the shared bans
+// (WithShared), so every process of a fleet holds the same scope back.
+const (
+	scopeApp    = "app"
+	scopeAPI    = "api:"     // + method
+	scopeAppAPI = "app-api:" // + method
+)
+
 // callScopes lists the ban scopes a call belongs to.
 func (c *Client) callScopes(cl *call) []string {
-	s := []string{"app", "api:" + cl.method}
+	s := []string{scopeApp, scopeAPI + cl.method, scopeAppAPI + cl.method}
 	if cl.session != "" {
 		s = append(s, sessionScope(cl.session))
 	}
 	return s
 }
 
-// banScope is the scope a flow-control error bans.
+// banScope is the scope a flow-control error bans, by its sub_code's base.
 func (c *Client) banScope(cl *call, e *Error) string {
-	switch e.SubCode {
-	case "accesscontrol.limited-by-api-access-count", "accesscontrol.limited-by-app-api-access-count":
-		return "api:" + cl.method
+	switch SubCodeBase(e.SubCode) {
+	case "accesscontrol.limited-by-api-access-count":
+		return scopeAPI + cl.method
+	case "accesscontrol.limited-by-app-api-access-count":
+		return scopeAppAPI + cl.method
 	}
 	if (e.Code == 4 || e.Code == 5) && cl.session != "" {
 		return sessionScope(cl.session)
 	}
-	return "app"
+	return scopeApp
 }
 
 // sessionScope keys a session's scope by a hash, so the session itself is

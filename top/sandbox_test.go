@@ -213,6 +213,49 @@ func TestSandboxLongBanFailsAtOnce(t *testing.T) {
 	}
 }
 
+// A code-7 ban is held in its own scope: the sandbox bans the app, one API
+// for every app or one API for this app; the client then holds back every
+// call of the app, or only the calls of that API, without sending them.
+func TestSandboxBanScopes(t *testing.T) {
+	const banned, other = "taobao.time.get", "taobao.items.onsale.get"
+	otherParams := top.Params{"fields": "num_iid", "page_size": 1}
+	for _, c := range []struct {
+		scope   sandbox.BanScope
+		subCode string
+		others  bool // the app's other APIs are held back too
+	}{
+		{sandbox.BanApp, "accesscontrol.limited-by-app-access-count", true},
+		{sandbox.BanAPI, "accesscontrol.limited-by-api-access-count", false},
+		{sandbox.BanAppAPI, "accesscontrol.limited-by-app-api-access-count", false},
+	} {
+		t.Run(c.subCode, func(t *testing.T) {
+			s := sandboxtest.Start(t, sandbox.Options{})
+			cfg := sandboxConfig(s)
+			cfg.Retry.MaxBanWait = time.Second // a 10-minute ban fails at once
+			cl := newClient(t, cfg)
+			ctx := context.Background()
+			s.BanScoped(c.scope, banned, 10*time.Minute)
+			_, err := cl.Call(ctx, banned, nil, nil)
+			var e *top.Error
+			if !errors.As(err, &e) || e.Kind != top.KindFlowControl || !e.HasSubCode(c.subCode) || e.RetryAfter < 9*time.Minute {
+				t.Fatalf("banned call: %v", err)
+			}
+			sent := s.Stats().Requests
+			_, err = cl.Call(ctx, banned, nil, nil)
+			if top.KindOf(err) != top.KindFlowControl || s.Stats().Requests != sent {
+				t.Errorf("the banned API again: %v, %d sent; want held back, nothing sent", err, s.Stats().Requests-sent)
+			}
+			_, err = cl.Call(ctx, other, otherParams, nil)
+			switch {
+			case c.others && (top.KindOf(err) != top.KindFlowControl || s.Stats().Requests != sent):
+				t.Errorf("another API under an app ban: %v, %d sent; want held back", err, s.Stats().Requests-sent)
+			case !c.others && (err != nil || s.Stats().Requests != sent+1):
+				t.Errorf("another API under an API ban: %v, %d sent; want it sent and answered", err, s.Stats().Requests-sent)
+			}
+		})
+	}
+}
+
 // An isv error is not retried.
 func TestSandboxISVNotRetried(t *testing.T) {
 	s := sandboxtest.Start(t, sandbox.Options{})
