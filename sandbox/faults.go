@@ -162,6 +162,7 @@ func (r *roller) roll() (fault, int) {
 
 var ispFaults = []struct{ code, msg string }{
 	{"isp.top-remote-connection-timeout", "远程服务调用超时"},
+	{"isp.top-remote-connection-timeout-tmall", "远程服务调用超时"},
 	{"isp.top-remote-service-unavailable", "远程服务不可用"},
 	{"isp.top-remote-unknown-error", "远程服务未知错误"},
 	{"isp.remote-connection-error", "远程连接错误"},

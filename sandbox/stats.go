@@ -18,8 +18,8 @@ type Stats struct {
 	// injected transport faults as "http502", "drop" and "truncate".
 	Errors map[string]int64 `json:"errors"`
 	// Writes counts successful write calls applied, per method and object key:
-	// "<num_iid>:<properties>" or "<num_iid>:<sku_id>" (SKU price, as the caller
-	// named the SKU), "<num_iid>" (item and SKU quantities), "<pid>" (fenxiao
+	// "<num_iid>:<properties>" (SKU price), "<num_iid>" (item and SKU
+	// quantities), "<pid>" (fenxiao
 	// product), "<pid>:<properties>" (fenxiao SKU), "<product_id>" (channel
 	// shelf) and "<activity_id>" (activity sync). An idempotent re-set counts
 	// again: the count is how many times the write reached the state.

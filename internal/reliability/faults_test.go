@@ -331,7 +331,9 @@ print(json.encode(s))`
 
 // jobPrice runs a job of idempotent SKU price sets: the client retries
 // them even when an answer was lost, so every row ends ok, each applied at
-// least once, and the extra applications are exactly the lost answers.
+// least once, and the extra applications are exactly the lost answers. The
+// item price goes along (item_price = the SKU's new price, always inside
+// the SKUs' range, whatever order the rows land in).
 func jobPrice(t *testing.T, fc faultCase) {
 	rows := seedRows(t, 60)
 	for i := range rows {
@@ -346,7 +348,7 @@ job.run {
   rows = csv.rows(arg[1]),
   key = function(r) return r.num_iid .. ":" .. r.properties end,
   call = function(r)
-    return "taobao.item.sku.price.update", {num_iid = r.num_iid, properties = r.properties, price = r.price}
+    return "taobao.item.sku.price.update", {num_iid = r.num_iid, properties = r.properties, price = r.price, item_price = r.price}
   end,
   concurrency = 8,
   report = arg[2],

@@ -224,7 +224,8 @@ func TestLoadHelperProcess(t *testing.T) {
 				case 2:
 					_, err = c.Call(ctx, "taobao.trades.sold.get", top.Params{"fields": "tid,status", "page_no": i%30 + 1, "page_size": 40}, nil)
 				default:
-					_, err = c.Call(ctx, "taobao.item.sku.price.update", top.Params{"num_iid": numIID, "properties": props, "price": fmt.Sprintf("%d.90", 10+i%50)}, nil)
+					price := fmt.Sprintf("%d.90", 10+i%50) // and the item's, to stay inside its SKUs' range
+					_, err = c.Call(ctx, "taobao.item.sku.price.update", top.Params{"num_iid": numIID, "properties": props, "price": price, "item_price": price}, nil)
 				}
 				if err == nil {
 					ok.Add(1)
