@@ -439,3 +439,23 @@ func TestSkipValidation(t *testing.T) {
 		t.Fatalf("taobao.time.get sent %d times, want once (only with skip_validation)", n)
 	}
 }
+
+// opts.idempotent overrides the catalog: with every answer an isp timeout
+// after the write was applied (isp_applied), a price set declared not
+// idempotent is sent once and fails unknown_outcome; by default (the
+// catalog: idempotent) it is retried, each attempt applied again.
+func TestOptsIdempotent(t *testing.T) {
+	v := newEnv(t, sandbox.Options{Faults: sandbox.Faults{ISPApplied: 1}}, engine.Options{})
+	v.run(t, `
+		local p = {num_iid = "600000153551", properties = "1627207:28320;20509:28315", price = "59.90"}
+		local r, err = top.try("taobao.item.sku.price.update", p, {idempotent = false})
+		assert(r == nil and err.kind == "unknown_outcome", tostring(err))
+		r, err = top.try("taobao.item.sku.price.update", p, {retries = 2})
+		assert(r == nil and err.kind == "isp", tostring(err))
+		local ok, e = pcall(top.call, "taobao.time.get", nil, {idempotent = "no"})
+		assert(not ok and tostring(e):find("opts.idempotent must be a boolean"), tostring(e))
+	`)
+	if n := v.s.Stats().Writes["taobao.item.sku.price.update"]["600000153551:1627207:28320;20509:28315"]; n != 4 {
+		t.Errorf("%d writes applied, want 1 (not idempotent: sent once) + 3 (retried)", n)
+	}
+}

@@ -103,10 +103,14 @@
 // Options.QPS limits calls per app key in a rolling one-second window (less
 // 5% forgiven to network jitter);
 // Options.Latency is slept per HTTP request; Options.Faults injects isp
-// errors, HTTP 502, dropped connections (the call applied, no answer),
-// truncated bodies (the call applied, half the body sent with a matching
-// Content-Length) and 1–2 s bans. QPS windows, bans and latency use the real
-// clock; Options.Now only dates data and checks timestamps.
+// errors and HTTP 502 that apply nothing, the same after the call was
+// applied (isp_applied: an isp timeout or unknown error; http502_applied —
+// what a backend that did not answer in time looks like: neither says
+// whether a write was applied), dropped connections (the call applied, no
+// answer), truncated bodies (the call applied, half the body sent with a
+// matching Content-Length) and 1–2 s bans of the app. QPS windows, bans and
+// latency use the real clock; Options.Now only dates data and checks
+// timestamps.
 //
 // # Trade churn
 //

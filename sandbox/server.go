@@ -453,7 +453,7 @@ func (s *Server) invoke(a *api, p map[string]string, files map[string]bool, now 
 		return nil, banError(BanApp, d), faultNone
 	case faultISP:
 		return nil, ispError(variant), faultNone
-	case fault502, faultDrop, faultTruncate:
+	case fault502, fault502Applied, faultDrop, faultTruncate:
 		if !transport {
 			f = faultNone
 		}
@@ -467,6 +467,14 @@ func (s *Server) invoke(a *api, p map[string]string, files map[string]bool, now 
 		s.stats.write(a.name, c.writes)
 		s.publishWrites(a.name, c.writes, now)
 	}
+	switch {
+	case e != nil && (f == faultISPApplied || f == fault502Applied):
+		return nil, e, faultNone // nothing was applied: the call's own answer
+	case f == faultISPApplied:
+		return nil, ispAppliedError(variant), faultNone
+	case f == fault502Applied:
+		return nil, nil, f
+	}
 	return payload, e, f
 }
 
@@ -474,7 +482,7 @@ const badGatewayBody = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\
 
 // reply writes a call's answer, applying a transport fault.
 func (s *Server) reply(w http.ResponseWriter, rd render, payload obj, e *apiErr, reqID, root string, f fault) {
-	if f == fault502 {
+	if f == fault502 || f == fault502Applied {
 		s.stats.errKey(f.statsKey())
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusBadGateway)

@@ -15,7 +15,8 @@ type Stats struct {
 	// whatever their outcome.
 	Calls map[string]int64 `json:"calls"`
 	// Errors counts error answers keyed "<code>" or "<code>/<sub_code>", and
-	// injected transport faults as "http502", "drop" and "truncate".
+	// injected faults that applied the call as "isp_applied",
+	// "http502_applied", "drop" and "truncate", and HTTP 502 as "http502".
 	Errors map[string]int64 `json:"errors"`
 	// Writes counts successful write calls applied, per method and object key:
 	// "<num_iid>:<properties>" (SKU price), "<num_iid>" (item and SKU
@@ -56,6 +57,10 @@ func (s *stats) call(method string) {
 }
 
 func (s *stats) err(e *apiErr) {
+	if e.statsKey != "" {
+		s.errKey(e.statsKey)
+		return
+	}
 	key := strconv.Itoa(e.code)
 	if e.subCode != "" {
 		key += "/" + e.subCode

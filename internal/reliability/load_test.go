@@ -37,7 +37,7 @@ const (
 
 // loadFaults are on during the load test (bans are left to the fault
 // matrix: each holds every caller back for seconds).
-var loadFaults = sandbox.Faults{ISP: 0.02, HTTP502: 0.01, Drop: 0.01, Truncate: 0.01}
+var loadFaults = sandbox.Faults{ISP: 0.02, HTTP502: 0.01, ISPApplied: 0.01, HTTP502Applied: 0.005, Drop: 0.01, Truncate: 0.01}
 
 // loadReport is what the helper process prints.
 type loadReport struct {

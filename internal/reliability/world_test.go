@@ -247,12 +247,13 @@ func readReport(t *testing.T, path string) (map[string]string, [][]string) {
 
 // errorTotals splits the sandbox's error counters into faults that did not
 // apply the call (isp, HTTP 502, bans) and faults that applied it and lost
-// the answer (drop, truncate).
+// the answer or answered an error (drop, truncate, isp_applied,
+// http502_applied).
 func errorTotals(st sandbox.Stats) (notApplied, lost int64, other map[string]int64) {
 	other = map[string]int64{}
 	for k, n := range st.Errors {
 		switch {
-		case k == "drop" || k == "truncate":
+		case k == "drop" || k == "truncate" || k == "isp_applied" || k == "http502_applied":
 			lost += n
 		case k == "http502" || strings.HasPrefix(k, "15/isp.") || strings.HasPrefix(k, "7/"):
 			notApplied += n
@@ -261,4 +262,17 @@ func errorTotals(st sandbox.Stats) (notApplied, lost int64, other map[string]int
 		}
 	}
 	return notApplied, lost, other
+}
+
+// ambiguousNotApplied counts the faults that applied nothing but whose
+// answer a client cannot tell from one that did: HTTP 502 and the isp.*
+// errors other than "service unavailable".
+func ambiguousNotApplied(st sandbox.Stats) int64 {
+	var n int64
+	for k, v := range st.Errors {
+		if k == "http502" || strings.HasPrefix(k, "15/isp.") && !strings.HasSuffix(k, "service-unavailable") {
+			n += v
+		}
+	}
+	return n
 }
