@@ -226,6 +226,14 @@ func TestExamples(t *testing.T) {
 		if m := lines("kept.jsonl"); m != n {
 			t.Errorf("rerun against a live gateway: %d trades, want %d (the first run's, continued from the cursor)", m, n)
 		}
+		// On a shop that changes while it syncs (--churn; the no-loss and
+		// no-duplicate checks are internal/reliability's TestOrderSyncUnderChurn).
+		fresh := t.TempDir() // a state store without the cursor above
+		code, stdout, stderr := topscript(t, fresh, "run", "--sandbox", "--churn", "500", filepath.Join(ex, "order_sync.lua"), "churned.jsonl", "48")
+		data, _ := os.ReadFile(filepath.Join(fresh, "churned.jsonl"))
+		if code != 0 || bytes.Count(data, []byte("\n")) == 0 {
+			t.Errorf("under --churn: exit %d, %d trades\n%s%s", code, bytes.Count(data, []byte("\n")), stdout, stderr)
+		}
 	})
 	t.Run("orders", func(t *testing.T) {
 		run(filepath.Join(ex, "orders.lua"), "orders.csv")

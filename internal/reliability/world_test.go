@@ -23,6 +23,7 @@ import (
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
+	"github.com/topscript/topscript/toptime"
 )
 
 // seed is the sandbox seed of every test here.
@@ -40,6 +41,7 @@ type world struct {
 
 	hits   atomic.Int64 // requests that reached the HTTP server
 	spiked atomic.Int64 // answers delayed past the client's timeout
+	clock  toptime.Clock
 }
 
 // worldOptions shape a world.
@@ -51,16 +53,29 @@ type worldOptions struct {
 	spike      time.Duration
 	timeout    time.Duration // client timeout per attempt (default 5 s)
 	attempts   int           // client attempts (default 5)
+	trades     int           // sandbox trades (default the sandbox's)
+	// clock, when set, is the clock of the sandbox, the client and the
+	// scripts (time.now, job.run).
+	clock toptime.Clock
+	// before, when set, runs before the sandbox serves each request.
+	before func(r *http.Request)
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{Seed: seed, Faults: o.faults})
+	so := sandbox.Options{Seed: seed, Faults: o.faults, Trades: o.trades}
+	if o.clock != nil {
+		so.Now = o.clock.Now
+	}
+	sb, err := sandbox.New(so)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, sb: sb, store: state.NewMemStore(), logs: &syncbuf.Buffer{}}
+	w := &world{t: t, sb: sb, store: state.NewMemStore(), logs: &syncbuf.Buffer{}, clock: o.clock}
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if o.before != nil {
+			o.before(r)
+		}
 		n := w.hits.Add(1)
 		if o.spikeEvery > 0 && n%o.spikeEvery == 0 {
 			rec := httptest.NewRecorder()
@@ -89,7 +104,8 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	if o.timeout > 0 {
 		cfg.Timeout = o.timeout
 	}
-	c, err := top.NewClient(cfg, top.WithLogger(slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	c, err := top.NewClient(cfg, top.WithLogger(slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		top.WithClock(o.clock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,10 +124,26 @@ type runResult struct {
 // store.
 func (w *world) run(name, src string, args ...string) runResult {
 	w.t.Helper()
+	path := filepath.Join(w.t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	return w.runFile(path, args...)
+}
+
+// runFile runs the script at path (which may require the files next to
+// it) like run.
+func (w *world) runFile(path string, args ...string) runResult {
+	w.t.Helper()
 	var out syncbuf.Buffer
 	var res runResult
 	var mu sync.Mutex
+	var now func() time.Time
+	if w.clock != nil {
+		now = w.clock.Now
+	}
 	eng, err := engine.New(engine.Options{
+		Now:      now,
 		Client:   w.client,
 		Stdout:   &out,
 		Stderr:   w.logs,
@@ -128,10 +160,6 @@ func (w *world) run(name, src string, args ...string) runResult {
 		w.t.Fatal(err)
 	}
 	defer eng.Close()
-	path := filepath.Join(w.t.TempDir(), name)
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		w.t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res.err = eng.RunFile(ctx, path, args)

@@ -9,26 +9,18 @@
 -- and are written as ="..." so that Excel keeps them (excel.lua says why).
 -- The optional status filters, e.g. WAIT_SELLER_SEND_GOODS.
 --
--- Every trade type is asked for by name: without `type` the platform
--- returns only five (guarantee_trade — fixed price and auction —,
--- auto_delivery, ec, cod and step) and silently leaves the others out.
+-- Every trade type is asked for by name (trade_types.lua): without `type`
+-- the platform returns only five (guarantee_trade — fixed price and
+-- auction —, auto_delivery, ec, cod and step) and silently leaves the
+-- others out.
 
 local csv = require("csv")
 local excel = require("excel")   -- excel.lua beside this script
 local log = require("log")
-
--- Every type taobao.trades.sold.get documents (guarantee_trade is only a
--- query group of fixed and auction, so it is not needed here).
-local ALL_TYPES = table.concat({
-  "fixed", "auction", "step", "independent_simple_trade", "independent_shop_trade",
-  "auto_delivery", "ec", "cod", "game_equipment", "shopex_trade", "netcn_trade",
-  "external_trade", "instant_trade", "b2c_cod", "hotel_trade", "super_market_trade",
-  "super_market_cod_trade", "taohua", "waimai", "o2o_offlinetrade", "nopaid",
-  "eticket", "tmall_i18n", "insurance_plus", "finance", "pre_auth_type", "lazada",
-}, ",")
+local trade_types = require("trade_types") -- trade_types.lua, next to this script
 
 local out = arg[1] or "orders.csv"
-local params = {fields = "tid,status,payment,buyer_nick,created,modified", type = ALL_TYPES}
+local params = {fields = "tid,status,payment,buyer_nick,created,modified", type = trade_types.all}
 if arg[2] then params.status = arg[2] end
 
 local w = csv.writer(out, {"tid", "status", "payment", "buyer_nick", "created", "modified"})
