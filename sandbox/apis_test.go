@@ -504,3 +504,25 @@ func TestUserSellerGet(t *testing.T) {
 	wantCode(t, doCall(t, s, "taobao.user.seller.get", map[string]string{"fields": "user_id", "session": "someone-else"}), "27", "")
 	wantCode(t, doCall(t, s, "taobao.user.seller.get", map[string]string{"fields": "user_id", "session": ""}), "26", "")
 }
+
+// Options.Items sets the number of items on sale; the first items are the
+// seed's whatever their number.
+func TestItemsOption(t *testing.T) {
+	def := newTestServer(t, Options{})
+	big := newTestServer(t, Options{Items: 700})
+	m := doCall(t, big, "taobao.items.onsale.get", map[string]string{"fields": "num_iid", "simplify": "true", "page_size": "1"})
+	if num(m["total_results"]) != "700" {
+		t.Errorf("items on sale: %v", m["total_results"])
+	}
+	for i := range def.st.items {
+		a, b := def.st.items[i], big.st.items[i]
+		if a.numIID != b.numIID || len(a.skus) != len(b.skus) || a.price != b.price {
+			t.Fatalf("item %d differs: %d vs %d", i, a.numIID, b.numIID)
+		}
+	}
+	for _, n := range []int{-1, MaxItems + 1} {
+		if _, err := New(Options{Items: n}); err == nil || !strings.Contains(err.Error(), "items") {
+			t.Errorf("Items %d: %v", n, err)
+		}
+	}
+}

@@ -83,7 +83,8 @@
 // Deterministic from Options.Seed and the start time (Options.Now at New):
 //   - seller "topscript沙箱旗舰店" (user_id 2206571234567, what
 //     taobao.user.seller.get answers for every session: Options.Session and
-//     the renewed ones of Options.Sessions) with 320 items on sale: num_iid 12 digits
+//     the renewed ones of Options.Sessions) with Options.Items items on sale
+//     (default 320; the first ones the same whatever the number): num_iid 12 digits
 //     (600000000000 + ...), 9 in 10 with 1–9 SKUs (sku_id 13 digits,
 //     properties "1627207:<color>;20509:<size>", price "12.50", quantity);
 //     every 10th item has no SKUs;

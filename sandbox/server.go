@@ -25,6 +25,9 @@ const (
 const (
 	DefaultSeed   = 1
 	DefaultTrades = 3000
+	DefaultItems  = 320
+	// MaxItems is the largest Options.Items.
+	MaxItems = 100_000
 	// MaxTrades is the largest Options.Trades.
 	MaxTrades = 10_000_000
 )
@@ -49,6 +52,10 @@ type Options struct {
 	// Trades is the number of trades (default 3000, up to MaxTrades; they
 	// are derived on demand, so a million cost nothing up front).
 	Trades int
+	// Items is the number of items on sale (default 320, 1 to MaxItems;
+	// 9 in 10 have SKUs, about 4 each). The first items are the same
+	// whatever the number; the distribution products differ.
+	Items int
 	// Now is the gateway clock (default time.Now).
 	Now func() time.Time
 	// Churn causes this many trade events a second (churn.go); 0 is none.
@@ -100,12 +107,17 @@ func New(o Options) (*Server, error) {
 	if o.Trades == 0 {
 		o.Trades = DefaultTrades
 	}
+	if o.Items == 0 {
+		o.Items = DefaultItems
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	switch {
 	case o.Trades < 0 || o.Trades > MaxTrades:
 		return nil, fmt.Errorf("sandbox: trades must be between 0 and %d, got %d", MaxTrades, o.Trades)
+	case o.Items < 1 || o.Items > MaxItems:
+		return nil, fmt.Errorf("sandbox: items must be between 1 and %d, got %d", MaxItems, o.Items)
 	case o.QPS < 0 || math.IsNaN(o.QPS):
 		return nil, fmt.Errorf("sandbox: qps must not be negative, got %v", o.QPS)
 	case o.Latency < 0:
@@ -126,7 +138,7 @@ func New(o Options) (*Server, error) {
 		limit:   newLimiter(o.QPS),
 		reqSalt: mix(uint64(time.Now().UnixNano())),
 	}
-	s.st = genState(o.Seed, s.base)
+	s.st = genState(o.Seed, s.base, o.Items)
 	// Trades show the seed items as they were: writes change s.st, not them.
 	s.trades = newTradeStore(o.Trades, o.Seed, s.base, cloneItems(s.st.items))
 	s.resetChurn()
@@ -200,7 +212,7 @@ func (s *Server) Stats() Stats { return s.stats.snapshot() }
 // Reset restores the seed data, zeroes the stats, lifts any ban and restarts
 // the fault draws.
 func (s *Server) Reset() {
-	st := genState(s.opts.Seed, s.base)
+	st := genState(s.opts.Seed, s.base, s.opts.Items)
 	s.mu.Lock()
 	s.st = st
 	s.mu.Unlock()

@@ -57,22 +57,43 @@ type churnSync struct {
 	lastByTid   map[string]sandbox.Change
 }
 
-// syncUnderChurn runs script (order_sync.lua or a variant) twice over a
-// shop of a million trades whose trades change while it pages: before the
-// sandbox answers each call, churn applies churnPer trade events. Between
-// the runs the clock moves on 10 minutes, so the second run syncs what
-// changed during the first. Then churn stops and the shop's final state is
-// read back.
-func syncUnderChurn(t *testing.T, script string, churnPer int, faults sandbox.Faults) *churnSync {
+// churnWorld is a world of a million trades whose trades change under the
+// callers: before the sandbox answers each request, churn applies churnPer
+// trade events. Its clock can move on.
+type churnWorld struct {
+	*world
+	clk      *offsetClock
+	churnPer atomic.Int64
+}
+
+func newChurnWorld(t *testing.T, o worldOptions, churnPer int64) *churnWorld {
 	t.Helper()
-	clk := &offsetClock{}
-	var w *world
-	var churning atomic.Bool
-	w = newWorld(t, worldOptions{trades: 1_000_000, clock: clk, faults: faults, before: func(r *http.Request) {
-		if churning.Load() && r.URL.Path == "/router/rest" {
-			w.sb.Churn(churnPer)
+	cw := &churnWorld{clk: &offsetClock{}}
+	cw.churnPer.Store(churnPer)
+	o.trades, o.clock = 1_000_000, cw.clk
+	o.before = func(r *http.Request) {
+		if n := cw.churnPer.Load(); n > 0 && r.URL.Path == "/router/rest" {
+			cw.sb.Churn(int(n))
 		}
-	}})
+	}
+	cw.world = newWorld(t, o)
+	return cw
+}
+
+// syncUnderChurn runs script (order_sync.lua or a variant) twice over a
+// churning shop of a million trades (churnPer trade events before each
+// answer), the clock moved on 10 minutes between the runs so that the
+// second syncs what changed during the first. Then churn stops and the
+// shop's final state is read back.
+func syncUnderChurn(t *testing.T, script string, churnPer int64, faults sandbox.Faults) *churnSync {
+	t.Helper()
+	return newChurnWorld(t, worldOptions{faults: faults}, churnPer).syncTwice(t, script)
+}
+
+// syncTwice runs script twice as syncUnderChurn says, in cw.
+func (cw *churnWorld) syncTwice(t *testing.T, script string) *churnSync {
+	t.Helper()
+	w := cw.world
 	out := filepath.Join(t.TempDir(), "orders.jsonl")
 	res := w.run("cursor.lua", `
 local time, state = require("time"), require("state")
@@ -83,14 +104,15 @@ print(c)`)
 		t.Fatal(res.err)
 	}
 	cs := &churnSync{w: w, start: strings.TrimSpace(res.stdout)}
-	churning.Store(true)
+	churnPer := cw.churnPer.Load()
 	for run := 1; run <= 2; run++ {
 		if res := w.runFile(script, out); res.err != nil {
 			t.Fatalf("run %d: %v\n%s", run, res.err, w.logs.String())
 		}
-		clk.advance(10 * time.Minute)
+		cw.clk.advance(10 * time.Minute)
 	}
-	churning.Store(false)
+	cw.churnPer.Store(0)
+	defer cw.churnPer.Store(churnPer)
 	res = w.run("cursor.lua", `print(require("state").open("order_sync"):get("cursor"))`)
 	cs.stop = strings.TrimSpace(res.stdout)
 

@@ -54,6 +54,7 @@ type worldOptions struct {
 	timeout    time.Duration // client timeout per attempt (default 5 s)
 	attempts   int           // client attempts (default 5)
 	trades     int           // sandbox trades (default the sandbox's)
+	items      int           // sandbox items (default the sandbox's)
 	// clock, when set, is the clock of the sandbox, the client and the
 	// scripts (time.now, job.run).
 	clock toptime.Clock
@@ -63,7 +64,7 @@ type worldOptions struct {
 
 func newWorld(t *testing.T, o worldOptions) *world {
 	t.Helper()
-	so := sandbox.Options{Seed: seed, Faults: o.faults, Trades: o.trades}
+	so := sandbox.Options{Seed: seed, Faults: o.faults, Trades: o.trades, Items: o.items}
 	if o.clock != nil {
 		so.Now = o.clock.Now
 	}
@@ -192,8 +193,30 @@ func seedRows(t *testing.T, n int) []row {
 	return rowsData[:n]
 }
 
-func loadRows() ([]row, error) {
-	sb, err := sandbox.New(sandbox.Options{Seed: seed})
+func loadRows() ([]row, error) { return loadShopRows(0) }
+
+// loadShopRows returns one row per SKU of the seed shop of items items (0:
+// the sandbox's default), the first SKU of each item first, then the
+// others; read from a fault-free sandbox.
+func loadShopRows(items int) ([]row, error) {
+	all, err := shopSKUs(items)
+	if err != nil {
+		return nil, err
+	}
+	var first, rest []row
+	for _, skus := range all {
+		first = append(first, skus[0])
+		rest = append(rest, skus[1:]...)
+	}
+	if items == 0 {
+		return first, nil // seedRows: one SKU of each item
+	}
+	return append(first, rest...), nil
+}
+
+// shopSKUs reads every SKU of the seed shop of items items, per item.
+func shopSKUs(items int) ([][]row, error) {
+	sb, err := sandbox.New(sandbox.Options{Seed: seed, Items: items})
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +230,7 @@ func loadRows() ([]row, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	var rows []row
+	var out [][]row
 	p := c.Pages(ctx, "taobao.items.onsale.get", top.Params{"fields": "num_iid"}, top.PageOptions{PageSize: 200})
 	for {
 		resp, ok, err := p.Next(ctx)
@@ -227,11 +250,15 @@ func loadRows() ([]row, error) {
 			if len(skus) == 0 {
 				continue
 			}
-			s := skus[0].(map[string]any)
-			rows = append(rows, row{numIID: id, skuID: fmt.Sprint(s["sku_id"]), props: fmt.Sprint(s["properties"]), price: fmt.Sprint(s["price"])})
+			var item []row
+			for _, x := range skus {
+				s := x.(map[string]any)
+				item = append(item, row{numIID: id, skuID: fmt.Sprint(s["sku_id"]), props: fmt.Sprint(s["properties"]), price: fmt.Sprint(s["price"])})
+			}
+			out = append(out, item)
 		}
 	}
-	return rows, nil
+	return out, nil
 }
 
 // writeRowsCSV writes rows as a CSV file with a header and returns its path.
