@@ -39,9 +39,10 @@
 -- store and shop; a --sandbox run keeps none past its end); the item price
 -- plan goes with them (a job without checkpoints plans again):
 --   echo 'require("job").reset("bulk_price:prices.csv")' | topscript repl --profile shop1 --stop-on-error
--- A row whose answer was lost (unknown outcome) is settled by verify below:
--- it reads the SKU's price back; the price in effect means done, another
--- price means not applied (the row is sent once more).
+-- A row whose outcome is open (its answer lost, or an isp timeout or a 502:
+-- the platform may have applied it) is settled by verify below, not sent
+-- again blindly: it reads the SKU's price back; the price in effect means
+-- done, another price means not applied (the row is sent once more).
 
 local csv = require("csv")
 local excel = require("excel")   -- excel.lua beside this script
@@ -161,7 +162,11 @@ local summary = job.run {
     if item_price_logic then
       params.item_price = plan_for(r.num_iid)[props(r.properties)]
     end
-    return "taobao.item.sku.price.update", params
+    -- Not idempotent for this job: a price set could be sent again after an
+    -- answer that leaves its outcome open (an isp timeout, a 502, a lost
+    -- answer), but verify settles those rows by reading the price back
+    -- instead, so each SKU is written once.
+    return "taobao.item.sku.price.update", params, {idempotent = false}
   end,
   -- Settles a row whose outcome is unknown by reading the SKU's price back.
   verify = function(r)
