@@ -143,11 +143,11 @@ func startup(ctx context.Context, cfg config, e *env) (*section, error) {
 	return sec, nil
 }
 
-// streamScript walks every trade of the last three months with top.each
-// and prints the count.
-const streamScript = `local n = 0
+// streamScript walks every trade of the last three months (every type
+// listed) with top.each and prints the count.
+var streamScript = `local n = 0
 for t in top.each("taobao.trades.sold.get",
-		{fields = "tid,tid_str,status,type,payment,created,modified,buyer_nick,orders"},
+		{fields = "tid,status,type,payment,created,modified,buyer_nick,orders", type = "` + strings.Join(sandbox.TradeTypes(), ",") + `"},
 		{page_size = 100, use_has_next = true}) do
 	n = n + 1
 end

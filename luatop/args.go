@@ -131,7 +131,7 @@ func checkParams(L *lua.LState, fn string, n int) top.Params {
 
 // callOpts are the options of call/try/pages/each/call_all.
 type callOpts struct {
-	call        *top.CallOptions // nil when none of session/timeout/retries/simplify/skip_validation is set
+	call        *top.CallOptions // nil when none of session/timeout/retries/simplify/skip_validation/idempotent is set
 	items       string
 	reverse     bool
 	pageSize    int
@@ -143,7 +143,7 @@ type callOpts struct {
 // The option names each function takes: the per-call options of the Lua
 // contract, and what pages/each and call_all add to them.
 var (
-	callKeys  = []string{"session", "timeout", "retries", "simplify", "skip_validation"}
+	callKeys  = []string{"session", "timeout", "retries", "simplify", "skip_validation", "idempotent"}
 	pageKeys  = append(callKeys[:len(callKeys):len(callKeys)], "items", "reverse", "page_size", "use_has_next")
 	batchKeys = append(callKeys[:len(callKeys):len(callKeys)], "concurrency", "batch")
 )
@@ -187,7 +187,7 @@ func parseOpts(v lua.LValue, base callOpts, allowed []string) (callOpts, error) 
 		}
 		var err error
 		switch name {
-		case "session", "timeout", "retries", "simplify", "skip_validation":
+		case "session", "timeout", "retries", "simplify", "skip_validation", "idempotent":
 			err, setCall = setCallOption(&co, name, val), true
 		case "items":
 			s, ok := val.(lua.LString)
@@ -231,7 +231,8 @@ func parseOpts(v lua.LValue, base callOpts, allowed []string) (callOpts, error) 
 
 // setCallOption applies the per-call option name = val to co: session a
 // string, timeout a duration string ("10s") or seconds, retries a number
-// ≥ 0, simplify and skip_validation booleans.
+// ≥ 0, simplify and skip_validation booleans, idempotent a boolean
+// (top.CallOptions.Idempotent).
 func setCallOption(co *top.CallOptions, name string, val lua.LValue) error {
 	bad := func(want string) error {
 		return fmt.Errorf("opts.%s must be %s, got %s", name, want, val.Type().String())
@@ -265,13 +266,17 @@ func setCallOption(co *top.CallOptions, name string, val lua.LValue) error {
 			return bad("a number ≥ 0")
 		}
 		co.Retries = int(n)
-	case "simplify":
+	case "simplify", "idempotent":
 		b, ok := val.(lua.LBool)
 		if !ok {
 			return bad("a boolean")
 		}
 		v := bool(b)
-		co.Simplify = &v
+		if name == "simplify" {
+			co.Simplify = &v
+		} else {
+			co.Idempotent = &v
+		}
 	case "skip_validation":
 		b, ok := val.(lua.LBool)
 		if !ok {

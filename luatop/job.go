@@ -94,7 +94,8 @@ import (
 // # Unknown outcomes
 //
 // A write whose request may have reached the platform without an answer
-// (a timeout after sending, a dropped connection; error kind
+// that settles it (a timeout after sending, a dropped connection, an isp
+// error or an HTTP 5xx for a write not known idempotent; error kind
 // unknown_outcome; or a row found "sending") may or may not have been
 // applied. Without verify, the job checkpoints it "unknown", reports it
 // with status "unknown" and does not send it again on later runs:

@@ -110,7 +110,7 @@ func callFingerprint(req *request) (string, map[string]string) {
 		if err != nil { // a file: its name stands for it
 			v = fmt.Sprintf("<%T %v>", req.params[k], req.params[k])
 		}
-		if v == "" {
+		if top.Blank(v) {
 			continue // not sent
 		}
 		fmt.Fprintf(h, "\x00%s=%d:%s", k, len(v), v)

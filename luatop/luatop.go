@@ -24,7 +24,11 @@
 // opts: session (string), timeout ("10s" or seconds), retries (number of
 // retries after the first attempt), simplify (boolean), skip_validation
 // (boolean: send without the catalog's checks, for an API whose doc is
-// stale; top.CallOptions.SkipValidation); pages/each also take
+// stale; top.CallOptions.SkipValidation), idempotent (boolean: true
+// retries a write even after a failure that may have applied it; false
+// never sends it again once it may have reached the gateway, the error is
+// then of kind unknown_outcome; default: the catalog's answer); pages/each
+// also take
 // items (list field), reverse, page_size, use_has_next; call_all takes
 // concurrency (default 4), batch (pack up to that many calls into one
 // /router/batch request; each still takes its own throttle token and gets

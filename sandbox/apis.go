@@ -34,7 +34,7 @@ var apis = sync.OnceValue(func() map[string]*api {
 		{name: "taobao.trade.fullinfo.get", session: sessionRequired, required: []string{"fields", "tid"}, handle: (*Server).tradeFullinfoGet},
 		{name: "taobao.items.onsale.get", session: sessionRequired, required: []string{"fields"}, handle: (*Server).itemsOnsaleGet},
 		{name: "taobao.item.seller.get", session: sessionRequired, required: []string{"fields", "num_iid"}, handle: (*Server).itemSellerGet},
-		{name: "taobao.item.sku.price.update", session: sessionRequired, write: true, required: []string{"num_iid", "price"}, handle: (*Server).itemSkuPriceUpdate},
+		{name: "taobao.item.sku.price.update", session: sessionRequired, write: true, required: []string{"num_iid", "properties"}, handle: (*Server).itemSkuPriceUpdate},
 		{name: "taobao.item.quantity.update", session: sessionRequired, write: true, required: []string{"num_iid", "quantity"}, handle: (*Server).itemQuantityUpdate},
 		{name: "taobao.skus.quantity.update", session: sessionRequired, write: true, required: []string{"num_iid"}, handle: (*Server).skusQuantityUpdate},
 		{name: "taobao.fenxiao.products.get", session: sessionRequired, handle: (*Server).fenxiaoProductsGet},
@@ -88,6 +88,19 @@ func (c *call) integer(name string, def, lo, hi int64) (int64, *apiErr) {
 		return 0, errInvalid(name)
 	}
 	return v, nil
+}
+
+// money parses an optional price param ("12", "12.5", "12.50"; more than 0).
+func (c *call) money(name string) (cents int64, present bool, e *apiErr) {
+	s := c.str(name)
+	if s == "" {
+		return 0, false, nil
+	}
+	v, ok := parseMoney(s)
+	if !ok || v <= 0 {
+		return 0, true, errInvalid(name)
+	}
+	return v, true, nil
 }
 
 // boolean parses an optional boolean param.

@@ -68,7 +68,7 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 	case fault502:
 		s.reply(w, rd, nil, nil, reqID, "", f)
 		return
-	case faultDrop, faultTruncate:
+	case fault502Applied, faultDrop, faultTruncate: // the sub-requests are applied, then the answer fails
 	default:
 		f = faultNone
 	}
@@ -98,6 +98,11 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 			subID = s.requestID()
 		}
 		out = s.batchCall(out, rd, p, now, subID)
+	}
+	if f == fault502Applied {
+		putBuf(buf, out)
+		s.reply(w, rd, nil, nil, reqID, "", f)
+		return
 	}
 	s.writeBody(w, rd.contentType(), out, f)
 	putBuf(buf, out)

@@ -21,7 +21,7 @@ func (s *Server) channelShelf(c *call, up bool) (obj, *apiErr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, ok := s.st.fxIdx[id]
-	if !ok {
+	if !ok || s.st.fx[i].status == fxDeleted {
 		return nil, errIllegal()
 	}
 	p := &s.st.fx[i]

@@ -22,6 +22,9 @@ type apiErr struct {
 	msg     string
 	subCode string
 	subMsg  string
+	// statsKey, when set, is the key the answer is counted under in
+	// Stats.Errors instead of "<code>/<sub_code>" (an injected fault).
+	statsKey string
 }
 
 func (e *apiErr) Error() string {

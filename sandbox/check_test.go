@@ -37,13 +37,18 @@ func TestSignVectors(t *testing.T) {
 		{trades, "hmac-sha256", "8947FF1A31B7BBE45DC0059678E21E7FCDA65993188F045129669C4932A00C10"},
 	}
 	for _, c := range cases {
-		p := map[string]string{"sign_method": c.method, "sign": "ignored", "empty": ""}
+		p := map[string]string{"sign_method": c.method, "sign": "ignored"}
 		for k, v := range c.params {
 			p[k] = v
 		}
 		got, ok := computeSign(p, nil, nil, "secret", c.method)
 		if !ok || got != c.want {
 			t.Errorf("%s %s: got %s, want %s", c.params["method"], c.method, got, c.want)
+		}
+		// What is received is signed: an empty value too (as "empty").
+		p["empty"] = ""
+		if got, _ := computeSign(p, nil, nil, "secret", c.method); got == c.want {
+			t.Errorf("%s %s: an empty parameter received is left out of the sign", c.params["method"], c.method)
 		}
 	}
 	if _, ok := computeSign(base, nil, nil, "secret", "sha1"); ok {
@@ -261,4 +266,28 @@ func FuzzRest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The gateway signs exactly what it receives: "q=" is signed as "q" and
+// "q= " as "q ", so a client that sends an empty or blank value must sign
+// it (the Python SDK does), and one that leaves it out of its sign fails.
+func TestSignsWhatItReceives(t *testing.T) {
+	s := newTestServer(t, Options{})
+	for _, v := range []string{"", " "} {
+		p := signed(s, "taobao.time.get", nil)
+		delete(p, "sign")
+		p["q"] = v
+		sign(s, p) // the sign over everything sent, q included
+		if m := decode(t, post(s, p).Body.Bytes()); errOf(m) != nil {
+			t.Errorf("q=%q signed as received: %v", v, errOf(m))
+		}
+		bad := map[string]string{}
+		for k, x := range p {
+			bad[k] = x
+		}
+		delete(bad, "q")
+		sign(s, bad) // a sign that skips q
+		bad["q"] = v
+		wantCode(t, decode(t, post(s, bad).Body.Bytes()), "25", "")
+	}
 }

@@ -24,7 +24,7 @@ func lastChanges(cs []Change) map[int64]Change {
 // in the change log.
 func TestChurnIsVisibleToReads(t *testing.T) {
 	s := newTestServer(t, Options{})
-	before := doCall(t, s, "taobao.trades.sold.get", map[string]string{"fields": "tid"})
+	before := doCall(t, s, "taobao.trades.sold.get", map[string]string{"fields": "tid", "type": allTypes})
 	total0, _ := strconv.Atoi(num(path(before, "trades_sold_get_response", "total_results")))
 
 	cs := s.Churn(300)
@@ -70,7 +70,7 @@ func TestChurnIsVisibleToReads(t *testing.T) {
 	start := testNow.Add(-time.Hour).Format(toptime.Layout)
 	for page := 1; ; page++ {
 		m := doCall(t, s, "taobao.trades.sold.increment.get", map[string]string{"fields": "tid,status,modified",
-			"start_modified": start, "end_modified": end, "page_size": "100", "page_no": strconv.Itoa(page), "use_has_next": "true"})
+			"start_modified": start, "end_modified": end, "page_size": "100", "page_no": strconv.Itoa(page), "use_has_next": "true", "type": allTypes})
 		r := mustOK(t, m, "trades_sold_increment_get_response")
 		trades, _ := path(r, "trades", "trade").([]any)
 		for _, x := range trades {
@@ -91,7 +91,7 @@ func TestChurnIsVisibleToReads(t *testing.T) {
 		}
 	}
 
-	after := doCall(t, s, "taobao.trades.sold.get", map[string]string{"fields": "tid"})
+	after := doCall(t, s, "taobao.trades.sold.get", map[string]string{"fields": "tid", "type": allTypes})
 	total1, _ := strconv.Atoi(num(path(after, "trades_sold_get_response", "total_results")))
 	if total1 != total0+created {
 		t.Fatalf("sold.get total %d -> %d, want %d new trades", total0, total1, created)
@@ -101,7 +101,7 @@ func TestChurnIsVisibleToReads(t *testing.T) {
 	if len(s.Changes(0)) != 0 {
 		t.Fatal("Reset keeps the change log")
 	}
-	again := doCall(t, s, "taobao.trades.sold.get", map[string]string{"fields": "tid"})
+	again := doCall(t, s, "taobao.trades.sold.get", map[string]string{"fields": "tid", "type": allTypes})
 	if n, _ := strconv.Atoi(num(path(again, "trades_sold_get_response", "total_results"))); n != total0 {
 		t.Fatalf("after Reset: %d trades, want the seed's %d", n, total0)
 	}

@@ -13,8 +13,8 @@ import (
 // Seed data shape. Everything is derived from Options.Seed and the server's
 // start time (Options.Now at New), so equal options give equal data.
 const (
-	numItems    = 320 // seller's items on sale, num_iid 12 digits
-	numFenxiao  = 60  // distribution products, pid 10 digits
+	numItems    = DefaultItems // seller's items on sale by default, num_iid 12 digits
+	numFenxiao  = 60           // distribution products, pid 10 digits
 	sellerNick  = "topscript沙箱旗舰店"
 	noSKUEvery  = 10 // every 10th item has no SKUs
 	numBuyers   = 997
@@ -171,17 +171,18 @@ var (
 	}
 )
 
-// genState builds the seed data.
-func genState(seed int64, base time.Time) *state {
+// genState builds the seed data: items items on sale (the same first items
+// whatever their number), then the distribution products and activities.
+func genState(seed int64, base time.Time, items int) *state {
 	rng := rand.New(rand.NewSource(seed))
 	st := &state{
-		itemIdx:    make(map[int64]int, numItems),
+		itemIdx:    make(map[int64]int, items),
 		fxIdx:      make(map[int64]int, numFenxiao),
 		activities: map[string]*activity{},
 	}
 	now := base.Unix()
 	skuSeq := int64(4_100_000_000_000) + rng.Int63n(1_000_000)*1000
-	for i := 0; i < numItems; i++ {
+	for i := 0; i < items; i++ {
 		it := item{
 			numIID:   600_000_000_000 + int64(i)*1_000_003 + rng.Int63n(1_000_000),
 			title:    adjective[rng.Intn(len(adjective))] + goods[rng.Intn(len(goods))] + " " + strconv.Itoa(2024+rng.Intn(2)) + "款" + strconv.Itoa(i+1),
@@ -245,9 +246,7 @@ func genState(seed int64, base time.Time) *state {
 			p.status = "down"
 		}
 		p.retailLow, p.retailHigh = std*9/10, std*13/10
-		if i < numItems {
-			p.itemID = st.items[i*3%numItems].numIID
-		}
+		p.itemID = st.items[i*3%items].numIID
 		p.modified = p.created + int64(rng.Intn(90*86400))
 		if p.modified > now {
 			p.modified = now - 3600
@@ -278,7 +277,7 @@ func genState(seed int64, base time.Time) *state {
 		start := base.Add(time.Duration(7*(i+1)) * 24 * time.Hour).Truncate(time.Hour)
 		ids := make([]string, 0, 5)
 		for j := 0; j < 5; j++ {
-			ids = append(ids, strconv.FormatInt(st.items[rng.Intn(numItems)].numIID, 10))
+			ids = append(ids, strconv.FormatInt(st.items[rng.Intn(items)].numIID, 10))
 		}
 		a := &activity{
 			id:       strconv.Itoa(2131 + i),

@@ -18,7 +18,9 @@
 // from Options.Now), 32 Missing / 33 Invalid / 34 Unsupported version ("2.0"),
 // 24 Missing signature, 25 Invalid signature (md5, hmac, hmac-sha256; a
 // missing sign_method means md5, as on the historical gateway; an unknown one
-// is 25; hex compared case-insensitively), 26 Missing session, 27 Invalid
+// is 25; hex compared case-insensitively; the sign covers every parameter
+// received but sign and file parts, an empty value included — a choice, the
+// one rule of computeSign), 26 Missing session, 27 Invalid
 // session (invalid-sessionkey) for the APIs that need one (every modelled
 // API but taobao.time.get, and the catalog's methods whose session is
 // "required"; a session given to any other method must still be valid),
@@ -39,12 +41,50 @@
 // then a deterministic, type-correct answer (see model.go for the rules and
 // the choices where the docs are silent).
 //
+// # The core APIs, as their doc pages say
+//
+// The modelled APIs follow the platform's doc pages (doc ids in brackets);
+// where a page is silent, the sandbox's choice is marked "choice".
+//   - trades.sold.get [46], increment.get [128]: without type only the
+//     default query's five types come back (guarantee_trade, auto_delivery,
+//     ec, cod, step); guarantee_trade is a query group of fixed and auction
+//     that no trade carries (tradetypes.go); an undocumented type name is
+//     41 (choice). increment.get: end_modified strictly after
+//     start_modified, a span of at most one day, newest modification first.
+//     tid_str and oid_str only in trade.fullinfo.get; orders.sku_id a
+//     String.
+//   - item.sku.price.update [10928]: num_iid and properties required, no
+//     sku_id; price, quantity, outer_id, item_price optional. The item
+//     price must stay inside its SKUs' price range unless item_price moves
+//     it (and lands inside): else 15 isv.invalid-parameter:price-range (the
+//     code is a choice, the doc gives none). The answer: sku with sku_id,
+//     iid, num_iid and modified.
+//   - skus.quantity.update [21169]: at most 20 entries (more: 41, choice),
+//     type 1 sets, type 2 adds and stops at 0, a shared outer_id updates
+//     every SKU that has it. item.quantity.update (doc silent) refuses an
+//     addition below zero (15 isv.invalid-parameter, choice).
+//   - items.onsale.get [18]: only the documented fields (others ignored),
+//     no SKUs, list_time descending unless order_by says otherwise.
+//   - fenxiao.products.get [328]: fields (skus, images) applies only with
+//     pids, other names in it are ignored (choice); newest published
+//     first; the text is description. fenxiao.product.update: status up,
+//     down or delete (other values ignored); quantity 1 to 999999; a
+//     deleted product is gone (isv.product-not-exist; 50 on the shelf,
+//     choice).
+//   - the channel shelf APIs [49546, 49547]: result.module a Boolean.
+//   - sub_codes carry the suffixed forms real traffic shows:
+//     isv.item-not-exist:invalid-numIid-or-iid,
+//     isv.invalid-parameter:sku-properties (a properties string naming no
+//     SKU), isp.top-remote-connection-timeout-tmall among the isp faults;
+//     code 7 in three scopes (BanScoped).
+//
 // # Data
 //
 // Deterministic from Options.Seed and the start time (Options.Now at New):
 //   - seller "topscript沙箱旗舰店" (user_id 2206571234567, what
 //     taobao.user.seller.get answers for every session: Options.Session and
-//     the renewed ones of Options.Sessions) with 320 items on sale: num_iid 12 digits
+//     the renewed ones of Options.Sessions) with Options.Items items on sale
+//     (default 320; the first ones the same whatever the number): num_iid 12 digits
 //     (600000000000 + ...), 9 in 10 with 1–9 SKUs (sku_id 13 digits,
 //     properties "1627207:<color>;20509:<size>", price "12.50", quantity);
 //     every 10th item has no SKUs;
@@ -64,10 +104,14 @@
 // Options.QPS limits calls per app key in a rolling one-second window (less
 // 5% forgiven to network jitter);
 // Options.Latency is slept per HTTP request; Options.Faults injects isp
-// errors, HTTP 502, dropped connections (the call applied, no answer),
-// truncated bodies (the call applied, half the body sent with a matching
-// Content-Length) and 1–2 s bans. QPS windows, bans and latency use the real
-// clock; Options.Now only dates data and checks timestamps.
+// errors and HTTP 502 that apply nothing, the same after the call was
+// applied (isp_applied: an isp timeout or unknown error; http502_applied —
+// what a backend that did not answer in time looks like: neither says
+// whether a write was applied), dropped connections (the call applied, no
+// answer), truncated bodies (the call applied, half the body sent with a
+// matching Content-Length) and 1–2 s bans of the app. QPS windows, bans and
+// latency use the real clock; Options.Now only dates data and checks
+// timestamps.
 //
 // # Trade churn
 //

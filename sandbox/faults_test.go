@@ -21,6 +21,11 @@ func TestParseFaults(t *testing.T) {
 	if f != (Faults{ISP: 0.05, HTTP502: 0.01, Drop: 0.01, Truncate: 0.01, Ban: 0.01}) {
 		t.Errorf("%+v", f)
 	}
+	if f, err := ParseFaults("isp_applied=0.1,http502_applied=0.02"); err != nil || f != (Faults{ISPApplied: 0.1, HTTP502Applied: 0.02}) {
+		t.Errorf("applied faults: %+v %v", f, err)
+	} else if got, _ := ParseFaults(f.String()); got != f {
+		t.Errorf("round trip %q", f.String())
+	}
 	if got, _ := ParseFaults(f.String()); got != f {
 		t.Errorf("round trip %q", f.String())
 	}
@@ -301,5 +306,95 @@ func TestQPSPacedClient(t *testing.T) {
 	}
 	if limited == 0 {
 		t.Error("66 QPS never limited at 50")
+	}
+}
+
+// Code 7 comes in three scopes, each with its sub_code: the whole app, one
+// API for every app, one API for this app. An API's ban leaves the other
+// APIs alone; the admin endpoint sets each.
+func TestBanScopes(t *testing.T) {
+	s := newTestServer(t, Options{})
+	cases := []struct {
+		scope   BanScope
+		name    string
+		subCode string
+		others  bool // other APIs are banned too
+	}{
+		{BanApp, "app", "accesscontrol.limited-by-app-access-count", true},
+		{BanAPI, "api", "accesscontrol.limited-by-api-access-count", false},
+		{BanAppAPI, "app_api", "accesscontrol.limited-by-app-api-access-count", false},
+	}
+	for _, c := range cases {
+		s.Reset()
+		s.BanScoped(c.scope, "taobao.time.get", 5*time.Second)
+		e := wantCode(t, doCall(t, s, "taobao.time.get", nil), "7", c.subCode)
+		if e["sub_msg"] != "This ban will last for 5 more seconds" || e["msg"] != "App Call Limited" {
+			t.Errorf("%s: %v", c.name, e)
+		}
+		other := doCall(t, s, "taobao.items.onsale.get", map[string]string{"fields": "num_iid", "page_size": "1"})
+		if banned := errOf(other) != nil; banned != c.others {
+			t.Errorf("%s ban: another API banned = %v, want %v (%v)", c.name, banned, c.others, other)
+		}
+		s.BanScoped(c.scope, "taobao.time.get", 0)
+		mustOK(t, doCall(t, s, "taobao.time.get", nil), "time_get_response")
+
+		// The same through POST /_sandbox/ban.
+		r := httptest.NewRequest(http.MethodPost, "/_sandbox/ban?seconds=9&scope="+c.name+"&method=taobao.time.get", nil)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Fatalf("%s: %d %s", c.name, w.Code, w.Body)
+		}
+		e = wantCode(t, doCall(t, s, "taobao.time.get", nil), "7", c.subCode)
+		if e["sub_msg"] != "This ban will last for 9 more seconds" {
+			t.Errorf("%s via the endpoint: %v", c.name, e)
+		}
+	}
+	for _, q := range []string{"seconds=9&scope=nope", "seconds=9&scope=api"} {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/_sandbox/ban?"+q, nil))
+		if w.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, w.Code)
+		}
+	}
+	if _, err := ParseBanScope("x"); err == nil {
+		t.Error("ParseBanScope accepted x")
+	}
+}
+
+// Faults that apply and then fail: the write is applied, and the answer is
+// an isp timeout (or unknown error) or an HTTP 502 — what a backend that
+// applied the call but did not answer in time looks like. Each is counted
+// apart from the faults that apply nothing.
+func TestFaultsAppliedThenFailed(t *testing.T) {
+	s := newTestServer(t, Options{Faults: Faults{ISPApplied: 1}})
+	args, key := priceArgs(s, "77.00")
+	seen := map[string]bool{}
+	for range 12 {
+		e := wantCode(t, doCall(t, s, "taobao.item.sku.price.update", args), "15", "")
+		seen[e["sub_code"].(string)] = true
+	}
+	for sub := range seen {
+		if !strings.HasPrefix(sub, "isp.") || !(strings.Contains(sub, "timeout") || strings.Contains(sub, "unknown-error")) {
+			t.Errorf("isp_applied answered %s: want an isp timeout or unknown error", sub)
+		}
+	}
+	if price0(s) != 7700 || s.Stats().Writes["taobao.item.sku.price.update"][key] != 12 {
+		t.Errorf("isp_applied: price %d, writes %v: want the write applied each time", price0(s), s.Stats().Writes)
+	}
+	if st := s.Stats().Errors; st["isp_applied"] != 12 || len(st) != 1 {
+		t.Errorf("errors %v, want 12 isp_applied", st)
+	}
+	// A call that fails on its own is answered as it is: nothing was applied.
+	wantCode(t, doCall(t, s, "taobao.item.sku.price.update", map[string]string{"num_iid": args["num_iid"], "properties": "1:1", "price": "1"}), "15", "isv.invalid-parameter")
+
+	s = newTestServer(t, Options{Faults: Faults{HTTP502Applied: 1}})
+	args, key = priceArgs(s, "66.00")
+	w := post(s, signed(s, "taobao.item.sku.price.update", args))
+	if w.Code != 502 || !strings.Contains(w.Body.String(), "502 Bad Gateway") {
+		t.Errorf("http502_applied: %d %s", w.Code, w.Body)
+	}
+	if price0(s) != 6600 || s.Stats().Writes["taobao.item.sku.price.update"][key] != 1 || s.Stats().Errors["http502_applied"] != 1 {
+		t.Errorf("http502_applied: price %d, stats %+v: want the write applied", price0(s), s.Stats())
 	}
 }

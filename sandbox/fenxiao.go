@@ -1,9 +1,9 @@
 package sandbox
 
 import (
+	"sort"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 type fxField struct {
@@ -46,34 +46,19 @@ var fxSKUFields = []fxSKUField{
 	{"dealer_cost_price", func(k *fxSKU) any { return money(k.dealer) }},
 }
 
-// fxFieldNames is the set of product field names. Built on first use.
-var fxFieldNames = sync.OnceValue(func() map[string]bool {
-	m := map[string]bool{}
+// renderFx renders p with every product field; extra names what fields
+// adds ("skus", "images"), which the caller honours only when pids is
+// given.
+func renderFx(p *fxProduct, extra fieldSet) obj {
+	o := make(obj, 0, len(fxFields)+2)
 	for _, f := range fxFields {
-		m[f.name] = true
+		o = append(o, kv{f.name, f.get(p)})
 	}
-	return m
-})
-
-// renderFx renders p. fields works as on the platform — "skus" (and
-// "images") add extra information — and, beyond it, naming product fields
-// restricts the answer to them.
-func renderFx(p *fxProduct, fs fieldSet) obj {
-	restrict := false
-	for f := range fs.m {
-		if fxFieldNames()[f] {
-			restrict = true
-			break
-		}
+	if extra.has("images") {
+		o = append(o, kv{"pictures", fxPictures(p)})
 	}
-	o := make(obj, 0, len(fxFields)+1)
-	for _, f := range fxFields {
-		if !restrict || fs.has(f.name) {
-			o = append(o, kv{f.name, f.get(p)})
-		}
-	}
-	if fs.hasList("skus") && len(p.skus) > 0 {
-		sub := fs.sub("skus")
+	if extra.hasList("skus") && len(p.skus) > 0 {
+		sub := extra.sub("skus")
 		elems := make([]any, 0, len(p.skus))
 		for k := range p.skus {
 			so := make(obj, 0, len(fxSKUFields))
@@ -89,9 +74,21 @@ func renderFx(p *fxProduct, fs fieldSet) obj {
 	return o
 }
 
-// fenxiaoProductsGet: taobao.fenxiao.products.get — page_size default 20,
-// max 50; filters pids (at most 30), outer_id, status, productcat_id,
-// start_modified/end_modified.
+// fxPictures is a product's images (fields=images), comma-separated.
+func fxPictures(p *fxProduct) string {
+	base := "https://img.alicdn.com/imgextra/fenxiao_" + strconv.FormatInt(p.pid, 10)
+	return base + "_1.jpg," + base + "_2.jpg"
+}
+
+// fenxiaoProductsGet: taobao.fenxiao.products.get [328] — page_size
+// default 20, max 50; pids (at most 30) queries those products only;
+// otherwise the filters outer_id, status, productcat_id and
+// start_modified/end_modified. Products come newest-published first
+// (created, then pid, descending). fields names extra data — skus, images —
+// and applies only when pids is given, as the doc says; names of product
+// fields in it are ignored (every product field is answered; a choice: the
+// doc lists only the extras). Deleted products (product.update
+// status=delete) are not found.
 func (s *Server) fenxiaoProductsGet(c *call) (obj, *apiErr) {
 	no, size, e := c.page(20, 50)
 	if e != nil {
@@ -118,63 +115,75 @@ func (s *Server) fenxiaoProductsGet(c *call) (obj, *apiErr) {
 		return nil, e
 	}
 	outer := c.str("outer_id")
-	fs := parseFields(c.str("fields"))
+	var extra fieldSet // none: fields applies only with pids
+	if pids != nil {
+		extra = parseFields(c.str("fields"))
+	}
 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var sel []*fxProduct
 	if pids != nil {
 		for _, pid := range pids {
-			if i, ok := s.st.fxIdx[pid]; ok {
+			if i, ok := s.st.fxIdx[pid]; ok && s.st.fx[i].status != fxDeleted {
 				sel = append(sel, &s.st.fx[i])
 			}
 		}
 	} else {
 		for i := range s.st.fx {
-			sel = append(sel, &s.st.fx[i])
+			p := &s.st.fx[i]
+			if p.status != fxDeleted && (outer == "" || p.outerID == outer) && (status == "" || p.status == status) &&
+				(cat == 0 || p.catID == cat) && (!hasFrom || p.modified >= from.Unix()) && (!hasTo || p.modified <= to.Unix()) {
+				sel = append(sel, p)
+			}
 		}
 	}
-	kept := sel[:0]
-	for _, p := range sel {
-		if (outer == "" || p.outerID == outer) && (status == "" || p.status == status) &&
-			(cat == 0 || p.catID == cat) && (!hasFrom || p.modified >= from.Unix()) && (!hasTo || p.modified <= to.Unix()) {
-			kept = append(kept, p)
+	sort.Slice(sel, func(a, b int) bool {
+		if sel[a].created != sel[b].created {
+			return sel[a].created > sel[b].created
 		}
-	}
-	lo, hi := window(len(kept), no, size)
-	out := obj{{"total_results", len(kept)}}
+		return sel[a].pid > sel[b].pid
+	})
+	lo, hi := window(len(sel), no, size)
+	out := obj{{"total_results", len(sel)}}
 	if hi > lo {
 		elems := make([]any, 0, hi-lo)
-		for _, p := range kept[lo:hi] {
-			elems = append(elems, renderFx(p, fs))
+		for _, p := range sel[lo:hi] {
+			elems = append(elems, renderFx(p, extra))
 		}
 		out = append(out, kv{"products", list{item: "fenxiao_product", elems: elems}})
 	}
 	return out, nil
 }
 
+// fxDeleted is the status of a product deleted with product.update.
+const fxDeleted = "delete"
+
 func (s *Server) lookupFx(pid int64) (*fxProduct, *apiErr) {
 	i, ok := s.st.fxIdx[pid]
-	if !ok {
+	if !ok || s.st.fx[i].status == fxDeleted {
 		return nil, errBiz("isv.product-not-exist", "产品不存在")
 	}
 	return &s.st.fx[i], nil
 }
 
-// fenxiaoProductUpdate: taobao.fenxiao.product.update — pid plus any of
-// name, outer_id, desc, status (up/down), quantity, standard_price,
+// fenxiaoProductUpdate: taobao.fenxiao.product.update [326] — pid plus any
+// of name, outer_id, desc (answered as description), status (up, down or
+// delete; any other value is ignored, as the doc says), quantity (1 to
+// 999999; a product with SKUs holds their sum), standard_price,
 // cost_price, dealer_cost_price, retail_price_low, retail_price_high, and
 // per-SKU lists sku_ids with sku_standard_prices, sku_cost_prices,
 // sku_dealer_cost_prices, sku_quantitys, sku_outer_ids (comma-separated,
-// aligned).
+// aligned). A deleted product is gone: reads and writes answer
+// isv.product-not-exist, the channel shelf 50.
 func (s *Server) fenxiaoProductUpdate(c *call) (obj, *apiErr) {
 	pid, _, e := c.id("pid")
 	if e != nil {
 		return nil, e
 	}
 	status := c.str("status")
-	if status != "" && status != "up" && status != "down" {
-		return nil, errInvalid("status")
+	if status != "up" && status != "down" && status != fxDeleted {
+		status = ""
 	}
 	prices := map[string]int64{}
 	for _, name := range []string{"standard_price", "cost_price", "dealer_cost_price", "retail_price_low", "retail_price_high"} {
@@ -186,7 +195,7 @@ func (s *Server) fenxiaoProductUpdate(c *call) (obj, *apiErr) {
 			prices[name] = m
 		}
 	}
-	qty, e := c.integer("quantity", -1, 0, 999_999_999)
+	qty, e := c.integer("quantity", -1, 1, 999_999)
 	if e != nil {
 		return nil, e
 	}

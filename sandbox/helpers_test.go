@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -118,6 +119,14 @@ func mustOK(t testing.TB, m map[string]any, root string) map[string]any {
 	return p
 }
 
+// allTypes lists every trade type: the type parameter that returns every
+// trade (without it, only the default query's five types come back).
+var allTypes = strings.Join(tradeTypeNames, ",")
+
+// wantCode checks that m is the error code with a sub_code matching
+// subCode: "" matches any; "isv.x" the base isv.x, bare or suffixed
+// ("isv.x:y"), as real traffic carries them; "isv.x:*" only a suffixed form;
+// "isv.x:y" exactly.
 func wantCode(t testing.TB, m map[string]any, code, subCode string) map[string]any {
 	t.Helper()
 	e := errOf(m)
@@ -127,13 +136,26 @@ func wantCode(t testing.TB, m map[string]any, code, subCode string) map[string]a
 	if got := e["code"].(json.Number).String(); got != code {
 		t.Fatalf("code = %s (%v), want %s", got, e, code)
 	}
-	if subCode != "" && e["sub_code"] != subCode {
+	if subCode != "" && !subCodeMatches(fmt.Sprint(e["sub_code"]), subCode) {
 		t.Fatalf("sub_code = %v, want %s", e["sub_code"], subCode)
 	}
 	if id, _ := e["request_id"].(string); len(id) != 12 {
 		t.Fatalf("request_id %q", id)
 	}
 	return e
+}
+
+// subCodeMatches matches a sub_code against a wantCode pattern.
+func subCodeMatches(got, want string) bool {
+	base, suffix, suffixed := strings.Cut(want, ":")
+	gotBase, gotSuffix, gotSuffixed := strings.Cut(got, ":")
+	switch {
+	case !suffixed:
+		return gotBase == base
+	case suffix == "*":
+		return gotBase == base && gotSuffixed && gotSuffix != ""
+	}
+	return got == want
 }
 
 // path walks nested maps: path(m, "a", "b").

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -20,9 +21,57 @@ var itemFields = []itemField{
 	{"outer_id", func(it *item) any { return it.outerID }},
 	{"approve_status", func(it *item) any { return "onsale" }},
 	{"list_time", func(it *item) any { return fmtTime(it.listTime) }},
-	{"delist_time", func(it *item) any { return fmtTime(it.listTime + 7*86400*((it.modified-it.listTime)/(7*86400)+1)) }},
+	{"delist_time", func(it *item) any { return fmtTime(it.delistTime()) }},
 	{"modified", func(it *item) any { return fmtTime(it.modified) }},
 	{"pic_url", func(it *item) any { return it.picURL }},
+	{"type", func(it *item) any { return "fixed" }},
+	{"props", func(it *item) any { return it.props() }},
+	{"valid_thru", func(it *item) any { return 7 }},
+	{"has_discount", func(it *item) any { return it.flag(1, 3) }},
+	{"has_invoice", func(it *item) any { return true }},
+	{"has_warranty", func(it *item) any { return it.flag(2, 2) }},
+	{"has_showcase", func(it *item) any { return it.flag(3, 5) }},
+	{"postage_id", func(it *item) any { return 8_801_000 + int64(mix(uint64(it.numIID))%3) }},
+	{"seller_cids", func(it *item) any { return "," + strconv.FormatInt(1_200_000+it.cid%7, 10) + "," }},
+	{"sold_quantity", func(it *item) any { return it.soldQuantity() }},
+}
+
+// onsaleFields are the only fields taobao.items.onsale.get answers [18]:
+// any other name in fields (sku, skus, desc…) is ignored; the item's full
+// data is item.seller.get's.
+var onsaleFields = map[string]bool{
+	"approve_status": true, "num_iid": true, "title": true, "nick": true, "type": true, "cid": true,
+	"pic_url": true, "num": true, "props": true, "valid_thru": true, "list_time": true, "price": true,
+	"has_discount": true, "has_invoice": true, "has_warranty": true, "has_showcase": true,
+	"modified": true, "delist_time": true, "postage_id": true, "seller_cids": true, "outer_id": true,
+	"sold_quantity": true,
+}
+
+// delistTime is when the item's current 7-day listing period ends.
+func (it *item) delistTime() int64 {
+	return it.listTime + 7*86400*((it.modified-it.listTime)/(7*86400)+1)
+}
+
+// soldQuantity is the item's (derived) sales count.
+func (it *item) soldQuantity() int64 { return int64(mix(uint64(it.numIID)^0x50) % 800) }
+
+// flag is a deterministic boolean of the item: true for 1 in every n items
+// (salt picks which).
+func (it *item) flag(salt, n uint64) bool { return mix(uint64(it.numIID)^salt)%n == 0 }
+
+// props is the item's key properties: the SKUs' property values, joined.
+func (it *item) props() string {
+	seen := map[string]bool{}
+	var out []string
+	for _, k := range it.skus {
+		for _, pv := range strings.Split(k.props, ";") {
+			if !seen[pv] {
+				seen[pv] = true
+				out = append(out, pv)
+			}
+		}
+	}
+	return strings.Join(out, ";")
 }
 
 type skuField struct {
@@ -41,15 +90,16 @@ var skuFields = []skuField{
 }
 
 // renderItem renders it with the selected fields; "sku" or "skus" (or
-// "sku.<field>") in fields adds its SKUs. Call with s.mu held.
-func renderItem(it *item, fs fieldSet) obj {
+// "sku.<field>") in fields adds its SKUs unless onsale, where only the
+// onsaleFields answer. Call with s.mu held.
+func renderItem(it *item, fs fieldSet, onsale bool) obj {
 	o := make(obj, 0, len(itemFields)+1)
 	for _, f := range itemFields {
-		if fs.has(f.name) {
+		if fs.has(f.name) && (!onsale || onsaleFields[f.name]) {
 			o = append(o, kv{f.name, f.get(it)})
 		}
 	}
-	if len(it.skus) > 0 && (fs.hasList("sku") || fs.hasList("skus")) {
+	if !onsale && len(it.skus) > 0 && (fs.hasList("sku") || fs.hasList("skus")) {
 		sub := fs.sub("sku")
 		if fs.hasList("skus") {
 			sub = fs.sub("skus")
@@ -74,7 +124,10 @@ func renderSKUs(it *item, skus []sku, fs fieldSet) list {
 }
 
 // itemsOnsaleGet: taobao.items.onsale.get — page_size default 40, max 200;
-// optional q (title contains) and cid filters.
+// optional q (title contains) and cid filters; only the onsaleFields, no
+// SKUs; ordered by order_by ("list_time:desc", the default, or
+// delist_time, num, modified, sold_quantity, each :asc or :desc; ties by
+// num_iid the same way).
 func (s *Server) itemsOnsaleGet(c *call) (obj, *apiErr) {
 	no, size, e := c.page(40, 200)
 	if e != nil {
@@ -84,46 +137,77 @@ func (s *Server) itemsOnsaleGet(c *call) (obj, *apiErr) {
 	if e != nil {
 		return nil, e
 	}
+	key, e := onsaleOrder(c.str("order_by"))
+	if e != nil {
+		return nil, e
+	}
 	q := c.str("q")
 	fs := parseFields(c.str("fields"))
 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	items := s.st.items
-	var sel []int
-	filtered := q != "" || cid != 0
-	if filtered {
-		for i := range items {
-			if (q == "" || strings.Contains(items[i].title, q)) && (cid == 0 || items[i].cid == cid) {
-				sel = append(sel, i)
-			}
+	sel := make([]*item, 0, len(items))
+	for i := range items {
+		if (q == "" || strings.Contains(items[i].title, q)) && (cid == 0 || items[i].cid == cid) {
+			sel = append(sel, &items[i])
 		}
 	}
-	n := len(items)
-	if filtered {
-		n = len(sel)
-	}
-	from, to := window(n, no, size)
-	out := obj{{"total_results", n}}
+	sort.SliceStable(sel, func(a, b int) bool { return key(sel[a], sel[b]) })
+	from, to := window(len(sel), no, size)
+	out := obj{{"total_results", len(sel)}}
 	if to > from {
 		elems := make([]any, 0, to-from)
-		for k := from; k < to; k++ {
-			i := k
-			if filtered {
-				i = sel[k]
-			}
-			elems = append(elems, renderItem(&items[i], fs))
+		for _, it := range sel[from:to] {
+			elems = append(elems, renderItem(it, fs, true))
 		}
 		out = append(out, kv{"items", list{item: "item", elems: elems}})
 	}
 	return out, nil
 }
 
+// onsaleOrder reads items.onsale.get's order_by into a less function.
+func onsaleOrder(spec string) (func(a, b *item) bool, *apiErr) {
+	if spec == "" {
+		spec = "list_time:desc"
+	}
+	col, dir, _ := strings.Cut(spec, ":")
+	var v func(it *item) int64
+	switch col {
+	case "list_time":
+		v = func(it *item) int64 { return it.listTime }
+	case "delist_time":
+		v = func(it *item) int64 { return it.delistTime() }
+	case "num":
+		v = (*item).quantity
+	case "modified":
+		v = func(it *item) int64 { return it.modified }
+	case "sold_quantity":
+		v = (*item).soldQuantity
+	default:
+		return nil, errInvalid("order_by")
+	}
+	desc := dir == "" || dir == "desc"
+	if dir != "" && dir != "desc" && dir != "asc" {
+		return nil, errInvalid("order_by")
+	}
+	return func(a, b *item) bool {
+		x, y := v(a), v(b)
+		if x == y {
+			x, y = a.numIID, b.numIID
+		}
+		if desc {
+			return x > y
+		}
+		return x < y
+	}, nil
+}
+
 // lookupItem finds num_iid; call with s.mu held.
 func (s *Server) lookupItem(numIID int64) (*item, *apiErr) {
 	i, ok := s.st.itemIdx[numIID]
 	if !ok {
-		return nil, errBiz("isv.item-not-exist", "商品不存在")
+		return nil, errBiz("isv.item-not-exist:invalid-numIid-or-iid", "商品不存在")
 	}
 	return &s.st.items[i], nil
 }
@@ -142,38 +226,37 @@ func (s *Server) itemSellerGet(c *call) (obj, *apiErr) {
 	if e != nil {
 		return nil, e
 	}
-	return obj{{"item", renderItem(it, parseFields(c.str("fields")))}}, nil
+	return obj{{"item", renderItem(it, parseFields(c.str("fields")), false)}}, nil
 }
 
-// itemSkuPriceUpdate: taobao.item.sku.price.update — sets a SKU's price (and
-// optionally quantity, item_price); naming the SKU by properties or sku_id.
+// itemSkuPriceUpdate: taobao.item.sku.price.update [10928] — num_iid and
+// properties name the SKU (there is no sku_id parameter: one given is
+// ignored); price, quantity, outer_id and item_price are each optional (a
+// quantity-only update is one). The item's price must stay inside the
+// range of its SKUs' prices: a SKU price that would leave it outside fails
+// unless item_price moves the item price along (and item_price itself must
+// fall inside the new range). The doc does not give that error's code: the
+// sandbox answers 15 isv.invalid-parameter:price-range (a choice). The
+// answer is the doc's: sku with sku_id, iid, num_iid and modified.
 func (s *Server) itemSkuPriceUpdate(c *call) (obj, *apiErr) {
 	id, _, e := c.id("num_iid")
 	if e != nil {
 		return nil, e
 	}
-	skuID, hasSKU, e := c.id("sku_id")
+	props := normProps(c.str("properties"))
+	price, hasPrice, e := c.money("price")
 	if e != nil {
 		return nil, e
 	}
-	props := normProps(c.str("properties"))
-	if props == "" && !hasSKU {
-		return nil, errMissing("properties")
-	}
-	price, ok := parseMoney(c.str("price"))
-	if !ok || price <= 0 {
-		return nil, errInvalid("price")
-	}
-	var itemPrice int64
-	if ip := c.str("item_price"); ip != "" {
-		if itemPrice, ok = parseMoney(ip); !ok || itemPrice <= 0 {
-			return nil, errInvalid("item_price")
-		}
+	itemPrice, hasItemPrice, e := c.money("item_price")
+	if e != nil {
+		return nil, e
 	}
 	qty, e := c.integer("quantity", -1, 0, 999_999_999)
 	if e != nil {
 		return nil, e
 	}
+	outer := c.str("outer_id")
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -181,37 +264,45 @@ func (s *Server) itemSkuPriceUpdate(c *call) (obj, *apiErr) {
 	if e != nil {
 		return nil, e
 	}
-	var k *sku
-	if hasSKU {
-		k = it.findSKU(skuID)
-	} else {
-		k = it.findProps(props)
+	k := it.findProps(props)
+	if k == nil {
+		return nil, errBiz("isv.invalid-parameter:sku-properties", "SKU属性不存在:"+props)
 	}
-	if k == nil || (props != "" && k.props != props) {
-		return nil, errNoSKU()
+	newPrice := k.price
+	if hasPrice {
+		newPrice = price
+	}
+	newItemPrice := it.price
+	if hasItemPrice {
+		newItemPrice = itemPrice
+	}
+	lo, hi := newPrice, newPrice
+	for i := range it.skus {
+		p := it.skus[i].price
+		if &it.skus[i] == k {
+			continue
+		}
+		lo, hi = min(lo, p), max(hi, p)
+	}
+	if newItemPrice < lo || newItemPrice > hi {
+		return nil, errBiz("isv.invalid-parameter:price-range",
+			"商品价格"+money(newItemPrice)+"必须在SKU价格区间"+money(lo)+"-"+money(hi)+"内，请同时传入item_price")
 	}
 	now := c.now.Unix()
-	k.price = price
+	k.price = newPrice
 	if qty >= 0 {
 		k.qty = qty
 	}
+	if outer != "" {
+		k.outerID = outer
+	}
 	k.modified = now
-	if itemPrice > 0 {
-		it.price = itemPrice
-	} else {
-		it.price = minSKUPrice(it.skus)
-	}
+	it.price = newItemPrice
 	it.modified = now
-	key := strconv.FormatInt(id, 10) + ":"
-	if props != "" {
-		key += props
-	} else {
-		key += strconv.FormatInt(skuID, 10)
-	}
-	c.wrote(key)
+	c.wrote(strconv.FormatInt(id, 10) + ":" + props)
 	return obj{{"sku", obj{
-		{"sku_id", k.id}, {"num_iid", it.numIID}, {"properties", k.props},
-		{"price", money(k.price)}, {"quantity", k.qty}, {"modified", fmtTime(now)},
+		{"iid", strconv.FormatInt(it.numIID, 10)}, {"num_iid", it.numIID},
+		{"modified", fmtTime(now)}, {"sku_id", k.id},
 	}}}, nil
 }
 
@@ -292,9 +383,15 @@ func (s *Server) itemQuantityUpdate(c *call) (obj, *apiErr) {
 	return obj{{"item", out}}, nil
 }
 
-// skusQuantityUpdate: taobao.skus.quantity.update — skuid_quantities
-// "sku_id:qty;sku_id:qty" (or outerid_quantities), type 1 full / 2 delta;
-// all or nothing.
+// maxSKUQuantities is the most SKUs skus.quantity.update takes a call.
+const maxSKUQuantities = 20
+
+// skusQuantityUpdate: taobao.skus.quantity.update [21169] — skuid_quantities
+// "sku_id:qty;sku_id:qty" (or, when it is absent, outerid_quantities), at
+// most 20 entries (more: 41, a choice of code); type 1 (default) sets, type
+// 2 adds, and an addition that would go below zero sets the stock to 0. An
+// outer_id shared by several SKUs updates every one of them. All or
+// nothing: an entry naming no SKU fails the call.
 func (s *Server) skusQuantityUpdate(c *call) (obj, *apiErr) {
 	id, _, e := c.id("num_iid")
 	if e != nil {
@@ -330,6 +427,9 @@ func (s *Server) skusQuantityUpdate(c *call) (obj, *apiErr) {
 		}
 		entries = append(entries, entry{k, q})
 	}
+	if len(entries) > maxSKUQuantities {
+		return nil, errInvalid(param)
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -337,26 +437,43 @@ func (s *Server) skusQuantityUpdate(c *call) (obj, *apiErr) {
 	if e != nil {
 		return nil, e
 	}
-	skus := make([]*sku, len(entries))
-	newQ := make([]int64, len(entries))
-	for i, en := range entries {
+	// The new stock of each SKU, entries applied in order.
+	newQ := map[*sku]int64{}
+	var order []*sku
+	for _, en := range entries {
+		var matched []*sku
 		if param == "skuid_quantities" {
 			sid, _ := strconv.ParseInt(en.key, 10, 64)
-			skus[i] = it.findSKU(sid)
+			if k := it.findSKU(sid); k != nil {
+				matched = []*sku{k}
+			}
 		} else {
-			skus[i] = it.findOuter(en.key)
+			for i := range it.skus {
+				if it.skus[i].outerID == en.key {
+					matched = append(matched, &it.skus[i])
+				}
+			}
 		}
-		if skus[i] == nil {
+		if len(matched) == 0 {
 			return nil, errNoSKU()
 		}
-		if newQ[i], e = applyQty(skus[i].qty, en.q, typ); e != nil {
-			return nil, e
+		for _, k := range matched {
+			cur, seen := newQ[k]
+			if !seen {
+				cur = k.qty
+				order = append(order, k)
+			}
+			if typ == 2 {
+				newQ[k] = max(cur+en.q, 0)
+			} else {
+				newQ[k] = en.q
+			}
 		}
 	}
 	now := c.now.Unix()
-	elems := make([]any, 0, len(skus))
-	for i, k := range skus {
-		k.qty, k.modified = newQ[i], now
+	elems := make([]any, 0, len(order))
+	for _, k := range order {
+		k.qty, k.modified = newQ[k], now
 		elems = append(elems, obj{{"sku_id", k.id}, {"quantity", k.qty}, {"modified", fmtTime(now)}})
 	}
 	it.modified = now

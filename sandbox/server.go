@@ -25,6 +25,9 @@ const (
 const (
 	DefaultSeed   = 1
 	DefaultTrades = 3000
+	DefaultItems  = 320
+	// MaxItems is the largest Options.Items.
+	MaxItems = 100_000
 	// MaxTrades is the largest Options.Trades.
 	MaxTrades = 10_000_000
 )
@@ -49,6 +52,10 @@ type Options struct {
 	// Trades is the number of trades (default 3000, up to MaxTrades; they
 	// are derived on demand, so a million cost nothing up front).
 	Trades int
+	// Items is the number of items on sale (default 320, 1 to MaxItems;
+	// 9 in 10 have SKUs, about 4 each). The first items are the same
+	// whatever the number; the distribution products differ.
+	Items int
 	// Now is the gateway clock (default time.Now).
 	Now func() time.Time
 	// Churn causes this many trade events a second (churn.go); 0 is none.
@@ -69,7 +76,8 @@ type Server struct {
 	faults  *roller
 	limit   *limiter
 	banMu   sync.Mutex
-	banTill time.Time
+	banTill time.Time               // the app's ban (BanApp)
+	apiBans map[apiBanKey]time.Time // bans of one API (BanAPI, BanAppAPI)
 	reqSeq  atomic.Uint64
 	reqSalt uint64
 	tmc     *tmcHub
@@ -99,12 +107,17 @@ func New(o Options) (*Server, error) {
 	if o.Trades == 0 {
 		o.Trades = DefaultTrades
 	}
+	if o.Items == 0 {
+		o.Items = DefaultItems
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	switch {
 	case o.Trades < 0 || o.Trades > MaxTrades:
 		return nil, fmt.Errorf("sandbox: trades must be between 0 and %d, got %d", MaxTrades, o.Trades)
+	case o.Items < 1 || o.Items > MaxItems:
+		return nil, fmt.Errorf("sandbox: items must be between 1 and %d, got %d", MaxItems, o.Items)
 	case o.QPS < 0 || math.IsNaN(o.QPS):
 		return nil, fmt.Errorf("sandbox: qps must not be negative, got %v", o.QPS)
 	case o.Latency < 0:
@@ -125,7 +138,7 @@ func New(o Options) (*Server, error) {
 		limit:   newLimiter(o.QPS),
 		reqSalt: mix(uint64(time.Now().UnixNano())),
 	}
-	s.st = genState(o.Seed, s.base)
+	s.st = genState(o.Seed, s.base, o.Items)
 	// Trades show the seed items as they were: writes change s.st, not them.
 	s.trades = newTradeStore(o.Trades, o.Seed, s.base, cloneItems(s.st.items))
 	s.resetChurn()
@@ -199,7 +212,7 @@ func (s *Server) Stats() Stats { return s.stats.snapshot() }
 // Reset restores the seed data, zeroes the stats, lifts any ban and restarts
 // the fault draws.
 func (s *Server) Reset() {
-	st := genState(s.opts.Seed, s.base)
+	st := genState(s.opts.Seed, s.base, s.opts.Items)
 	s.mu.Lock()
 	s.st = st
 	s.mu.Unlock()
@@ -209,30 +222,101 @@ func (s *Server) Reset() {
 	s.faults.reset(s.opts.Seed)
 	s.limit.reset()
 	s.banMu.Lock()
-	s.banTill = time.Time{}
+	s.banTill, s.apiBans = time.Time{}, nil
 	s.banMu.Unlock()
+}
+
+// BanScope is what a code-7 ban limits; each answers its own sub_code.
+type BanScope uint8
+
+// The three scopes of code 7.
+const (
+	// BanApp limits the whole app: accesscontrol.limited-by-app-access-count.
+	BanApp BanScope = iota
+	// BanAPI limits one API for every app:
+	// accesscontrol.limited-by-api-access-count.
+	BanAPI
+	// BanAppAPI limits one API for this app:
+	// accesscontrol.limited-by-app-api-access-count.
+	BanAppAPI
+)
+
+// ParseBanScope reads "app", "api" or "app_api" ("app-api").
+func ParseBanScope(s string) (BanScope, error) {
+	switch s {
+	case "", "app":
+		return BanApp, nil
+	case "api":
+		return BanAPI, nil
+	case "app_api", "app-api":
+		return BanAppAPI, nil
+	}
+	return 0, fmt.Errorf("ban scope %q: want app, api or app_api", s)
+}
+
+// subCode is the scope's code-7 sub_code.
+func (b BanScope) subCode() string {
+	switch b {
+	case BanAPI:
+		return "accesscontrol.limited-by-api-access-count"
+	case BanAppAPI:
+		return "accesscontrol.limited-by-app-api-access-count"
+	}
+	return banSubCode
+}
+
+type apiBanKey struct {
+	scope  BanScope
+	method string
 }
 
 // Ban bans the app key for d: every call answers code 7 with "This ban will
 // last for N more seconds". d <= 0 lifts a ban.
-func (s *Server) Ban(d time.Duration) {
-	s.banMu.Lock()
-	if d <= 0 {
-		s.banTill = time.Time{}
-	} else {
-		s.banTill = time.Now().Add(d)
-	}
-	s.banMu.Unlock()
-}
+func (s *Server) Ban(d time.Duration) { s.BanScoped(BanApp, "", d) }
 
-// banned returns the time left of a ban.
-func (s *Server) banned(now time.Time) time.Duration {
+// BanScoped bans the app (BanApp; method is ignored) or one API (BanAPI,
+// BanAppAPI: calls of method answer code 7 with the scope's sub_code, the
+// others go through) for d; d <= 0 lifts that ban.
+func (s *Server) BanScoped(scope BanScope, method string, d time.Duration) {
+	var until time.Time
+	if d > 0 {
+		until = time.Now().Add(d)
+	}
 	s.banMu.Lock()
 	defer s.banMu.Unlock()
-	if s.banTill.IsZero() {
-		return 0
+	if scope == BanApp {
+		s.banTill = until
+		return
 	}
-	return s.banTill.Sub(now)
+	k := apiBanKey{scope, method}
+	if until.IsZero() {
+		delete(s.apiBans, k)
+		return
+	}
+	if s.apiBans == nil {
+		s.apiBans = map[apiBanKey]time.Time{}
+	}
+	s.apiBans[k] = until
+}
+
+// banned returns the time left of the ban that holds a call of method (the
+// app's first, then the API's), and its scope.
+func (s *Server) banned(now time.Time, method string) (time.Duration, BanScope) {
+	s.banMu.Lock()
+	defer s.banMu.Unlock()
+	if !s.banTill.IsZero() && s.banTill.After(now) {
+		return s.banTill.Sub(now), BanApp
+	}
+	for _, sc := range []BanScope{BanAPI, BanAppAPI} {
+		k := apiBanKey{sc, method}
+		if until, ok := s.apiBans[k]; ok {
+			if until.After(now) {
+				return until.Sub(now), sc
+			}
+			delete(s.apiBans, k)
+		}
+	}
+	return 0, BanApp
 }
 
 // requestID makes a ~12-char lowercase alphanumeric id.
@@ -272,12 +356,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
 			return
 		}
-		sec, err := strconv.ParseFloat(r.URL.Query().Get("seconds"), 64)
+		q := r.URL.Query()
+		sec, err := strconv.ParseFloat(q.Get("seconds"), 64)
 		if err != nil || sec < 0 || sec > 1e7 || math.IsNaN(sec) {
 			http.Error(w, "seconds: want a number of seconds between 0 and 1e7", http.StatusBadRequest)
 			return
 		}
-		s.Ban(time.Duration(sec * float64(time.Second)))
+		scope, err := ParseBanScope(q.Get("scope"))
+		if err != nil {
+			http.Error(w, "scope: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if scope != BanApp && q.Get("method") == "" {
+			http.Error(w, "method: an API-scoped ban needs the method it limits", http.StatusBadRequest)
+			return
+		}
+		s.BanScoped(scope, q.Get("method"), time.Duration(sec*float64(time.Second)))
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = fmt.Fprintf(w, "{\"ok\":true,\"seconds\":%s}\n", strconv.FormatFloat(sec, 'f', -1, 64))
 	case "/tmc", "/tmc/":
@@ -354,11 +448,11 @@ func (s *Server) invoke(a *api, p map[string]string, files map[string]bool, now 
 		return nil, e, faultNone
 	}
 	wall := time.Now()
-	if d := s.banned(wall); d > 0 {
-		return nil, banError(d), faultNone
+	if d, scope := s.banned(wall, a.name); d > 0 {
+		return nil, banError(scope, d), faultNone
 	}
 	if !s.limit.allow(wall) {
-		return nil, banError(time.Second), faultNone
+		return nil, banError(BanApp, time.Second), faultNone
 	}
 	if e := checkRequired(a, p, files); e != nil {
 		return nil, e, faultNone
@@ -368,10 +462,10 @@ func (s *Server) invoke(a *api, p map[string]string, files map[string]bool, now 
 	case faultBan:
 		d := time.Second + time.Duration(variant%1000)*time.Millisecond
 		s.Ban(d)
-		return nil, banError(d), faultNone
+		return nil, banError(BanApp, d), faultNone
 	case faultISP:
 		return nil, ispError(variant), faultNone
-	case fault502, faultDrop, faultTruncate:
+	case fault502, fault502Applied, faultDrop, faultTruncate:
 		if !transport {
 			f = faultNone
 		}
@@ -385,6 +479,14 @@ func (s *Server) invoke(a *api, p map[string]string, files map[string]bool, now 
 		s.stats.write(a.name, c.writes)
 		s.publishWrites(a.name, c.writes, now)
 	}
+	switch {
+	case e != nil && (f == faultISPApplied || f == fault502Applied):
+		return nil, e, faultNone // nothing was applied: the call's own answer
+	case f == faultISPApplied:
+		return nil, ispAppliedError(variant), faultNone
+	case f == fault502Applied:
+		return nil, nil, f
+	}
 	return payload, e, f
 }
 
@@ -392,7 +494,7 @@ const badGatewayBody = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\
 
 // reply writes a call's answer, applying a transport fault.
 func (s *Server) reply(w http.ResponseWriter, rd render, payload obj, e *apiErr, reqID, root string, f fault) {
-	if f == fault502 {
+	if f == fault502 || f == fault502Applied {
 		s.stats.errKey(f.statsKey())
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusBadGateway)

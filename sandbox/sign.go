@@ -18,15 +18,22 @@ const (
 )
 
 // computeSign signs params the way the gateway verifies them: every param
-// except "sign", file parts (skip) and empty values, sorted by name, name and
-// value concatenated, then extra (the raw body of a batch call) appended, then
-// digested per method and hex-encoded in upper case. ok is false for an
+// received except "sign" and file parts (skip), sorted by name, name and
+// value concatenated, then extra (the raw body of a batch call) appended,
+// then digested per method and hex-encoded in upper case. ok is false for an
 // unknown method.
+//
+// The one rule (a choice: the platform does not document it): the gateway
+// signs exactly what it receives. A parameter sent with an empty value
+// ("k=", as the official Python SDK sends it) is in the signed text as "k";
+// one sent as " " as "k ". The Java and PHP SDKs, and topscript, do not
+// send empty (or, Java and topscript, whitespace-only) values at all, so
+// they sign nothing for them either.
 func computeSign(params map[string]string, skip map[string]bool, extra []byte, secret, method string) (sig string, ok bool) {
 	keys := make([]string, 0, len(params))
 	n := 0
 	for k, v := range params {
-		if k == "sign" || v == "" || skip[k] {
+		if k == "sign" || skip[k] {
 			continue
 		}
 		keys = append(keys, k)

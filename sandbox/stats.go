@@ -15,11 +15,12 @@ type Stats struct {
 	// whatever their outcome.
 	Calls map[string]int64 `json:"calls"`
 	// Errors counts error answers keyed "<code>" or "<code>/<sub_code>", and
-	// injected transport faults as "http502", "drop" and "truncate".
+	// injected faults that applied the call as "isp_applied",
+	// "http502_applied", "drop" and "truncate", and HTTP 502 as "http502".
 	Errors map[string]int64 `json:"errors"`
 	// Writes counts successful write calls applied, per method and object key:
-	// "<num_iid>:<properties>" or "<num_iid>:<sku_id>" (SKU price, as the caller
-	// named the SKU), "<num_iid>" (item and SKU quantities), "<pid>" (fenxiao
+	// "<num_iid>:<properties>" (SKU price), "<num_iid>" (item and SKU
+	// quantities), "<pid>" (fenxiao
 	// product), "<pid>:<properties>" (fenxiao SKU), "<product_id>" (channel
 	// shelf) and "<activity_id>" (activity sync). An idempotent re-set counts
 	// again: the count is how many times the write reached the state.
@@ -56,6 +57,10 @@ func (s *stats) call(method string) {
 }
 
 func (s *stats) err(e *apiErr) {
+	if e.statsKey != "" {
+		s.errKey(e.statsKey)
+		return
+	}
 	key := strconv.Itoa(e.code)
 	if e.subCode != "" {
 		key += "/" + e.subCode

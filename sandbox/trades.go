@@ -54,13 +54,6 @@ var tradeStatuses = sync.OnceValue(func() map[string][]string {
 	}
 })
 
-// tradeTypes generated, with their weights out of 100; all are returned
-// without a type filter.
-var tradeTypes = []struct {
-	name   string
-	weight uint64
-}{{"fixed", 85}, {"step", 5}, {"guarantee_trade", 4}, {"auction", 3}, {"independent_simple_trade", 3}}
-
 type tradeStore struct {
 	n     int
 	seed  uint64
@@ -178,18 +171,6 @@ func (t *tradeStore) core(i int) tcore {
 	return c
 }
 
-// typeOf is trade i's type.
-func (t *tradeStore) typeOf(i int) string {
-	w := t.h(i, 4) % 100
-	for _, ty := range tradeTypes {
-		if w < ty.weight {
-			return ty.name
-		}
-		w -= ty.weight
-	}
-	return tradeTypes[0].name
-}
-
 // tradeQuery selects trades.
 type tradeQuery struct {
 	byModified bool  // window on modified (increment) or created
@@ -226,8 +207,10 @@ func (q *tradeQuery) key() string {
 	return string(b)
 }
 
+// filtered reports whether q needs a scan: a status or buyer filter, or
+// types that select the generated trades irregularly (see selection).
 func (q *tradeQuery) filtered() bool {
-	return q.statuses != nil || q.types != nil || q.buyer != ""
+	return q.statuses != nil || q.buyer != "" || selection(q.types) == typesSome
 }
 
 func (q *tradeQuery) match(t *tradeStore, c tcore) bool {
@@ -272,30 +255,38 @@ func (t *tradeStore) createdRange(from, to int64) (int, int) {
 // resultSet is the ordered answer of a query.
 type resultSet struct {
 	lo, hi int     // a plain created range, newest first (idx == nil)
+	skip   bool    // ... less the trades of types the default query leaves out
 	idx    []int32 // else these trades in this order
 }
 
 func (r resultSet) len() int {
-	if r.idx != nil {
+	switch {
+	case r.idx != nil:
 		return len(r.idx)
+	case r.skip:
+		return defaultRank(r.hi) - defaultRank(r.lo)
 	}
 	return r.hi - r.lo
 }
 
 func (r resultSet) at(k int) int {
-	if r.idx != nil {
+	switch {
+	case r.idx != nil:
 		return int(r.idx[k])
+	case r.skip:
+		return defaultIndex(defaultRank(r.hi) - 1 - k)
 	}
 	return r.hi - 1 - k
 }
 
-// find runs q: created windows newest first; modified windows by modified
-// time then tid, oldest first (so paging backwards from the last page never
-// misses a trade that moves).
+// find runs q: created windows newest first; modified windows newest
+// modification first (then the higher index first), as the doc of
+// increment.get says — so trades that change while a caller pages move to
+// the front, and paging backwards from the last page misses none.
 func (t *tradeStore) find(q *tradeQuery) resultSet {
 	if !q.byModified && !q.filtered() {
 		lo, hi := t.createdRange(q.from, q.to)
-		return resultSet{lo: lo, hi: hi}
+		return resultSet{lo: lo, hi: hi, skip: selection(q.types) == typesDefault}
 	}
 	from := q.from
 	if q.byModified {
@@ -323,7 +314,7 @@ func (t *tradeStore) find(q *tradeQuery) resultSet {
 		}
 	}
 	if q.byModified {
-		sort.Sort(byModified{idx, mods})
+		sort.Sort(sort.Reverse(byModified{idx, mods}))
 	} else {
 		for a, b := 0, len(idx)-1; a < b; a, b = a+1, b-1 {
 			idx[a], idx[b] = idx[b], idx[a]
@@ -564,12 +555,17 @@ var orderFields = []orderField{
 	{"pic_path", func(v *tradeView, o *orderView) any { return o.item.picURL }},
 }
 
-// render renders trade i with the selected fields.
-func (t *tradeStore) render(i int, fs fieldSet) obj {
+// strIDFields are documented for taobao.trade.fullinfo.get only: the
+// lists of sold.get and increment.get leave them out even when asked.
+var strIDFields = map[string]bool{"tid_str": true, "oid_str": true}
+
+// render renders trade i with the selected fields; strIDs adds tid_str and
+// oid_str when selected (fullinfo.get).
+func (t *tradeStore) render(i int, fs fieldSet, strIDs bool) obj {
 	v := t.view(i)
 	o := make(obj, 0, 16)
 	for _, f := range tradeFields {
-		if fs.has(f.name) {
+		if fs.has(f.name) && (strIDs || !strIDFields[f.name]) {
 			if x := f.get(v); x != nil {
 				o = append(o, kv{f.name, x})
 			}
@@ -582,7 +578,7 @@ func (t *tradeStore) render(i int, fs fieldSet) obj {
 			ord := &v.orders[k]
 			oo := make(obj, 0, len(orderFields))
 			for _, f := range orderFields {
-				if sub.has(f.name) {
+				if sub.has(f.name) && (strIDs || !strIDFields[f.name]) {
 					if x := f.get(v, ord); x != nil {
 						oo = append(oo, kv{f.name, x})
 					}

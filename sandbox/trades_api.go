@@ -1,11 +1,11 @@
 package sandbox
 
 import (
-	"strings"
 	"time"
 )
 
-// tradeFilters reads the optional status, type and buyer_nick filters.
+// tradeFilters reads the optional status, type (the default query's five
+// when absent; tradetypes.go) and buyer_nick filters.
 func tradeFilters(c *call, q *tradeQuery) *apiErr {
 	if st := c.str("status"); st != "" {
 		ss, ok := tradeStatuses()[st]
@@ -14,14 +14,11 @@ func tradeFilters(c *call, q *tradeQuery) *apiErr {
 		}
 		q.statuses = append([]string{}, ss...)
 	}
-	if ty := c.str("type"); ty != "" {
-		q.types = map[string]bool{}
-		for _, t := range strings.Split(ty, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				q.types[t] = true
-			}
-		}
+	types, ok := parseTradeTypes(c.str("type"))
+	if !ok {
+		return errInvalid("type")
 	}
+	q.types = types
 	q.buyer = c.str("buyer_nick")
 	return nil
 }
@@ -39,7 +36,7 @@ func (s *Server) tradePage(c *call, rs resultSet, no, size int64, useHasNext boo
 	if to > from {
 		elems := make([]any, 0, to-from)
 		for k := from; k < to; k++ {
-			elems = append(elems, s.trades.render(rs.at(k), fs))
+			elems = append(elems, s.trades.render(rs.at(k), fs, false))
 		}
 		out = append(out, kv{"trades", list{item: "trade", elems: elems}})
 	}
@@ -75,8 +72,8 @@ func (s *Server) tradesSoldGet(c *call) (obj, *apiErr) {
 }
 
 // tradesSoldIncrementGet: taobao.trades.sold.increment.get — trades modified
-// in [start_modified, end_modified] (span at most one day), oldest
-// modification first; page_size default 40, max 100.
+// in [start_modified, end_modified] (end strictly after start, a span of at
+// most one day), newest modification first; page_size default 40, max 100.
 func (s *Server) tradesSoldIncrementGet(c *call) (obj, *apiErr) {
 	start, _, e := c.timeParam("start_modified")
 	if e != nil {
@@ -86,11 +83,11 @@ func (s *Server) tradesSoldIncrementGet(c *call) (obj, *apiErr) {
 	if e != nil {
 		return nil, e
 	}
-	if end.Before(start) {
-		return nil, errBiz("isv.invalid-parameter", "end_modified不能早于start_modified")
+	if !end.After(start) {
+		return nil, errBiz("isv.invalid-parameter:end_modified", "end_modified必须大于start_modified")
 	}
 	if end.Sub(start) > 24*time.Hour {
-		return nil, errBiz("isv.invalid-parameter", "start_modified与end_modified的时间跨度不能超过一天")
+		return nil, errBiz("isv.invalid-parameter:modified-span", "start_modified与end_modified的时间跨度不能超过一天")
 	}
 	no, size, e := c.page(40, 100)
 	if e != nil {
@@ -117,5 +114,5 @@ func (s *Server) tradeFullinfoGet(c *call) (obj, *apiErr) {
 	if !ok {
 		return nil, errBiz("isv.trade-not-exist", "交易不存在")
 	}
-	return obj{{"trade", s.trades.render(i, parseFields(c.str("fields")))}}, nil
+	return obj{{"trade", s.trades.render(i, parseFields(c.str("fields")), true)}}, nil
 }

@@ -329,10 +329,14 @@ func TestCallBatchWholeFailures(t *testing.T) {
 	}{
 		{"drop", dropConn, want{unknownWrite: true, batches: 2}, testCalls},
 		{"http500", func(w http.ResponseWriter) { w.WriteHeader(500) }, want{unknownWrite: true, batches: 2}, testCalls},
-		{"http502", func(w http.ResponseWriter) { w.WriteHeader(502) }, want{batches: 2}, testCalls},
+		{"http502", func(w http.ResponseWriter) { w.WriteHeader(502) }, want{unknownWrite: true, batches: 2}, testCalls},
+		{"http429", func(w http.ResponseWriter) { w.WriteHeader(429) }, want{batches: 2}, testCalls},
 		{"malformed", func(w http.ResponseWriter) { okBody(w, "<html>oops</html>") }, want{unknownWrite: true, batches: 2}, testCalls},
 		{"isp", func(w http.ResponseWriter) {
 			okBody(w, `{"error_response":{"code":15,"msg":"Remote service error","sub_code":"isp.remote-connection-error"}}`)
+		}, want{unknownWrite: true, batches: 2}, testCalls},
+		{"isp-unavailable", func(w http.ResponseWriter) {
+			okBody(w, `{"error_response":{"code":15,"msg":"Remote service error","sub_code":"isp.top-remote-service-unavailable"}}`)
 		}, want{batches: 2}, testCalls},
 		// Cut after the first answer: the first is kept, the write is
 		// unknown, the idempotent write goes again alone.

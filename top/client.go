@@ -238,6 +238,12 @@ type CallOptions struct {
 	// whose documentation is stale. Config.SkipValidation does the same
 	// for every call of matching methods.
 	SkipValidation bool
+	// Idempotent, when set, overrides what the catalog says of a write:
+	// true retries it even after a failure that may have applied it (a
+	// write the catalog does not know to be safe to send twice); false
+	// never sends it again once it may have reached the gateway (the
+	// failure is KindUnknownOutcome), e.g. when a read-back settles it.
+	Idempotent *bool
 }
 
 // call is one prepared call.
@@ -333,6 +339,9 @@ func (c *Client) prepare(method string, params Params, o *CallOptions) (*call, e
 	}
 	cl.write = c.IsWrite(method)
 	cl.idempotent = c.isIdempotent(method, ep.text)
+	if o != nil && o.Idempotent != nil {
+		cl.idempotent = *o.Idempotent
+	}
 	return cl, nil
 }
 
@@ -548,9 +557,11 @@ func judgeAnswer(method string, status int, raw []byte, rd redact.Redactor) atte
 	}
 	st := status
 	if st/100 != 2 {
-		// 429, 502 and 503 say the request was not processed; other
-		// statuses (500, 504…) leave the outcome open.
-		notProcessed := st == http.StatusTooManyRequests || st == http.StatusBadGateway || st == http.StatusServiceUnavailable
+		// 429 says the request was not taken; any other status leaves the
+		// outcome open: a 5xx (502 and 503 included) comes after the
+		// request was sent, and the platform's proxies answer 502 when the
+		// backend did not answer in time — it may have applied the call.
+		notProcessed := st == http.StatusTooManyRequests
 		return attemptResult{
 			status:    st,
 			retryable: st >= 500 || st == http.StatusTooManyRequests,

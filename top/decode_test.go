@@ -79,6 +79,11 @@ func TestErrorParsingAndKind(t *testing.T) {
 			KindFlowControl, "taobao.item.sku.price.update: 7 App Call Limited; accesscontrol.limited-by-app-access-count: This ban will last for 31062 more seconds (request_id 4jkl5mhpc274)", 31062 * time.Second},
 		{`{"error_response":{"code":15,"msg":"Remote service error","sub_code":"isp.top-remote-connection-timeout"}}`, KindISP, "taobao.item.sku.price.update: 15 Remote service error; isp.top-remote-connection-timeout", 0},
 		{`{"error_response":{"code":15,"msg":"x","sub_code":"isp.call-limited","sub_msg":"This ban will last for 3 more seconds"}}`, KindFlowControl, "", 3 * time.Second},
+		// The suffixed forms real traffic carries classify by family and base.
+		{`{"error_response":{"code":15,"msg":"Remote service error","sub_code":"isv.item-not-exist:invalid-numIid-or-iid-tmall","sub_msg":"商品不存在"}}`, KindISV, "", 0},
+		{`{"error_response":{"code":15,"msg":"Remote service error","sub_code":"isv.invalid-parameter:quantity-tmall"}}`, KindISV, "", 0},
+		{`{"error_response":{"code":15,"msg":"Remote service error","sub_code":"isp.top-remote-connection-timeout-tmall"}}`, KindISP, "", 0},
+		{`{"error_response":{"code":15,"msg":"x","sub_code":"isp.call-limited:app","sub_msg":"This ban will last for 3 more seconds"}}`, KindFlowControl, "", 3 * time.Second},
 		{`{"error_response":{"code":10,"msg":"Service Currently Unavailable"}}`, KindISP, "taobao.item.sku.price.update: 10 Service Currently Unavailable", 0},
 		{`{"error_response":{"code":27,"msg":"Invalid session","sub_code":"invalid-sessionkey","sub_msg":"非法或过期的SessionKey参数，请使用有效的SessionKey参数"}}`, KindAuth, "", 0},
 		{`{"error_response":{"code":11,"msg":"Insufficient isv permissions","sub_code":"isv.permission-api-package-limit"}}`, KindAuth, "", 0},
@@ -113,6 +118,29 @@ func TestErrorParsingAndKind(t *testing.T) {
 		if strings.Contains(e.Error(), "\n") {
 			t.Errorf("multi-line: %q", e.Error())
 		}
+	}
+}
+
+func TestSubCodeBaseAndFamily(t *testing.T) {
+	for _, c := range []struct{ sub, base, family string }{
+		{"isv.item-not-exist:invalid-numIid-or-iid", "isv.item-not-exist", "isv"},
+		{"isv.invalid-parameter:sku-properties", "isv.invalid-parameter", "isv"},
+		{"isp.top-remote-connection-timeout-tmall", "isp.top-remote-connection-timeout-tmall", "isp"},
+		{"accesscontrol.limited-by-app-access-count", "accesscontrol.limited-by-app-access-count", "accesscontrol"},
+		{"invalid-sessionkey", "invalid-sessionkey", ""},
+		{"weird:a.b", "weird", ""},
+		{"", "", ""},
+	} {
+		if got := SubCodeBase(c.sub); got != c.base {
+			t.Errorf("SubCodeBase(%q) = %q, want %q", c.sub, got, c.base)
+		}
+		if got := SubCodeFamily(c.sub); got != c.family {
+			t.Errorf("SubCodeFamily(%q) = %q, want %q", c.sub, got, c.family)
+		}
+	}
+	e := &Error{SubCode: "isv.item-not-exist:invalid-numIid-or-iid"}
+	if !e.HasSubCode("isv.item-not-exist") || e.HasSubCode("isv.item") || e.HasSubCode("isv.item-not-exist:invalid") {
+		t.Error("HasSubCode compares the base before ':' only, as a whole")
 	}
 }
 

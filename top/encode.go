@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/topscript/topscript/internal/numtext"
@@ -21,8 +22,37 @@ import (
 // Params are the application parameters of a call. Values may be string,
 // bool, any Go integer or float type, json.Number, time.Time, []any,
 // []string, []int64 (and other slices), map[string]any (and other maps),
-// File, or nil. EncodeValue says how each is sent; nil and "" are omitted.
+// File, or nil. EncodeValue says how each is sent; nil, "" and values of
+// only whitespace are omitted (Blank): neither sent nor signed, as the
+// official Java SDK does.
 type Params map[string]any
+
+// Blank reports whether an encoded value is left out of a request: empty,
+// or nothing but whitespace. It is the official Java SDK's rule
+// (StringUtils.isEmpty: every character Character.isWhitespace), so a call
+// that works with that SDK works here, and " " never reaches the gateway
+// to be signed one way and checked another.
+func Blank(s string) bool {
+	for _, r := range s {
+		if !javaWhitespace(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// javaWhitespace is Java's Character.isWhitespace: the Unicode space,
+// line and paragraph separators except the no-break spaces (U+00A0,
+// U+2007, U+202F), and the ASCII controls \t \n \v \f \r and U+001C–U+001F.
+func javaWhitespace(r rune) bool {
+	switch r {
+	case '\t', '\n', '\v', '\f', '\r', 0x1c, 0x1d, 0x1e, 0x1f:
+		return true
+	case 0xa0, 0x2007, 0x202f:
+		return false
+	}
+	return r > 0x7f && unicode.In(r, unicode.Zs, unicode.Zl, unicode.Zp) || r == ' '
+}
 
 // File is a file parameter, sent as a multipart/form-data part with a
 // filename. Data wins over Path; with no Data the file at Path is read when
@@ -304,7 +334,7 @@ type encodedParams struct {
 	files map[string]File   // file params with their data loaded
 }
 
-// encodeParams encodes app params, dropping nil and empty values, loading
+// encodeParams encodes app params, dropping nil and Blank values, loading
 // file data, and refusing system param names.
 func encodeParams(p Params) (*encodedParams, error) {
 	ep := &encodedParams{text: make(map[string]string, len(p))}
@@ -343,7 +373,7 @@ func encodeParams(p Params) (*encodedParams, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parameter %s: %w", k, err)
 		}
-		if s == "" {
+		if Blank(s) {
 			continue
 		}
 		ep.text[k] = s
@@ -434,7 +464,7 @@ func encodeBody(all map[string]string, files map[string]File) ([]byte, string, e
 
 // FormatParams renders params for a log line as they would be sent:
 // "name=value" pairs, sorted by name, joined by "&", each value encoded by
-// EncodeValue (a value it refuses is shown with fmt.Sprint), empty values
+// EncodeValue (a value it refuses is shown with fmt.Sprint), Blank values
 // left out. It redacts nothing: pass the result through (*Client).Redact.
 func FormatParams(p Params) string {
 	keys := make([]string, 0, len(p))
@@ -448,7 +478,7 @@ func FormatParams(p Params) string {
 		if err != nil {
 			v = fmt.Sprint(p[k])
 		}
-		if v == "" {
+		if Blank(v) {
 			continue
 		}
 		if b.Len() > 0 {

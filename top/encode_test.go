@@ -166,3 +166,38 @@ func TestURLEncodedBody(t *testing.T) {
 		t.Errorf("params %v", p)
 	}
 }
+
+// Blank values (empty, or only whitespace as Java's Character.isWhitespace
+// counts it) are neither sent nor signed, as the official Java SDK does;
+// a no-break space is not whitespace there, so it is sent.
+func TestBlankValuesNeitherSentNorSigned(t *testing.T) {
+	for _, v := range []string{"", " ", "\t", " \r\n ", "\u3000", "\u2028", "\x1f"} {
+		if !Blank(v) {
+			t.Errorf("Blank(%q) = false", v)
+		}
+	}
+	for _, v := range []string{"x", " x ", "\u00a0", "\u2007", "\u202f", "0"} {
+		if Blank(v) {
+			t.Errorf("Blank(%q) = true", v)
+		}
+	}
+	g := newGW(t, func(_ int64, _ map[string]string, w http.ResponseWriter, _ *http.Request) { okBody(w, `{}`) })
+	c := newTestClient(t, testConfig(g.srv.URL))
+	_, err := c.Call(context.Background(), "taobao.time.get",
+		Params{"q": " ", "r": "\t\u3000", "s": "", "nbsp": "\u00a0", "keep": " x "}, &CallOptions{SkipValidation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := g.lastParams() // the gateway checked the sign over exactly these
+	for _, k := range []string{"q", "r", "s"} {
+		if _, sent := p[k]; sent {
+			t.Errorf("blank %s sent as %q", k, p[k])
+		}
+	}
+	if p["nbsp"] != "\u00a0" || p["keep"] != " x " {
+		t.Errorf("non-blank values: nbsp %q keep %q", p["nbsp"], p["keep"])
+	}
+	if got := FormatParams(Params{"q": " ", "a": "1"}); got != "a=1" {
+		t.Errorf("FormatParams shows a blank value: %q", got)
+	}
+}

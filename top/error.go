@@ -110,20 +110,51 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// classify maps a gateway code and sub_code to a Kind.
+// SubCodeBase is the part of a sub_code before its first ':'. Real traffic
+// carries suffixed forms of the documented codes
+// ("isv.item-not-exist:invalid-numIid-or-iid",
+// "isv.invalid-parameter:sku-properties"); the client classifies by this
+// base and by the family before the first '.' ("isp", "isv"), never by the
+// whole string.
+func SubCodeBase(subCode string) string {
+	if i := strings.IndexByte(subCode, ':'); i >= 0 {
+		return subCode[:i]
+	}
+	return subCode
+}
+
+// SubCodeFamily is the family of a sub_code: the part before its first '.'
+// ("isp", "isv", "accesscontrol"), "" when it has none.
+func SubCodeFamily(subCode string) string {
+	if i := strings.IndexByte(SubCodeBase(subCode), '.'); i >= 0 {
+		return subCode[:i]
+	}
+	return ""
+}
+
+// HasSubCode reports whether e's sub_code is base, bare or with a suffix
+// (":..."): e.HasSubCode("isv.item-not-exist") holds for
+// "isv.item-not-exist:invalid-numIid-or-iid-tmall".
+func (e *Error) HasSubCode(base string) bool {
+	return e != nil && SubCodeBase(e.SubCode) == base
+}
+
+// classify maps a gateway code and sub_code to a Kind, by the sub_code's
+// family and base (SubCodeBase), never by its whole text.
 func classify(code int, subCode string) Kind {
+	family, base := SubCodeFamily(subCode), SubCodeBase(subCode)
 	switch {
 	case code == 4 || code == 5 || code == 6 || code == 7 || code == 8,
-		strings.HasPrefix(subCode, "accesscontrol."),
-		subCode == "isp.call-limited":
+		family == "accesscontrol",
+		base == "isp.call-limited":
 		return KindFlowControl
 	case code >= 11 && code <= 13, code >= 24 && code <= 29:
 		return KindAuth
 	case code == 3, code == 9, code >= 21 && code <= 23, code >= 30 && code <= 34, code >= 40 && code <= 43:
 		return KindInvalid
-	case strings.HasPrefix(subCode, "isp."), code == 10:
+	case family == "isp", code == 10:
 		return KindISP
-	case strings.HasPrefix(subCode, "isv."):
+	case family == "isv":
 		return KindISV
 	case strings.Contains(subCode, "sessionkey"), strings.Contains(subCode, "session-"):
 		return KindAuth

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -22,18 +23,25 @@ import (
 //
 // Code 7 (and other limits) with "This ban will last for N more seconds":
 // when N <= MaxBanWait the call waits N+1 s and retries, and meanwhile every
-// other call of the same scope (the app; the API for the api-scoped
-// sub_codes; the session for codes 4 and 5) is held back before sending, so
+// other call of the same scope (the app; the API, for every app or for this
+// one, for the api-scoped sub_codes; the session for codes 4 and 5; see
+// banScope) is held back before sending, so
 // concurrent callers wait once instead of hammering. Longer bans fail at
 // once with RetryAfter set, and so do calls of that scope until it lifts.
 //
 // Never retried: isv.*, codes 11–13, 21–34, 40–43, and anything else.
 //
-// A write whose request may have reached the gateway (an error or timeout
-// after the request was written, a truncated or malformed answer, HTTP 500
-// or 504) is not retried unless the catalog knows it is idempotent: it
-// fails with KindUnknownOutcome. A connection that failed before the request
-// was written is always safe to retry.
+// A write whose request may have reached the gateway and whose outcome the
+// answer leaves open is not retried unless it is known idempotent (the
+// catalog, or CallOptions.Idempotent): it fails with KindUnknownOutcome.
+// Open outcomes are an error or timeout after the request was written, a
+// truncated or malformed answer, any HTTP 5xx, and an isp.* error
+// (ambiguousISP): the platform answers isp.* when its backend failed or did
+// not answer within 3 s, and a backend that timed out may have applied the
+// write. Only isp errors saying the service was unavailable
+// (…service-unavailable, code 10) are taken as not applied and retried. A
+// connection that failed before the request was written is always safe to
+// retry, and so is HTTP 429.
 
 // banSlack is added to a ban: wait N+1 s.
 const banSlack = time.Second
@@ -100,10 +108,13 @@ type decision struct {
 //   - flow control with a ban: hold the ban's scope back (even when the ban
 //     is too long to wait out: later callers then fail without sending),
 //     and try again once it is over when it ends within MaxBanWait;
+//   - an isp.* error that leaves the outcome open (ambiguousISP), for a
+//     write not known idempotent: unknown_outcome, never sent again;
 //   - isp.* errors, flow control without a ban, retryable transport
 //     failures: try again after a backoff, up to cl.attempts attempts;
-//   - a retryable failure that may have reached the gateway, for a write
-//     not known idempotent: unknown_outcome, never sent again;
+//   - a retryable failure that may have reached the gateway (HTTP 5xx
+//     included), for a write not known idempotent: unknown_outcome, never
+//     sent again;
 //   - anything else fails as it is.
 func (c *Client) retry(ctx context.Context, cl *call, res attemptResult, n int) decision {
 	e := res.err
@@ -113,6 +124,8 @@ func (c *Client) retry(ctx context.Context, cl *call, res attemptResult, n int) 
 			return decision{err: unknownOutcome(cl, e, ctx.Err())}
 		}
 		return decision{err: c.ctxError(cl, "call canceled", ctx.Err(), nil)}
+	case res.gateway && e.Kind == KindISP && cl.write && !cl.idempotent && ambiguousISP(e):
+		return decision{err: unknownOutcome(cl, e, nil)}
 	case res.gateway && e.Kind == KindFlowControl && e.RetryAfter > 0:
 		scope := c.holdBan(cl, e)
 		if e.RetryAfter > c.cfg.Retry.MaxBanWait || n >= cl.attempts {
@@ -130,6 +143,16 @@ func (c *Client) retry(ctx context.Context, cl *call, res attemptResult, n int) 
 		return decision{err: e}
 	}
 	return decision{backoff: true}
+}
+
+// ambiguousISP reports whether an isp.* error leaves a write's outcome
+// open: every one but those saying the service was unavailable (code 10,
+// or a sub_code base ending in "service-unavailable"), which the platform
+// answers before the backend takes the call. Timeouts
+// (isp.top-remote-connection-timeout, its -tmall form) and unknown errors
+// (isp.top-remote-unknown-error) are the common ambiguous ones.
+func ambiguousISP(e *Error) bool {
+	return e.Code != 10 && !strings.HasSuffix(SubCodeBase(e.SubCode), "service-unavailable")
 }
 
 // holdBan shuts the ban scope of a flow-control error e of cl for the
@@ -267,25 +290,41 @@ func (c *Client) waitGates(ctx context.Context, cl *call, scopes []string) *Erro
 	return nil
 }
 
+// The ban scopes. Code 7 names what is limited by its sub_code:
+// accesscontrol.limited-by-app-access-count the whole app ("app"),
+// ...-by-api-access-count one API for every app ("api:<method>"),
+// ...-by-app-api-access-count one API for this app ("app-api:<method>");
+// codes 4 and 5 the session ("session:<hash>"). A ban holds back the calls
+// of its own scope only: a limit on one API leaves the app's other APIs
+// alone. The scopes are the keys of the gates and of the shared bans
+// (WithShared), so every process of a fleet holds the same scope back.
+const (
+	scopeApp    = "app"
+	scopeAPI    = "api:"     // + method
+	scopeAppAPI = "app-api:" // + method
+)
+
 // callScopes lists the ban scopes a call belongs to.
 func (c *Client) callScopes(cl *call) []string {
-	s := []string{"app", "api:" + cl.method}
+	s := []string{scopeApp, scopeAPI + cl.method, scopeAppAPI + cl.method}
 	if cl.session != "" {
 		s = append(s, sessionScope(cl.session))
 	}
 	return s
 }
 
-// banScope is the scope a flow-control error bans.
+// banScope is the scope a flow-control error bans, by its sub_code's base.
 func (c *Client) banScope(cl *call, e *Error) string {
-	switch e.SubCode {
-	case "accesscontrol.limited-by-api-access-count", "accesscontrol.limited-by-app-api-access-count":
-		return "api:" + cl.method
+	switch SubCodeBase(e.SubCode) {
+	case "accesscontrol.limited-by-api-access-count":
+		return scopeAPI + cl.method
+	case "accesscontrol.limited-by-app-api-access-count":
+		return scopeAppAPI + cl.method
 	}
 	if (e.Code == 4 || e.Code == 5) && cl.session != "" {
 		return sessionScope(cl.session)
 	}
-	return "app"
+	return scopeApp
 }
 
 // sessionScope keys a session's scope by a hash, so the session itself is

@@ -138,9 +138,26 @@ func TestUnknownOutcome(t *testing.T) {
 		{"malformed", func(w http.ResponseWriter) { okBody(w, `<html>oops</html>`) }, true},
 		{"http500", func(w http.ResponseWriter) { w.WriteHeader(500) }, true},
 		{"http504", func(w http.ResponseWriter) { w.WriteHeader(504) }, true},
-		{"http502", func(w http.ResponseWriter) { w.WriteHeader(502); _, _ = w.Write([]byte("<html>bad gateway</html>")) }, false},
-		{"http503", func(w http.ResponseWriter) { w.WriteHeader(503) }, false},
-		{"isp", func(w http.ResponseWriter) { errBody(w, 15, "Remote service error", "isp.remote-connection-error", "") }, false},
+		// A 5xx comes after the request was sent: the proxy's 502 is what a
+		// backend that did not answer in time looks like.
+		{"http502", func(w http.ResponseWriter) { w.WriteHeader(502); _, _ = w.Write([]byte("<html>bad gateway</html>")) }, true},
+		{"http503", func(w http.ResponseWriter) { w.WriteHeader(503) }, true},
+		{"http429", func(w http.ResponseWriter) { w.WriteHeader(429) }, false},
+		// isp.* says the backend failed or timed out, not that nothing was
+		// applied; only "service unavailable" does.
+		{"isp", func(w http.ResponseWriter) { errBody(w, 15, "Remote service error", "isp.remote-connection-error", "") }, true},
+		{"isp-timeout", func(w http.ResponseWriter) {
+			errBody(w, 15, "Remote service error", "isp.top-remote-connection-timeout-tmall", "远程服务调用超时")
+		}, true},
+		{"isp-unknown", func(w http.ResponseWriter) {
+			errBody(w, 15, "Remote service error", "isp.top-remote-unknown-error", "")
+		}, true},
+		{"isp-unavailable", func(w http.ResponseWriter) {
+			errBody(w, 15, "Remote service error", "isp.top-remote-service-unavailable", "远程服务不可用")
+		}, false},
+		{"code10", func(w http.ResponseWriter) {
+			okBody(w, `{"error_response":{"code":10,"msg":"Service Currently Unavailable"}}`)
+		}, false},
 	}
 	for _, sc := range scenarios {
 		g := newGW(t, func(n int64, _ map[string]string, w http.ResponseWriter, _ *http.Request) {
@@ -164,12 +181,23 @@ func TestUnknownOutcome(t *testing.T) {
 		} else if err != nil || g.requests.Load() != 2 {
 			t.Errorf("%s: write not retried: %v (requests %d)", sc.name, err, g.requests.Load())
 		}
-		// An idempotent write and a read are retried.
-		for _, m := range []string{"test.price.set", "test.item.get"} {
+		// An idempotent write and a read are retried, and so is a write
+		// the call declares idempotent.
+		yes, no := true, false
+		for _, m := range []struct {
+			method string
+			o      *CallOptions
+		}{{"test.price.set", nil}, {"test.item.get", nil}, {"test.stock.add", &CallOptions{Retries: -1, Idempotent: &yes}}} {
 			g.requests.Store(0)
-			if _, err := c.Call(context.Background(), m, nil, nil); err != nil || g.requests.Load() != 2 {
-				t.Errorf("%s: %s: %v (requests %d)", sc.name, m, err, g.requests.Load())
+			if _, err := c.Call(context.Background(), m.method, nil, m.o); err != nil || g.requests.Load() != 2 {
+				t.Errorf("%s: %s: %v (requests %d)", sc.name, m.method, err, g.requests.Load())
 			}
+		}
+		// A write the call declares not idempotent is never sent twice.
+		g.requests.Store(0)
+		_, err = c.Call(context.Background(), "test.price.set", nil, &CallOptions{Retries: -1, Idempotent: &no})
+		if sc.unsafe && (KindOf(err) != KindUnknownOutcome || g.requests.Load() != 1) {
+			t.Errorf("%s: idempotent=false: %v (requests %d)", sc.name, err, g.requests.Load())
 		}
 	}
 }

@@ -3,6 +3,7 @@ package top
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -16,7 +17,8 @@ import (
 // SharedLimiter instead of a local token bucket: the app rate under the key
 // "app" and each method glob's rate under "method:<glob>", at the rates of
 // Config.Throttle (and SetRate). A ban a call runs into is published with
-// SetBan for its scope ("app", "api:<method>" or "session:<hash>"), and
+// SetBan for its scope ("app", "api:<method>", "app-api:<method>" or
+// "session:<hash>"; see banScope), and
 // every call consults BanUntil for its scopes before it is sent, re-reading
 // a scope at most every SharedBanRefresh, so a ban seen by one process
 // holds back all of them until it ends.
@@ -147,8 +149,13 @@ func (c *Client) syncSharedBans(ctx context.Context, scopes []string) {
 func sharedBanError(scope string) *Error {
 	e := &Error{Code: 7, Msg: "App Call Limited", Kind: KindFlowControl,
 		SubMsg: "banned: another process sharing the app's throttle ran into the ban"}
-	if len(scope) > 4 && scope[:4] == "api:" {
-		e.Msg = "API Call Limited"
+	switch {
+	case scope == scopeApp:
+		e.SubCode = "accesscontrol.limited-by-app-access-count"
+	case strings.HasPrefix(scope, scopeAPI):
+		e.Msg, e.SubCode = "API Call Limited", "accesscontrol.limited-by-api-access-count"
+	case strings.HasPrefix(scope, scopeAppAPI):
+		e.Msg, e.SubCode = "API Call Limited", "accesscontrol.limited-by-app-api-access-count"
 	}
 	return e
 }

@@ -154,13 +154,13 @@ func TestSharedBans(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if sh.banReads != 3 { // app, api:taobao.time.get, session:…
-		t.Errorf("%d ban reads for 5 calls, want 3 (one per scope)", sh.banReads)
+	if sh.banReads != 4 { // app, api:taobao.time.get, app-api:taobao.time.get, session:…
+		t.Errorf("%d ban reads for 5 calls, want 4 (one per scope)", sh.banReads)
 	}
 	clk.Sleep(ctx, SharedBanRefresh)
 	c.Call(ctx, "taobao.time.get", nil, nil)
-	if sh.banReads != 6 {
-		t.Errorf("%d ban reads after the refresh period, want 6", sh.banReads)
+	if sh.banReads != 8 {
+		t.Errorf("%d ban reads after the refresh period, want 8", sh.banReads)
 	}
 
 	// A ban too long to wait out fails at once, without sending.

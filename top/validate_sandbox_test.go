@@ -3,6 +3,7 @@ package top_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -10,6 +11,16 @@ import (
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/top"
 )
+
+// skuQuantities is n "id:qty" entries joined by ';', as skus.quantity.update
+// takes them.
+func skuQuantities(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = strconv.Itoa(4100000000000+i) + ":1"
+	}
+	return strings.Join(parts, ";")
+}
 
 // The catalog stops a call whose parameters break a documented limit before
 // anything is sent: 21 item ids for taobao.opentrade.activity.sync (at most
@@ -35,6 +46,8 @@ func TestCatalogValidationSendsNothing(t *testing.T) {
 			"item_id_list": ids[:20],
 		}},
 		{"taobao.trades.sold.get", "page_size", top.Params{"fields": "tid", "page_size": 101}},
+		{"taobao.skus.quantity.update", "skuid_quantities", top.Params{"num_iid": "600000153551", "skuid_quantities": skuQuantities(21)}},
+		{"taobao.skus.quantity.update", "outerid_quantities", top.Params{"num_iid": "600000153551", "outerid_quantities": skuQuantities(21)}},
 		{"taobao.trades.sold.increment.get", "end_modified", top.Params{
 			"fields": "tid", "start_modified": "2026-11-01 00:00:00", "end_modified": "2026-11-02 00:00:01",
 		}},
@@ -62,6 +75,11 @@ func TestCatalogValidationSendsNothing(t *testing.T) {
 	}, nil)
 	if n := s.Stats().Calls["taobao.opentrade.activity.sync"]; n != 1 {
 		t.Fatalf("20 ids: %d calls reached the gateway, want 1 (err %v)", n, err)
+	}
+	// Twenty SKUs a skus.quantity.update are within its limit too.
+	_, err = c.Call(context.Background(), "taobao.skus.quantity.update", top.Params{"num_iid": "600000153551", "skuid_quantities": skuQuantities(20)}, nil)
+	if n := s.Stats().Calls["taobao.skus.quantity.update"]; n != 1 {
+		t.Fatalf("20 SKUs: %d calls reached the gateway, want 1 (err %v)", n, err)
 	}
 }
 

@@ -77,6 +77,21 @@ func startHost(t *testing.T, bin, dir string, args ...string) *host {
 	return h
 }
 
+// startBannedHost starts a host like startHost and waits until sb has
+// answered one call with code 7 (the host ran into a ban).
+func startBannedHost(t *testing.T, sb *sandbox.Server, bin, dir string, args ...string) *host {
+	t.Helper()
+	h := startHost(t, bin, dir, args...)
+	deadline := time.Now().Add(5 * time.Second)
+	for codeSeven(sb.Stats().Errors) == 0 {
+		if time.Now().After(deadline) || h.cmd.ProcessState != nil {
+			t.Fatalf("the host's call was not answered with code 7\n%s", h.stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return h
+}
+
 // wait waits for the host and returns its exit code.
 func (h *host) wait() int {
 	h.cmd.Wait()
@@ -193,47 +208,52 @@ func recordArrivals(t *testing.T, sb *sandbox.Server) (string, func() []arrival)
 	}
 }
 
+// The methods of the ban tests' scripts: a.lua calls banMethodA and prints
+// "A true"; other.lua calls banMethodOther and prints its argument and
+// "true".
+const banMethodA, banMethodOther = "taobao.time.get", "taobao.items.onsale.get"
+
+// banFleet sets up a ban test: a sandbox served through recordArrivals, a
+// fleet configuration on a real Redis, a.lua and other.lua in dir.
+func banFleet(t *testing.T) (bin, dir string, sb *sandbox.Server, cfg string, arrivals func() []arrival) {
+	t.Helper()
+	redisURL := startRedis(t)
+	bin = binary(t)
+	dir = t.TempDir()
+	sb, err := sandbox.New(sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateway, arrivals := recordArrivals(t, sb)
+	cfg = fleetConfigAt(t, dir, gateway, redisURL, "")
+	os.WriteFile(filepath.Join(dir, "a.lua"), []byte(`print("A", top.call("`+banMethodA+`").time ~= nil)`), 0o644)
+	os.WriteFile(filepath.Join(dir, "other.lua"), []byte(`
+local r = top.call("`+banMethodOther+`", {fields = "num_iid", page_size = 1})
+print(arg[1], r.total_results ~= nil)`), 0o644)
+	return bin, dir, sb, cfg, arrivals
+}
+
 // A code-7 ban one host runs into holds back every host of the fleet until
 // it ends: host A's call is answered with a 3 s ban, which A publishes to
 // Redis and waits out; host B, started 0.5 s later while the ban is on,
 // sends nothing until the ban is over (it learns of the ban from Redis,
 // not from a code 7 of its own), and both finish ok.
 func TestFleetSharedBan(t *testing.T) {
-	redisURL := startRedis(t)
-	bin := binary(t)
-	dir := t.TempDir()
-	sb, err := sandbox.New(sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gateway, arrivals := recordArrivals(t, sb)
-	cfg := fleetConfigAt(t, dir, gateway, redisURL, "")
 	// A and B call different methods, so the gateway tells their requests apart.
-	const methodA, methodB = "taobao.time.get", "taobao.items.onsale.get"
-	os.WriteFile(filepath.Join(dir, "a.lua"), []byte(`print("A", top.call("taobao.time.get").time ~= nil)`), 0o644)
-	os.WriteFile(filepath.Join(dir, "b.lua"), []byte(`
-local r = top.call("taobao.items.onsale.get", {fields = "num_iid", page_size = 1})
-print("B", r.total_results ~= nil)`), 0o644)
+	const methodA, methodB = banMethodA, banMethodOther
+	bin, dir, sb, cfg, arrivals := banFleet(t)
 
 	const ban = 3 * time.Second
 	sb.Ban(ban)
 	banEnd := time.Now().Add(ban)
-	a := startHost(t, bin, dir, "run", "--config", cfg, "a.lua")
-
-	// Wait for A's banned call, then start B half a second later.
-	deadline := time.Now().Add(5 * time.Second)
-	for codeSeven(sb.Stats().Errors) == 0 {
-		if time.Now().After(deadline) || a.cmd.ProcessState != nil {
-			t.Fatalf("host A's call was not answered with code 7\n%s", a.stderr.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	// Start A and wait for its banned call, then start B half a second later.
+	a := startBannedHost(t, sb, bin, dir, "run", "--config", cfg, "a.lua")
 	time.Sleep(500 * time.Millisecond)
 	if time.Now().After(banEnd.Add(-time.Second)) {
 		t.Fatal("the test machine is too slow: host B would start after the ban")
 	}
 	bStart := time.Now()
-	b := startHost(t, bin, dir, "run", "--config", cfg, "b.lua")
+	b := startHost(t, bin, dir, "run", "--config", cfg, "other.lua", "B")
 
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
@@ -277,6 +297,55 @@ print("B", r.total_results ~= nil)`), 0o644)
 	}
 	if len(seen) != 3 {
 		t.Errorf("%d requests reached the gateway (%v), want 3: A banned, A again and B after the ban", len(seen), seen)
+	}
+}
+
+// A ban of one API (code 7 limited-by-app-api-access-count) is shared in
+// its own scope: host A's call of taobao.time.get is answered with a 3 s
+// ban of that API, which A publishes to Redis and waits out; host B, also
+// calling taobao.time.get, sends nothing until the ban is over; host C,
+// calling another API meanwhile, is not held back at all.
+func TestFleetSharedBanScope(t *testing.T) {
+	const methodA, methodC = banMethodA, banMethodOther
+	bin, dir, sb, cfg, arrivals := banFleet(t)
+
+	const ban = 3 * time.Second
+	sb.BanScoped(sandbox.BanAppAPI, methodA, ban)
+	banEnd := time.Now().Add(ban)
+	a := startBannedHost(t, sb, bin, dir, "run", "--config", cfg, "a.lua")
+	time.Sleep(300 * time.Millisecond)
+	b := startHost(t, bin, dir, "run", "--config", cfg, "a.lua")
+	c := startHost(t, bin, dir, "run", "--config", cfg, "other.lua", "C")
+	if code := c.wait(); code != 0 || c.stdout.String() != "C\ttrue\n" {
+		t.Fatalf("host C: exit %d\n%s%s", code, c.stdout.String(), c.stderr.String())
+	}
+	cDone := time.Now()
+	for i, h := range []*host{a, b} {
+		if code := h.wait(); code != 0 || h.stdout.String() != "A\ttrue\n" {
+			t.Fatalf("host %c: exit %d\n%s%s", 'A'+i, code, h.stdout.String(), h.stderr.String())
+		}
+	}
+	if cDone.After(banEnd) {
+		t.Errorf("host C finished %v after the ban's end: the ban of another API held it back", cDone.Sub(banEnd))
+	}
+	var during []arrival
+	var nA int
+	for _, r := range arrivals() {
+		if r.at.Before(banEnd) {
+			during = append(during, r)
+		}
+		if r.method == methodA {
+			nA++
+		}
+	}
+	if n := codeSeven(sb.Stats().Errors); n != 1 {
+		t.Errorf("%d calls answered code 7 (%v), want only host A's first", n, sb.Stats().Errors)
+	}
+	if len(during) != 2 || during[0].method != methodA || during[1].method != methodC {
+		t.Errorf("requests during the ban: %v, want host A's first and host C's", during)
+	}
+	if nA != 3 {
+		t.Errorf("%d requests of %s, want 3: A banned, then A and B after the ban", nA, methodA)
 	}
 }
 

@@ -54,8 +54,12 @@ func tmcDir(t *testing.T, sb *sandbox.Server, stateTable string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	types, err := os.ReadFile(filepath.Join(examplesDir(t), "trade_types.lua")) // order_sync_tmc.lua requires it
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, body := range map[string]string{
-		"order_sync_tmc.lua": string(src), "chaos.lua": chaosScript, "dump.lua": dumpScript,
+		"order_sync_tmc.lua": string(src), "trade_types.lua": string(types), "chaos.lua": chaosScript, "dump.lua": dumpScript,
 		"topscript.toml": fmt.Sprintf(`profile = "sandbox"
 [profiles.sandbox]
 app_key    = %q

@@ -37,7 +37,7 @@ const (
 
 // loadFaults are on during the load test (bans are left to the fault
 // matrix: each holds every caller back for seconds).
-var loadFaults = sandbox.Faults{ISP: 0.02, HTTP502: 0.01, Drop: 0.01, Truncate: 0.01}
+var loadFaults = sandbox.Faults{ISP: 0.02, HTTP502: 0.01, ISPApplied: 0.01, HTTP502Applied: 0.005, Drop: 0.01, Truncate: 0.01}
 
 // loadReport is what the helper process prints.
 type loadReport struct {
@@ -224,7 +224,8 @@ func TestLoadHelperProcess(t *testing.T) {
 				case 2:
 					_, err = c.Call(ctx, "taobao.trades.sold.get", top.Params{"fields": "tid,status", "page_no": i%30 + 1, "page_size": 40}, nil)
 				default:
-					_, err = c.Call(ctx, "taobao.item.sku.price.update", top.Params{"num_iid": numIID, "properties": props, "price": fmt.Sprintf("%d.90", 10+i%50)}, nil)
+					price := fmt.Sprintf("%d.90", 10+i%50) // and the item's, to stay inside its SKUs' range
+					_, err = c.Call(ctx, "taobao.item.sku.price.update", top.Params{"num_iid": numIID, "properties": props, "price": price, "item_price": price}, nil)
 				}
 				if err == nil {
 					ok.Add(1)

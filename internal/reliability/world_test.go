@@ -23,6 +23,7 @@ import (
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
+	"github.com/topscript/topscript/toptime"
 )
 
 // seed is the sandbox seed of every test here.
@@ -40,6 +41,7 @@ type world struct {
 
 	hits   atomic.Int64 // requests that reached the HTTP server
 	spiked atomic.Int64 // answers delayed past the client's timeout
+	clock  toptime.Clock
 }
 
 // worldOptions shape a world.
@@ -51,16 +53,30 @@ type worldOptions struct {
 	spike      time.Duration
 	timeout    time.Duration // client timeout per attempt (default 5 s)
 	attempts   int           // client attempts (default 5)
+	trades     int           // sandbox trades (default the sandbox's)
+	items      int           // sandbox items (default the sandbox's)
+	// clock, when set, is the clock of the sandbox, the client and the
+	// scripts (time.now, job.run).
+	clock toptime.Clock
+	// before, when set, runs before the sandbox serves each request.
+	before func(r *http.Request)
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{Seed: seed, Faults: o.faults})
+	so := sandbox.Options{Seed: seed, Faults: o.faults, Trades: o.trades, Items: o.items}
+	if o.clock != nil {
+		so.Now = o.clock.Now
+	}
+	sb, err := sandbox.New(so)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, sb: sb, store: state.NewMemStore(), logs: &syncbuf.Buffer{}}
+	w := &world{t: t, sb: sb, store: state.NewMemStore(), logs: &syncbuf.Buffer{}, clock: o.clock}
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if o.before != nil {
+			o.before(r)
+		}
 		n := w.hits.Add(1)
 		if o.spikeEvery > 0 && n%o.spikeEvery == 0 {
 			rec := httptest.NewRecorder()
@@ -89,7 +105,8 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	if o.timeout > 0 {
 		cfg.Timeout = o.timeout
 	}
-	c, err := top.NewClient(cfg, top.WithLogger(slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	c, err := top.NewClient(cfg, top.WithLogger(slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		top.WithClock(o.clock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,10 +125,26 @@ type runResult struct {
 // store.
 func (w *world) run(name, src string, args ...string) runResult {
 	w.t.Helper()
+	path := filepath.Join(w.t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	return w.runFile(path, args...)
+}
+
+// runFile runs the script at path (which may require the files next to
+// it) like run.
+func (w *world) runFile(path string, args ...string) runResult {
+	w.t.Helper()
 	var out syncbuf.Buffer
 	var res runResult
 	var mu sync.Mutex
+	var now func() time.Time
+	if w.clock != nil {
+		now = w.clock.Now
+	}
 	eng, err := engine.New(engine.Options{
+		Now:      now,
 		Client:   w.client,
 		Stdout:   &out,
 		Stderr:   w.logs,
@@ -128,10 +161,6 @@ func (w *world) run(name, src string, args ...string) runResult {
 		w.t.Fatal(err)
 	}
 	defer eng.Close()
-	path := filepath.Join(w.t.TempDir(), name)
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		w.t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	res.err = eng.RunFile(ctx, path, args)
@@ -164,8 +193,30 @@ func seedRows(t *testing.T, n int) []row {
 	return rowsData[:n]
 }
 
-func loadRows() ([]row, error) {
-	sb, err := sandbox.New(sandbox.Options{Seed: seed})
+func loadRows() ([]row, error) { return loadShopRows(0) }
+
+// loadShopRows returns one row per SKU of the seed shop of items items (0:
+// the sandbox's default), the first SKU of each item first, then the
+// others; read from a fault-free sandbox.
+func loadShopRows(items int) ([]row, error) {
+	all, err := shopSKUs(items)
+	if err != nil {
+		return nil, err
+	}
+	var first, rest []row
+	for _, skus := range all {
+		first = append(first, skus[0])
+		rest = append(rest, skus[1:]...)
+	}
+	if items == 0 {
+		return first, nil // seedRows: one SKU of each item
+	}
+	return append(first, rest...), nil
+}
+
+// shopSKUs reads every SKU of the seed shop of items items, per item.
+func shopSKUs(items int) ([][]row, error) {
+	sb, err := sandbox.New(sandbox.Options{Seed: seed, Items: items})
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +230,7 @@ func loadRows() ([]row, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	var rows []row
+	var out [][]row
 	p := c.Pages(ctx, "taobao.items.onsale.get", top.Params{"fields": "num_iid"}, top.PageOptions{PageSize: 200})
 	for {
 		resp, ok, err := p.Next(ctx)
@@ -199,11 +250,15 @@ func loadRows() ([]row, error) {
 			if len(skus) == 0 {
 				continue
 			}
-			s := skus[0].(map[string]any)
-			rows = append(rows, row{numIID: id, skuID: fmt.Sprint(s["sku_id"]), props: fmt.Sprint(s["properties"]), price: fmt.Sprint(s["price"])})
+			var item []row
+			for _, x := range skus {
+				s := x.(map[string]any)
+				item = append(item, row{numIID: id, skuID: fmt.Sprint(s["sku_id"]), props: fmt.Sprint(s["properties"]), price: fmt.Sprint(s["price"])})
+			}
+			out = append(out, item)
 		}
 	}
-	return rows, nil
+	return out, nil
 }
 
 // writeRowsCSV writes rows as a CSV file with a header and returns its path.
@@ -247,12 +302,13 @@ func readReport(t *testing.T, path string) (map[string]string, [][]string) {
 
 // errorTotals splits the sandbox's error counters into faults that did not
 // apply the call (isp, HTTP 502, bans) and faults that applied it and lost
-// the answer (drop, truncate).
+// the answer or answered an error (drop, truncate, isp_applied,
+// http502_applied).
 func errorTotals(st sandbox.Stats) (notApplied, lost int64, other map[string]int64) {
 	other = map[string]int64{}
 	for k, n := range st.Errors {
 		switch {
-		case k == "drop" || k == "truncate":
+		case k == "drop" || k == "truncate" || k == "isp_applied" || k == "http502_applied":
 			lost += n
 		case k == "http502" || strings.HasPrefix(k, "15/isp.") || strings.HasPrefix(k, "7/"):
 			notApplied += n
@@ -261,4 +317,17 @@ func errorTotals(st sandbox.Stats) (notApplied, lost int64, other map[string]int
 		}
 	}
 	return notApplied, lost, other
+}
+
+// ambiguousNotApplied counts the faults that applied nothing but whose
+// answer a client cannot tell from one that did: HTTP 502 and the isp.*
+// errors other than "service unavailable".
+func ambiguousNotApplied(st sandbox.Stats) int64 {
+	var n int64
+	for k, v := range st.Errors {
+		if k == "http502" || strings.HasPrefix(k, "15/isp.") && !strings.HasSuffix(k, "service-unavailable") {
+			n += v
+		}
+	}
+	return n
 }

@@ -31,6 +31,7 @@ local log = require("log")
 local state = require("state")
 local time = require("time")
 local tmc = require("tmc")
+local trade_types = require("trade_types") -- every type: without it increment.get answers five
 
 local every = arg[1] or "10m"
 local lookback = arg[2] or "1h"
@@ -80,7 +81,7 @@ local function sweep()
   local seen, written = 0, 0
   for w_from, w_to in time.windows(from, now, "30m") do
     for page in top.pages("taobao.trades.sold.increment.get",
-        {fields = fields, start_modified = w_from, end_modified = w_to},
+        {fields = fields, start_modified = w_from, end_modified = w_to, type = trade_types.all},
         {reverse = true, page_size = 100}) do
       for _, trade in ipairs(page.trades or {}) do
         seen = seen + 1

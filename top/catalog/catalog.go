@@ -67,8 +67,10 @@ type Param struct {
 	Default  string
 	Enum     []string // allowed values (of each element of a list); nil = any
 	// List is true for a parameter documented as a scalar (String, Number)
-	// that takes comma-joined values ("1001,1002").
-	List bool
+	// that takes comma-joined values ("1001,1002"), or values joined by
+	// ListSep ("sku_id:qty;sku_id:qty").
+	List    bool
+	ListSep string // the separator of a List when not ","
 	// Decimal is true for a Number that carries money or another decimal.
 	Decimal bool
 	Example string // example value as the platform documents it

@@ -139,7 +139,7 @@ func fromRecord(method string, m *blob.Method) *API {
 			a.Params[i] = Param{
 				Name: p.Name, Type: p.Type, Required: p.Required,
 				MaxList: p.MaxList, MaxLen: p.MaxLen, MinLen: p.MinLen, Min: p.Min, Max: p.Max,
-				Default: p.Default, Enum: p.Enum, List: p.List, Decimal: p.Decimal,
+				Default: p.Default, Enum: p.Enum, List: p.List, ListSep: p.ListSep, Decimal: p.Decimal,
 				Example: p.Example, Desc: p.Desc, Mined: p.Mined,
 			}
 		}

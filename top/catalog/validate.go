@@ -255,9 +255,13 @@ func (p *Param) check(v string, docRules, pageSize bool) (Problem, string) {
 		elemList = true
 	}
 	var elems []string
+	sep := ","
+	if p.ListSep != "" {
+		sep = p.ListSep
+	}
 	switch {
 	case elemList:
-		for _, e := range strings.Split(v, ",") {
+		for _, e := range strings.Split(v, sep) {
 			if e = strings.TrimSpace(e); e != "" {
 				elems = append(elems, e)
 			}

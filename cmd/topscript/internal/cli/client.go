@@ -23,6 +23,9 @@ type clientOptions struct {
 	// Churn is the --sandbox sandbox's trade events a second (run's
 	// --churn; 0: none).
 	Churn float64
+	// Faults is the --sandbox sandbox's injected faults (run's --faults;
+	// sandbox.ParseFaults).
+	Faults string
 }
 
 func (o *clientOptions) register(fs *pflag.FlagSet) {
@@ -159,6 +162,10 @@ func openState(f *config.File, appKey string) (*state.Backend, error) {
 // Without credentials it returns a session with a nil client when optional,
 // else a configuration error saying where credentials come from.
 func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (*session, error) {
+	faults, err := sandbox.ParseFaults(o.Faults)
+	if err != nil {
+		return nil, usageErrorf("run", "--faults: %v", err)
+	}
 	f, err := o.load(st, o.Sandbox)
 	if err != nil {
 		return nil, err
@@ -166,7 +173,7 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 	s := &session{cfg: f, tmcURL: f.TMCURL, log: logger}
 	cfg := f.Client
 	if o.Sandbox {
-		sb, err := sandbox.StartLocal(sandbox.Options{Churn: o.Churn})
+		sb, err := sandbox.StartLocal(sandbox.Options{Churn: o.Churn, Faults: faults})
 		if err != nil {
 			return nil, fmt.Errorf("starting the sandbox: %w", err)
 		}

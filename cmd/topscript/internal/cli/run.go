@@ -119,6 +119,7 @@ func newRunCmd(st *State, runF func(context.Context, *runOptions) error) *cobra.
 	fs.Float64Var(&o.Churn, "churn", 0, "with --sandbox: `N` trade events a second, whose TMC messages tmc.listen receives")
 	fs.BoolVar(&o.EnvSecrets, "env-secrets", false, "let os.getenv read the TOP credentials (by default it answers nil for them)")
 	o.limitFlags.register(fs)
+	fs.StringVar(&o.Faults, "faults", "", "with --sandbox: injected failure probabilities (`SPEC`), e.g. isp=0.05,isp_applied=0.1,http502_applied=0.02")
 	o.logFlags.register(fs)
 	completeLogFormat(c)
 	return c
@@ -143,6 +144,8 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		return usageErrorf("run", "--churn must be between 0 and 100000 trade events a second")
 	case o.Churn > 0 && !o.Sandbox:
 		return usageErrorf("run", "--churn needs --sandbox (a real shop's trades change by themselves)")
+	case o.Faults != "" && !o.Sandbox:
+		return usageErrorf("run", "--faults needs --sandbox (it shapes the in-process gateway)")
 	}
 
 	s, err := o.connect(st, logger, true)

@@ -28,7 +28,10 @@ or /_sandbox/churn) and item writes publish messages to shops that called
 taobao.tmc.user.permit.
 
 Fault controls: --faults "isp=0.05,http502=0.01,drop=0.01,truncate=0.01,ban=0.01"
-gives per-call probabilities of each injected failure.
+gives per-call probabilities of each injected failure. isp and http502 apply
+nothing; isp_applied and http502_applied apply the call, then answer an isp
+timeout or a 502 (as a backend that did not answer in time does); drop and
+truncate apply it and lose the answer.
 
 Credentials: the app secret and the session are public test values unless
 given. A value on the command line (--app-secret, --session) shows in ps

@@ -75,6 +75,7 @@ type Param struct {
 	Type     string   `json:"t"`
 	Required bool     `json:"r,omitempty"`
 	MaxList  int      `json:"ml,omitempty"`
+	ListSep  string   `json:"sp,omitempty"` // a List's separator when not ","
 	MaxLen   int      `json:"mx,omitempty"`
 	MinLen   int      `json:"mn,omitempty"`
 	Min      *float64 `json:"lo,omitempty"`

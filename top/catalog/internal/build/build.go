@@ -281,6 +281,10 @@ func overlay(rec *blob.Method, h *HandAPI) {
 		if hp.MaxList > 0 {
 			p.MaxList, p.Mined = hp.MaxList, without(p.Mined, "max_list")
 		}
+		if hp.ListSep != "" {
+			// A scalar holding a list joined by ListSep ("id:qty;id:qty").
+			p.ListSep, p.List, p.Mined = hp.ListSep, true, without(p.Mined, "list")
+		}
 		if hp.MaxLen > 0 {
 			p.MaxLen, p.Mined = hp.MaxLen, without(p.Mined, "max_len")
 		}
@@ -383,6 +387,7 @@ type HandParam struct {
 	Type     string   `toml:"type"`
 	Required bool     `toml:"required"`
 	MaxList  int      `toml:"max_list"`
+	ListSep  string   `toml:"list_sep"`
 	MaxLen   int      `toml:"max_len"`
 	Min      *float64 `toml:"min"`
 	Max      *float64 `toml:"max"`
