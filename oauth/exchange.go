@@ -188,7 +188,8 @@ func (g *Gateway) Refresh(ctx context.Context, refreshToken string) (*Token, err
 func (g *Gateway) call(ctx context.Context, op, method, name, secret string) (*Token, error) {
 	// A code is single-use and a refresh kills its refresh token: an
 	// answer lost on the way is not asked for again (Retries 0).
-	resp, err := g.Client.Call(ctx, method, top.Params{name: secret}, &top.CallOptions{Retries: 0})
+	// The app's call: no shop's session goes with it.
+	resp, err := g.Client.WithSessions(noSession{}).Call(ctx, method, top.Params{name: secret}, &top.CallOptions{Retries: 0})
 	if err != nil {
 		rd := redact.New(secret)
 		e := &Error{Op: op, Description: rd.Text(err.Error()), Err: errTransport}
@@ -218,6 +219,12 @@ func (g *Gateway) call(ctx context.Context, op, method, name, secret string) (*T
 	}
 	return t, nil
 }
+
+// noSession is the session source of the app's own calls: none.
+type noSession struct{}
+
+func (noSession) Session(context.Context) (string, error) { return "", nil }
+func (noSession) Rejected(string, *top.Error)             {}
 
 // Error is a refused or failed exchange or refresh. Its text holds no
 // secret.
