@@ -227,7 +227,7 @@ func (k *Keeper) Source(ctx context.Context, name string) (*Source, error) {
 	if r == nil {
 		return nil, k.missing(ctx, name)
 	}
-	return &Source{k: k, name: name, rec: r, raw: raw, checked: k.now()}, nil
+	return &Source{k: k, name: name, rec: r, raw: raw}, nil
 }
 
 // Name is the shop's name.
@@ -275,15 +275,24 @@ func (s *Source) Session(ctx context.Context) (string, error) {
 }
 
 // update reads the record again, refreshing it when it is due and this
-// process gets the lock.
+// process gets the lock. When another process holds the lock and the
+// token has expired, it waits for that refresh (at most refreshWait).
 func (s *Source) update(ctx context.Context, seen []byte) {
 	r, raw, err := s.k.Book.get(ctx, s.name)
 	if err == nil && r != nil && bytes.Equal(raw, seen) && s.k.due(r, s.k.now()) && r.Refreshable(s.k.now()) {
-		var done bool
-		var rerr error
-		r, raw, done, _, rerr = s.k.refresh(ctx, s.name, seen, false)
-		if !done || rerr != nil {
-			r = nil
+		giveUp := s.k.now().Add(refreshWait)
+		for {
+			got, graw, done, _, rerr := s.k.refresh(ctx, s.name, seen, false)
+			if done && rerr == nil && got != nil {
+				r, raw = got, graw
+				break
+			}
+			now := s.k.now()
+			if rerr != nil || now.Before(r.Token.Expires) || now.After(giveUp) ||
+				toptime.Wall.Sleep(ctx, s.k.recheck(r)) != nil {
+				r = nil // failed, or still valid: go on with the token there is
+				break
+			}
 		}
 	}
 	s.mu.Lock()
@@ -295,6 +304,10 @@ func (s *Source) update(ctx context.Context, seen []byte) {
 	s.checked = s.k.now()
 	s.mu.Unlock()
 }
+
+// refreshWait bounds how long a call with an expired token waits for
+// another process's refresh.
+const refreshWait = 30 * time.Second
 
 // Rejected implements top.SessionSource: the refusal is remembered, and
 // the record is read again at the next call (another process may have

@@ -290,3 +290,23 @@ func TestLoginDuringRefreshWins(t *testing.T) {
 		t.Errorf("the refresh overwrote the login: %+v", r.Refreshed)
 	}
 }
+
+// A run that starts after its shop's session expired (the refresh token
+// still good) refreshes before its first call instead of sending the dead
+// session.
+func TestSourceRefreshesAnExpiredSession(t *testing.T) {
+	sb := sandboxtest.Start(t, sandbox.Options{Tokens: sandbox.TokenOptions{SessionTTL: 500 * time.Millisecond}})
+	k := host(t, t.TempDir(), sb, nil)
+	ctx := context.Background()
+	dead := login(t, sb, "1")
+	k.Book.Put(ctx, "main", dead)
+	time.Sleep(600 * time.Millisecond)
+	src, err := k.Source(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := src.Session(ctx)
+	if err != nil || s == dead.AccessToken || sb.OAuthStats().Refreshes != 1 {
+		t.Errorf("session %v (the dead one: %v), %d refreshes", err, s == dead.AccessToken, sb.OAuthStats().Refreshes)
+	}
+}
