@@ -536,3 +536,34 @@ shops = "all"
 		t.Errorf("schedule output:\n%s\n%s", out, h.stderr.String())
 	}
 }
+
+// A shop that ran with a session pasted into its profile keeps its state
+// when it moves to auth login: its order sync resumes from the cursor the
+// pasted session's runs left. A profile with no session at all that calls
+// an API needing one ends saying how to get one.
+func TestProfileSessionToShop(t *testing.T) {
+	sb := sandboxtest.Start(t, sandbox.Options{})
+	dir := t.TempDir()
+	statePath := filepath.Join(dir, "state.db")
+	pasted := testConfig(t, filepath.Join(dir, "pasted.toml"), sb.URL(), sandbox.DefaultSession, fmt.Sprintf("path = %q", statePath))
+	cfg := shopsConfig(t, filepath.Join(dir, "topscript.toml"), sb.URL(), fmt.Sprintf("path = %q", statePath), "")
+	script := filepath.Join(examplesDir(t), "order_sync.lua")
+	const inc = "taobao.trades.sold.increment.get"
+	if code, out, errOut := cliRun(t, dir, nil, "", "run", "--config", pasted, script, "orders.jsonl", "6"); code != 0 {
+		t.Fatalf("sync with the pasted session: exit %d\n%s%s", code, out, errOut)
+	}
+	first := sb.Stats().Calls[inc]
+	login(t, dir, cfg, sb, 1, "main")
+	if code, out, errOut := cliRun(t, dir, nil, "", "run", "--config", cfg, "--shop", "main", script, "orders.jsonl", "6"); code != 0 {
+		t.Fatalf("sync for the shop: exit %d\n%s%s", code, out, errOut)
+	}
+	if again := sb.Stats().Calls[inc] - first; first < 12 || again > 2 {
+		t.Errorf("%d window calls with the pasted session, then %d for the shop: it did not resume", first, again)
+	}
+	os.WriteFile(filepath.Join(dir, "who.lua"), []byte(whoLua), 0o644)
+	code, _, errOut := cliRun(t, dir, nil, "", "run", "--config", cfg, "who.lua")
+	if code != 1 || !strings.Contains(errOut, "26 Missing session") ||
+		!strings.Contains(errOut, "the session of profile sandbox was refused (26 Missing session): authorise the shop (topscript auth login --shop NAME) and run with --shop NAME") {
+		t.Errorf("no session: exit %d\n%s", code, errOut)
+	}
+}
