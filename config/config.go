@@ -47,6 +47,32 @@ type Schedule struct {
 	// Index is its position among the entries, from 1 (schedule[Index]);
 	// ScriptLine the line of its script key.
 	Index, ScriptLine int
+	// Shops are the authorised shops it runs for, once each (shop = "A",
+	// shops = ["A", "B"]); AllShops runs it for every one (shops = "all").
+	Shops    []string
+	AllShops bool
+}
+
+// AllShops is the shops value of a [[schedule]] entry that runs for every
+// authorised shop.
+const AllShops = "all"
+
+// The ways a profile's oauth_exchange exchanges and refreshes tokens.
+const (
+	ExchangeTokenURL = "token_url" // POST the platform's token URL (the default)
+	ExchangeGateway  = "gateway"   // taobao.top.auth.token.create / refresh through the gateway
+)
+
+// Shops are the selected profile's shop settings.
+type Shops struct {
+	// Shop is the authorised shop the profile runs for ("" none: its
+	// session, if any).
+	Shop string
+	// OAuthURL serves the authorize page and the token URL ("": the
+	// gateway's, oauth.EndpointFor).
+	OAuthURL string
+	// Exchange is ExchangeTokenURL ("" too) or ExchangeGateway.
+	Exchange string
 }
 
 // CheckScripts reports every [[schedule]] entry whose script is not a file
@@ -110,6 +136,9 @@ type File struct {
 	// MemoryLimit is the top-level memory_limit in bytes: 0 when the file
 	// does not set it (the engine's default applies), -1 for "off".
 	MemoryLimit int64
+	// Shops are the selected profile's shop keys (shop, oauth_url,
+	// oauth_exchange).
+	Shops Shops
 	// Overridden lists the environment variables that replaced a profile
 	// credential (TOPSCRIPT_APP_KEY, ...), in that order.
 	Overridden []string

@@ -13,6 +13,7 @@ import (
 	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/internal/suggest"
 	"github.com/topscript/topscript/schedule"
+	"github.com/topscript/topscript/shop"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/tmc"
 	"github.com/topscript/topscript/top"
@@ -34,12 +35,12 @@ func (d *decoder) errorf(key, format string, args ...any) {
 
 var (
 	topKeys      = []string{"profile", "memory_limit", "profiles", "throttle", "retry", "closures", "state", "schedule", "catalog"}
-	profileKeys  = []string{"app_key", "app_secret", "session", "gateway", "sign_method", "simplify", "timeout", "tmc_url"}
+	profileKeys  = []string{"app_key", "app_secret", "session", "gateway", "sign_method", "simplify", "timeout", "tmc_url", "shop", "oauth_url", "oauth_exchange"}
 	throttleKeys = []string{"qps", "methods"}
 	retryKeys    = []string{"max_attempts", "backoff", "max_ban_wait"}
 	closureKeys  = []string{"methods", "start", "end", "action"}
 	stateKeys    = []string{"backend", "path", "redis_url", "lock_lease"}
-	scheduleKeys = []string{"name", "cron", "script", "args"}
+	scheduleKeys = []string{"name", "cron", "script", "args", "shop", "shops"}
 	catalogKeys  = []string{"skip_validation"}
 )
 
@@ -67,12 +68,13 @@ func (d *decoder) decode(raw map[string]any, o Options) *File {
 	}
 	for _, name := range f.Profiles {
 		p := joinPath("profiles", name)
-		cfg, tmcURL := &f.Client, &f.TMCURL
+		cfg, tmcURL, sh := &f.Client, &f.TMCURL, &f.Shops
 		if name != selected && !(selected == "" && name == DefaultProfile) {
-			scratch, scratchURL := top.DefaultConfig(), ""
-			cfg, tmcURL = &scratch, &scratchURL // still checked, never expanded or used
+			scratch, scratchURL, scratchShops := top.DefaultConfig(), "", Shops{}
+			cfg, tmcURL, sh = &scratch, &scratchURL, &scratchShops // still checked, never expanded or used
 		}
 		d.profile(p, profiles[name], cfg, tmcURL, cfg == &f.Client, o.NoCredentials)
+		d.profileShops(p, profiles[name], sh, cfg == &f.Client)
 	}
 	switch {
 	case selected != "" && profiles[selected] == nil:
@@ -198,6 +200,48 @@ func (d *decoder) profile(p string, v any, cfg *top.Config, tmcURL *string, use,
 	if v, ok := m["timeout"]; ok {
 		if t, ok := d.duration(joinPath(p, "timeout"), v, false); ok {
 			cfg.Timeout = t
+		}
+	}
+}
+
+// profileShops decodes a profile's shop keys: shop (the authorised shop
+// it runs for), oauth_url and oauth_exchange.
+func (d *decoder) profileShops(p string, v any, sh *Shops, use bool) {
+	m, _ := v.(map[string]any)
+	if _, both := m["session"]; both && m["shop"] != nil {
+		d.errorf(joinPath(p, "shop"), "give session or shop, not both (shop: an authorised shop's session, kept by topscript auth)")
+		return
+	}
+	if v, ok := m["shop"]; ok {
+		k := joinPath(p, "shop")
+		if s, ok := d.str(k, v, use); ok && checkable(s, use) {
+			if err := shop.CheckName(s); err != nil {
+				d.errorf(k, "%v", err)
+			} else {
+				sh.Shop = s
+			}
+		}
+	}
+	if v, ok := m["oauth_url"]; ok {
+		k := joinPath(p, "oauth_url")
+		if s, ok := d.str(k, v, use); ok && checkable(s, use) {
+			if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				d.errorf(k, "bad oauth_url %q: want the http(s) URL serving /authorize and /token, such as %q", s, "https://oauth.taobao.com")
+			} else {
+				sh.OAuthURL = s
+			}
+		}
+	}
+	if v, ok := m["oauth_exchange"]; ok {
+		k := joinPath(p, "oauth_exchange")
+		if s, ok := d.str(k, v, use); ok && checkable(s, use) {
+			switch s {
+			case ExchangeTokenURL, ExchangeGateway:
+				sh.Exchange = s
+			default:
+				d.errorf(k, "bad oauth_exchange %q: want %q (POST the token URL) or %q (taobao.top.auth.token.create through the gateway)",
+					s, ExchangeTokenURL, ExchangeGateway)
+			}
 		}
 	}
 }
@@ -452,11 +496,62 @@ func (d *decoder) schedules(v any) []Schedule {
 			ok = ok && good
 			s.Args = args
 		}
+		ok = d.scheduleShops(p, m, &s) && ok
 		if ok {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// scheduleShops decodes an entry's shop (one authorised shop) or shops
+// ("all", or an array of names): the entry runs once per shop, as run
+// --shop, --shops and --all-shops do.
+func (d *decoder) scheduleShops(p string, m map[string]any, s *Schedule) bool {
+	one, hasOne := m["shop"]
+	many, hasMany := m["shops"]
+	switch {
+	case hasOne && hasMany:
+		d.errorf(joinPath(p, "shops"), "give shop or shops, not both")
+		return false
+	case hasOne:
+		k := joinPath(p, "shop")
+		name, ok := d.str(k, one, true)
+		if !ok {
+			return false
+		}
+		if err := shop.CheckName(name); err != nil {
+			d.errorf(k, "%v", err)
+			return false
+		}
+		s.Shops = []string{name}
+	case hasMany:
+		k := joinPath(p, "shops")
+		if str, isStr := many.(string); isStr {
+			if str != AllShops {
+				d.errorf(k, "want %q or an array of shop names, got %q", AllShops, str)
+				return false
+			}
+			s.AllShops = true
+			return true
+		}
+		names, ok := d.strings(k, many, true)
+		if !ok {
+			return false
+		}
+		if len(names) == 0 {
+			d.errorf(k, "no shop named (want %q or an array of shop names)", AllShops)
+			return false
+		}
+		for i, n := range names {
+			if err := shop.CheckName(n); err != nil {
+				d.errorf(indexPath(k, i), "%v", err)
+				return false
+			}
+		}
+		s.Shops = names
+	}
+	return true
 }
 
 // ---- typed readers; each reports its own errors ----

@@ -71,6 +71,15 @@ func (f *File) Redacted() string {
 	row("simplify", "%t", c.Simplify)
 	row("timeout", "%s", duration(c.Timeout))
 	row("tmc_url", "%s", f.TMCURL)
+	if f.Shops.Shop != "" {
+		row("shop", "%s", f.Shops.Shop)
+	}
+	if f.Shops.OAuthURL != "" {
+		row("oauth_url", "%s", f.Shops.OAuthURL)
+	}
+	if f.Shops.Exchange != "" {
+		row("oauth_exchange", "%s", f.Shops.Exchange)
+	}
 
 	if c.Throttle.QPS > 0 {
 		row("throttle", "%v qps for the app", c.Throttle.QPS)
@@ -128,6 +137,12 @@ func (f *File) Redacted() string {
 		line := fmt.Sprintf("%s  %q  %s", s.Name, s.Cron, s.Script)
 		if len(s.Args) > 0 {
 			line += " " + strings.Join(s.Args, " ")
+		}
+		switch {
+		case s.AllShops:
+			line += "  (every authorised shop)"
+		case len(s.Shops) > 0:
+			line += "  (shops " + strings.Join(s.Shops, ", ") + ")"
 		}
 		row(k, "%s", line)
 	}

@@ -146,6 +146,10 @@ type Options struct {
 	// LookupEnv reads the environment for os.getenv; nil means
 	// os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Shop is the shop the run is for (top.shop); nil: none.
+	Shop *luatop.Shop
+	// ReportPath maps job.run's report paths (luatop.Options.ReportPath).
+	ReportPath func(string) string
 }
 
 // Engine runs Lua scripts. See the package documentation.
@@ -246,16 +250,18 @@ func New(o Options) (e *Engine, err error) {
 	}
 	stdlib.Preload(L, e.env, allow)
 	luatop.Preload(L, luatop.Options{
-		Context:  e.context,
-		Client:   o.Client,
-		DryRun:   o.DryRun,
-		Logger:   e.logger,
-		Store:    store,
-		Progress: progress,
-		OnJob:    o.OnJob,
-		Now:      o.Now,
-		TMC:      o.TMC,
-		Redact:   hide,
+		Context:    e.context,
+		Client:     o.Client,
+		DryRun:     o.DryRun,
+		Logger:     e.logger,
+		Store:      store,
+		Progress:   progress,
+		OnJob:      o.OnJob,
+		Now:        o.Now,
+		TMC:        o.TMC,
+		Shop:       o.Shop,
+		ReportPath: o.ReportPath,
+		Redact:     hide,
 	}, allow)
 	e.installDisabledLoader(allow)
 

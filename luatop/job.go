@@ -286,6 +286,9 @@ type job struct {
 // jobRun is job.run(spec) → summary.
 func (h *host) jobRun(L *lua.LState) int {
 	spec := checkJobSpec(L)
+	if spec.report != "" && h.report != nil {
+		spec.report = h.report(spec.report)
+	}
 	j := &job{h: h, L: L, spec: spec, ns: jobCheckpointNS(spec.name), log: h.c.log, start: h.now()}
 	j.sum = JobSummary{Name: spec.name, DryRun: h.c.dryRun, Report: spec.report}
 	c := h.ctx(L)

@@ -15,6 +15,7 @@
 //	top.throttle(pattern, qps)        --  set a rate for matching methods at run time
 //	top.is_write(method)              --> boolean
 //	top.dry_run                       --> boolean
+//	top.shop                          --> {name=, nick=, user_id=} of the run's shop, or nil
 //	job.run{name=, rows=, key=, call=, ...} --> summary (see job.go)
 //	job.reset(name[, key])            --> number of checkpoints removed
 //	tmc.listen{topics=, group=, concurrency=, handler=, tick=, summary=} --> summary (see tmc.go)
@@ -116,6 +117,19 @@ type Options struct {
 	// Redact, when set, rewrites every cell of a job's report: the host's
 	// hiding of known secrets.
 	Redact func(string) string
+	// Shop, when set, is the shop the run is for: scripts see it as
+	// top.shop = {name = , nick = , user_id = } (nil without one).
+	Shop *Shop
+	// ReportPath, when set, maps the report path a job.run names to the
+	// file written (a run over several shops gives each its own).
+	ReportPath func(string) string
+}
+
+// Shop is the shop a run is for (top.shop).
+type Shop struct {
+	Name   string // the operator's name of it (--shop NAME)
+	Nick   string
+	UserID string // taobao_user_id, as digits
 }
 
 // Module names.
@@ -141,6 +155,8 @@ type host struct {
 	onJob    func(JobSummary)
 	now      func() time.Time
 	tmc      tmc.Config
+	shop     *Shop
+	report   func(string) string
 	// listening is the tmc.listen in progress (read and written holding
 	// the Lua state).
 	listening *listener
@@ -179,7 +195,7 @@ func (h *host) guardYield(L *lua.LState) {
 // `top` (the same table). allow filters modules by name; a nil allow
 // admits them all.
 func Preload(L *lua.LState, o Options, allow func(name string) bool) {
-	h := &host{context: o.Context, store: o.Store, progress: o.Progress, onJob: o.OnJob, now: o.Now, tmc: o.TMC, redact: o.Redact}
+	h := &host{context: o.Context, store: o.Store, progress: o.Progress, onJob: o.OnJob, now: o.Now, tmc: o.TMC, redact: o.Redact, shop: o.Shop, report: o.ReportPath}
 	h.c = &caller{client: o.Client, dryRun: o.DryRun, log: o.Logger}
 	if h.c.log == nil {
 		h.c.log = slog.New(slog.NewTextHandler(os.Stderr, nil))

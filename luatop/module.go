@@ -32,6 +32,13 @@ func (h *host) openTop(L *lua.LState) *lua.LTable {
 		"is_write": h.isWrite,
 	})
 	mod.RawSetString("dry_run", lua.LBool(h.c.dryRun))
+	if h.shop != nil {
+		shop := L.CreateTable(0, 3)
+		shop.RawSetString("name", lua.LString(h.shop.Name))
+		shop.RawSetString("nick", lua.LString(h.shop.Nick))
+		shop.RawSetString("user_id", lua.LString(h.shop.UserID))
+		mod.RawSetString("shop", shop)
+	}
 	return mod
 }
 

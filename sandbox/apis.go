@@ -43,7 +43,7 @@ var apis = sync.OnceValue(func() map[string]*api {
 		{name: "taobao.opentrade.activity.sync", session: sessionRequired, write: true, required: []string{"activity_id", "start_time", "end_time", "activity_name", "item_id_list"}, handle: (*Server).opentradeActivitySync},
 		{name: "tmall.supplychain.channel.product.downshelf", session: sessionRequired, write: true, required: []string{"product_id"}, handle: (*Server).channelDownshelf},
 		{name: "tmall.supplychain.channel.product.upshelf", session: sessionRequired, write: true, required: []string{"product_id"}, handle: (*Server).channelUpshelf},
-	}, tmcAPIs()...) {
+	}, append(tmcAPIs(), authAPIs()...)...) {
 		a.root = responseRoot(a.name)
 		m[a.name] = a
 	}
@@ -177,12 +177,13 @@ func (s *Server) timeGet(c *call) (obj, *apiErr) {
 	return obj{{"time", toptime.Format(c.now)}}, nil
 }
 
-// userSellerGet: taobao.user.seller.get — the seller every session of the
-// sandbox belongs to (the shop's identity: user_id 2206571234567, its
-// nick), with the fields asked for among user_id, nick, type (B: a Tmall
-// shop) and status.
+// userSellerGet: taobao.user.seller.get — the seller the session belongs
+// to (the shop's identity: shop 1's user_id 2206571234567 and nick, see
+// shops.go for the others), with the fields asked for among user_id,
+// nick, type (B: a Tmall shop) and status.
 func (s *Server) userSellerGet(c *call) (obj, *apiErr) {
-	all := map[string]any{"user_id": sellerUserID, "nick": sellerNick, "type": "B", "status": "normal"}
+	id := s.seller()
+	all := map[string]any{"user_id": id.userID, "nick": id.nick, "type": "B", "status": "normal"}
 	var user obj
 	for _, f := range strings.Split(c.str("fields"), ",") {
 		f = strings.TrimSpace(f)

@@ -8,7 +8,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -263,24 +262,6 @@ func (s *Server) checkCommon(p map[string]string, files map[string]bool, extra [
 	want, ok := computeSign(p, files, extra, s.opts.AppSecret, sm)
 	if !ok || !strings.EqualFold(want, sig) {
 		return sysErr(25, "Invalid signature")
-	}
-	return nil
-}
-
-// checkSession answers 26 for an API that needs a session and has none, 27
-// for a session that is not the sandbox's.
-func (s *Server) checkSession(a *api, p map[string]string) *apiErr {
-	if a.session == sessionNone {
-		return nil
-	}
-	switch sess := p["session"]; {
-	case sess == "" && a.session == sessionIfGiven:
-		return nil
-	case sess == "":
-		return sysErr(26, "Missing session")
-	case sess != s.opts.Session && !slices.Contains(s.opts.Sessions, sess):
-		return &apiErr{code: 27, msg: "Invalid session", subCode: "invalid-sessionkey",
-			subMsg: "非法或过期的SessionKey参数，请使用有效的SessionKey参数"}
 	}
 	return nil
 }

@@ -6,8 +6,10 @@
 // Endpoints: /router/rest (GET or POST; query string and body merged, the
 // body urlencoded or multipart/form-data, file parts left out of the sign),
 // /router/batch, GET /_sandbox/stats, POST /_sandbox/reset,
-// POST /_sandbox/ban?seconds=N, the message channel (below) and the churn's
-// GET /_sandbox/changes?since=N and POST /_sandbox/churn?n=N.
+// POST /_sandbox/ban?seconds=N, the message channel (below), the churn's
+// GET /_sandbox/changes?since=N and POST /_sandbox/churn?n=N, and the
+// shops' (below): GET /authorize, POST /token, GET /_sandbox/shops and
+// GET /_sandbox/oauth.
 //
 // System checks run in this order, with the gateway's codes and messages:
 // 21 Missing method, 22 Invalid method (a method the catalog does not
@@ -21,10 +23,12 @@
 // is 25; hex compared case-insensitively; the sign covers every parameter
 // received but sign and file parts, an empty value included — a choice, the
 // one rule of computeSign), 26 Missing session, 27 Invalid
-// session (invalid-sessionkey) for the APIs that need one (every modelled
-// API but taobao.time.get, and the catalog's methods whose session is
-// "required"; a session given to any other method must still be valid),
-// then bans and QPS (7), 40 Missing required arguments,
+// session (invalid-sessionkey; an expired token too) for the APIs that need
+// one (every modelled API but taobao.time.get and the token APIs, and the
+// catalog's methods whose session is "required"; a session given to any
+// other method must still be valid), 53 Insufficient security level (a
+// token whose window for the call's level has closed; oauth.go), then bans
+// and QPS (7), 40 Missing required arguments,
 // injected isp faults (15), then the API itself: 41 Invalid arguments, 15 with
 // isv.* sub_codes or 50 isv.invalid-parameter for business errors.
 //
@@ -82,9 +86,10 @@
 //
 // Deterministic from Options.Seed and the start time (Options.Now at New):
 //   - seller "topscript沙箱旗舰店" (user_id 2206571234567, what
-//     taobao.user.seller.get answers for every session: Options.Session and
-//     the renewed ones of Options.Sessions) with Options.Items items on sale
-//     (default 320; the first ones the same whatever the number): num_iid 12 digits
+//     taobao.user.seller.get answers for its sessions: Options.Session, the
+//     renewed ones of Options.Sessions and the tokens issued for it) with
+//     Options.Items items on sale (default 320; the first ones the same
+//     whatever the number): num_iid 12 digits
 //     (600000000000 + ...), 9 in 10 with 1–9 SKUs (sku_id 13 digits,
 //     properties "1627207:<color>;20509:<size>", price "12.50", quantity);
 //     every 10th item has no SKUs;
@@ -98,6 +103,19 @@
 //     are also the channel products: tmall.supplychain.channel.product.*shelf
 //     take a pid as product_id and set its status ("up"/"down");
 //   - 3 opentrade activities (ids 2131–2133).
+//
+// # Shops and sessions
+//
+// Options.Shops sellers of one app, each with its own seeded data (items,
+// SKUs, products, trades, all ids distinct) and session; calls are routed
+// by session (shops.go, with its limitations). The shops authorise the app
+// through the platform's authorization-code flow: /authorize approves at
+// once and redirects with a code, /token and taobao.top.auth.token.create
+// exchange it, refresh_token and taobao.top.auth.token.refresh refresh;
+// token and level lifetimes are Options.Tokens, short enough for tests to
+// see a session expire (27) and a level's window close (53) in seconds.
+// oauth.go says what is served and the choices where the platform's docs
+// are silent.
 //
 // # Load and faults
 //

@@ -62,6 +62,12 @@ type Options struct {
 	Churn float64
 	// TMC configures the message channel (tmc.go).
 	TMC TMCOptions
+	// Shops is the number of shops of the app, each with its own seeded
+	// data and session (shops.go; default 1, at most MaxShops).
+	Shops int
+	// Tokens sets the lifetimes of the tokens the OAuth endpoints issue
+	// (oauth.go).
+	Tokens TokenOptions
 }
 
 // Server is a sandbox gateway. It is an http.Handler; Start serves it on a
@@ -88,6 +94,14 @@ type Server struct {
 	lnMu sync.Mutex
 	hs   *http.Server
 	url  string
+
+	// shops.go: the seller whose data this server holds (zero: shop 1),
+	// and on the first shop's server every shop and their fixed sessions.
+	shop     shopIdentity
+	shops    []*Server
+	sessions map[string]*Server
+	// auth issues and checks OAuth codes and tokens (oauth.go).
+	auth *authority
 }
 
 // New creates a sandbox.
@@ -113,7 +127,15 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Shops == 0 {
+		o.Shops = 1
+	}
+	if err := o.Tokens.fill(); err != nil {
+		return nil, err
+	}
 	switch {
+	case o.Shops < 1 || o.Shops > MaxShops:
+		return nil, fmt.Errorf("sandbox: shops must be between 1 and %d, got %d", MaxShops, o.Shops)
 	case o.Trades < 0 || o.Trades > MaxTrades:
 		return nil, fmt.Errorf("sandbox: trades must be between 0 and %d, got %d", MaxTrades, o.Trades)
 	case o.Items < 1 || o.Items > MaxItems:
@@ -144,6 +166,11 @@ func New(o Options) (*Server, error) {
 	s.resetChurn()
 	s.stopBg = make(chan struct{})
 	s.tmc = newTMCHub(s, o.TMC)
+	s.auth = newAuthority(o.Tokens)
+	if err := s.addShops(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if o.Churn > 0 {
 		go s.churnLoop(o.Churn, s.stopBg)
 	}
@@ -195,7 +222,7 @@ func (s *Server) URL() string {
 // Close stops serving, the churn and the TMC channel, and closes open
 // connections.
 func (s *Server) Close() error {
-	s.bgOnce.Do(func() { close(s.stopBg); s.tmc.close() })
+	s.bgOnce.Do(func() { close(s.stopBg); s.tmc.close(); s.closeShops() })
 	s.lnMu.Lock()
 	defer s.lnMu.Unlock()
 	if s.hs == nil {
@@ -209,9 +236,14 @@ func (s *Server) Close() error {
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats { return s.stats.snapshot() }
 
-// Reset restores the seed data, zeroes the stats, lifts any ban and restarts
-// the fault draws.
+// Reset restores the seed data (every shop's), zeroes the stats, lifts any
+// ban and restarts the fault draws. Issued OAuth tokens stay valid.
 func (s *Server) Reset() {
+	for _, sh := range s.shops {
+		if sh != s {
+			sh.Reset()
+		}
+	}
 	st := genState(s.opts.Seed, s.base, s.opts.Items)
 	s.mu.Lock()
 	s.st = st
@@ -380,6 +412,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveTMCAdmin(w, r)
 	case "/_sandbox/changes", "/_sandbox/churn":
 		s.serveChurnAdmin(w, r)
+	case "/authorize", "/token", "/_sandbox/shops", "/_sandbox/oauth":
+		s.serveOAuth(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -444,7 +478,8 @@ func (s *Server) serveRest(w http.ResponseWriter, r *http.Request) {
 // params, handler. It returns the payload or the error and the transport
 // fault to apply to the answer (only when transport is true).
 func (s *Server) invoke(a *api, p map[string]string, files map[string]bool, now time.Time, transport bool) (obj, *apiErr, fault) {
-	if e := s.checkSession(a, p); e != nil {
+	sv, e := s.authorize(a, p)
+	if e != nil {
 		return nil, e, faultNone
 	}
 	wall := time.Now()
@@ -474,10 +509,10 @@ func (s *Server) invoke(a *api, p map[string]string, files map[string]bool, now 
 		return nil, nil, f
 	}
 	c := &call{api: a, p: p, files: files, now: now}
-	payload, e := a.handle(s, c)
+	payload, e := a.handle(sv, c)
 	if e == nil && len(c.writes) > 0 {
 		s.stats.write(a.name, c.writes)
-		s.publishWrites(a.name, c.writes, now)
+		sv.publishWrites(a.name, c.writes, now)
 	}
 	switch {
 	case e != nil && (f == faultISPApplied || f == fault502Applied):

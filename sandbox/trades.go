@@ -63,6 +63,9 @@ type tradeStore struct {
 	items []item  // seed items (immutable) for orders
 	cache queryCache
 	ov    overlay // trades changed or created by churn (churn.go)
+	// idShift is added to every tid (and so oid): the trades of another
+	// shop of the app (shops.go).
+	idShift int64
 }
 
 func newTradeStore(n int, seed int64, base time.Time, items []item) *tradeStore {
@@ -90,15 +93,15 @@ func (t *tradeStore) created(i int) int64 {
 }
 
 func (t *tradeStore) tid(i int) int64 {
-	return tidBase + int64(i)*tidStride + int64(t.h(i, 0)%uint64(tidStride-10))
+	return tidBase + t.idShift + int64(i)*tidStride + int64(t.h(i, 0)%uint64(tidStride-10))
 }
 
 // index finds the trade of tid.
 func (t *tradeStore) index(tid int64) (int, bool) {
-	if tid < tidBase {
+	if tid < tidBase+t.idShift {
 		return 0, false
 	}
-	i := (tid - tidBase) / tidStride
+	i := (tid - tidBase - t.idShift) / tidStride
 	if i >= int64(t.count()) || t.tid(int(i)) != tid {
 		return 0, false
 	}

@@ -20,6 +20,16 @@
 // apart by shop: it is left where it is, and a warning names how many such
 // scopes there are (run once with the old session to carry its state
 // over).
+//
+// The shops an app is authorised for are kept in a Book (book.go): per
+// shop name (the operator's, --shop NAME) its token result, in the state
+// backend's tokens store (state.Backend.Tokens), never in topscript.toml.
+// A stored shop's identity is its token's taobao_user_id (Resolver.Shop),
+// so its state is the same whatever its session. A Keeper (keeper.go)
+// refreshes a refreshable token before it expires, once across every
+// process sharing the book, and a Source gives a run the shop's current
+// session (top.SessionSource). Book.Expiring lists the shops about to lose
+// their session for good, for the warnings runs print and for alerts.
 package shop
 
 import (
@@ -94,11 +104,14 @@ type cached struct {
 // Resolver tells the shop of a session, and the scope its state lives
 // under. The zero value is not usable: set Client, Store and AppKey.
 type Resolver struct {
-	Client  *top.Client  // asks the platform
-	Store   state.Store  // the backend's store, unscoped: the cache and the scopes live in it
-	AppKey  string       // the app's key
-	Session string       // the session of the run ("" : no shop)
-	Log     *slog.Logger // migration notes and warnings; nil: none
+	Client  *top.Client // asks the platform
+	Store   state.Store // the backend's store, unscoped: the cache and the scopes live in it
+	AppKey  string      // the app's key
+	Session string      // the session of the run ("" : no shop)
+	// Shop, when set, is the session's shop, known already (a shop of the
+	// Book: its token result names it): it is never asked.
+	Shop Identity
+	Log  *slog.Logger // migration notes and warnings; nil: none
 	// Now is the clock of cache entries (nil: time.Now).
 	Now func() time.Time
 
@@ -114,6 +127,10 @@ func (r *Resolver) Identity(ctx context.Context) (Identity, error) {
 	defer r.mu.Unlock()
 	if r.id != nil {
 		return *r.id, nil
+	}
+	if r.Shop.UserID != "" {
+		r.id = &r.Shop
+		return r.Shop, nil
 	}
 	if r.Session == "" {
 		r.id = &Identity{}

@@ -3,6 +3,8 @@ package state
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -43,6 +45,7 @@ type Config struct {
 // Redis, the rate limiter and bans a fleet shares.
 type Backend struct {
 	store  Store
+	tokens Store // Tokens
 	locker Locker
 	lease  time.Duration
 	redis  *RedisStore // nil for the file backend
@@ -60,7 +63,7 @@ func Open(ctx context.Context, c Config, app string) (*Backend, error) {
 			return nil, err
 		}
 		rs.SetLease(c.LockLease)
-		return &Backend{store: rs, locker: rs.Locker(), lease: c.LockLease, redis: rs}, nil
+		return &Backend{store: rs, tokens: rs, locker: rs.Locker(), lease: c.LockLease, redis: rs}, nil
 	}
 	path := c.Path
 	if path == "" {
@@ -70,7 +73,18 @@ func Open(ctx context.Context, c Config, app string) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{store: fs, locker: NewFileLocker(LockDirFor(path)), lease: c.LockLease}, nil
+	ts, err := OpenFile(TokensPathFor(path), FileOptions{Brief: true, Mode: 0o600})
+	if err != nil {
+		return nil, err
+	}
+	return &Backend{store: fs, tokens: ts, locker: NewFileLocker(LockDirFor(path)), lease: c.LockLease}, nil
+}
+
+// TokensPathFor is the file of the shops' tokens beside the file store at
+// storePath: ".topscript/state.db" → ".topscript/state.tokens.db".
+func TokensPathFor(storePath string) string {
+	ext := filepath.Ext(storePath)
+	return strings.TrimSuffix(storePath, ext) + ".tokens" + ext
 }
 
 // Memory returns a backend that keeps everything in this process and
@@ -78,11 +92,19 @@ func Open(ctx context.Context, c Config, app string) (*Backend, error) {
 // against an in-process sandbox use it, since the sandbox itself starts
 // from its seed every run.
 func Memory() *Backend {
-	return &Backend{store: NewMemStore(), locker: NewMemLocker()}
+	return &Backend{store: NewMemStore(), tokens: NewMemStore(), locker: NewMemLocker()}
 }
 
 // Store is the backend's store (a Claimer with Redis).
 func (b *Backend) Store() Store { return b.store }
+
+// Tokens is the store of the shops' tokens (package shop keeps them; it is
+// a Swapper): with Redis the backend's store, shared by the fleet; with
+// the file backend a file of its own beside the state file
+// (TokensPathFor, mode 0600) opened for each operation (FileOptions.Brief),
+// so that every process of the host reads and swaps tokens while another
+// holds the state file for a whole run; in memory, a store of its own.
+func (b *Backend) Tokens() Store { return b.tokens }
 
 // Lock takes the lock called name without waiting, with the configured
 // lease; see Locker.Acquire.
@@ -124,5 +146,13 @@ func (b *Backend) PersistenceWarning(ctx context.Context) string {
 		"turn on AOF (appendonly yes, with appendfsync always to lose no write, or everysec to lose at most a second's)", b.redis.URL())
 }
 
-// Close closes the store.
-func (b *Backend) Close() error { return b.store.Close() }
+// Close closes the stores.
+func (b *Backend) Close() error {
+	err := b.store.Close()
+	if b.tokens != nil && b.tokens != b.store {
+		if terr := b.tokens.Close(); err == nil {
+			err = terr
+		}
+	}
+	return err
+}

@@ -35,6 +35,14 @@ type FileOptions struct {
 	// one's): a process that never touches the store leaves the file free
 	// for other processes.
 	Lazy bool
+	// Brief opens the database for each operation and closes it after
+	// (Lazy is implied, and a failure to open is that operation's alone):
+	// processes on one machine share the store one operation at a time
+	// instead of one process at a time, each waiting at most Wait for the
+	// others' operation. It suits a small store read at times by many
+	// processes (the shops' tokens, Backend.Tokens); operations of one
+	// process on it run one at a time.
+	Brief bool
 }
 
 // FileStore is a Store in one bbolt file with a bucket per namespace. Every
@@ -67,7 +75,7 @@ func OpenFile(path string, opts FileOptions) (*FileStore, error) {
 		return nil, errors.New("state: store path is empty")
 	}
 	s := &FileStore{path: path, opts: opts}
-	if opts.Lazy {
+	if opts.Lazy || opts.Brief {
 		return s, nil
 	}
 	if err := s.open(); err != nil {
@@ -253,20 +261,46 @@ func (e *inUseError) Is(target error) bool { return target == ErrInUse }
 // Path returns the database file path.
 func (s *FileStore) Path() string { return s.path }
 
+// hold takes the store for one operation and returns its release: shared
+// with the process's other operations, or alone with FileOptions.Brief
+// (whose operation opens and closes the database).
+func (s *FileStore) hold() func() {
+	if s.opts.Brief {
+		s.mu.Lock()
+		return s.mu.Unlock
+	}
+	s.mu.RLock()
+	return s.mu.RUnlock
+}
+
+// shutBrief closes the database after an operation of a Brief store, and
+// forgets a failure to open it, which the next operation tries again.
+func (s *FileStore) shutBrief() {
+	if !s.opts.Brief {
+		return
+	}
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+	if s.db != nil && s.broken.Load() == nil {
+		_ = s.db.Close()
+	}
+	s.db, s.openErr = nil, nil
+}
+
 // view and update guard against use after Close and turn bbolt panics
 // (e.g. a corrupted file) into errors.
 func (s *FileStore) view(ctx context.Context, fn func(*bolt.Tx) error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.hold()()
 	if s.closed {
 		return ErrClosed
 	}
 	if de := s.broken.Load(); de != nil {
 		return de
 	}
+	defer s.shutBrief()
 	if err := s.open(); err != nil {
 		return err
 	}
@@ -281,14 +315,14 @@ func (s *FileStore) update(ctx context.Context, fn func(*bolt.Tx) error) (err er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	defer s.hold()()
 	if s.closed {
 		return ErrClosed
 	}
 	if de := s.broken.Load(); de != nil {
 		return de
 	}
+	defer s.shutBrief()
 	if err := s.open(); err != nil {
 		return err
 	}

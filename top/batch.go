@@ -93,14 +93,19 @@ func (c *Client) CallBatch(ctx context.Context, calls []BatchCall) ([]BatchResul
 	}
 	var order []groupKey
 	groups := map[groupKey][]*batchSub{}
-	var singles []*batchSub
+	var singles, all []*batchSub
 	for i, bc := range calls {
 		cl, err := c.prepare(bc.Method, bc.Params, bc.Options)
 		if err != nil {
 			out[i].Err = err
 			continue
 		}
+		if e := c.useSource(ctx, cl, bc.Options); e != nil {
+			out[i].Err = e
+			continue
+		}
 		s := &batchSub{idx: i, cl: cl}
+		all = append(all, s)
 		if len(cl.files) > 0 {
 			singles = append(singles, s)
 			continue
@@ -126,6 +131,9 @@ func (c *Client) CallBatch(ctx context.Context, calls []BatchCall) ([]BatchResul
 	for _, s := range singles {
 		resp, err := c.do(ctx, s.cl)
 		out[s.idx] = result(resp, err)
+	}
+	for _, s := range all {
+		c.noteRefused(s.cl, out[s.idx].Err)
 	}
 	if err := ctx.Err(); err != nil {
 		return out, err

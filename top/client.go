@@ -61,6 +61,9 @@ type Client struct {
 	sharedLimiter SharedLimiter
 	sharedBans    *sharedBans
 
+	// sessions gives the session of calls naming none (WithSessions).
+	sessions SessionSource
+
 	// hooks for tests; nil means the catalog.
 	isWriteFn      func(method string) bool
 	isIdempotentFn func(method string, params map[string]string) bool
@@ -276,7 +279,12 @@ func (c *Client) Call(ctx context.Context, method string, params Params, o *Call
 	if err != nil {
 		return nil, err
 	}
-	return c.do(ctx, cl)
+	if e := c.useSource(ctx, cl, o); e != nil {
+		return nil, e
+	}
+	resp, err := c.do(ctx, cl)
+	c.noteRefused(cl, err)
+	return resp, err
 }
 
 // Validate encodes and checks a call as Call would — its parameters against

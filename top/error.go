@@ -148,7 +148,7 @@ func classify(code int, subCode string) Kind {
 		family == "accesscontrol",
 		base == "isp.call-limited":
 		return KindFlowControl
-	case code >= 11 && code <= 13, code >= 24 && code <= 29:
+	case code >= 11 && code <= 13, code >= 24 && code <= 29, code == 53:
 		return KindAuth
 	case code == 3, code == 9, code >= 21 && code <= 23, code >= 30 && code <= 34, code >= 40 && code <= 43:
 		return KindInvalid

@@ -44,6 +44,9 @@ type State struct {
 	Interruptible func(context.Context) (context.Context, context.CancelFunc)
 	// Version is the version string `topscript version` prints.
 	Version string
+	// OpenURL opens a page in the user's browser (auth login); nil opens
+	// it with the desktop's opener, where there is one.
+	OpenURL func(url string) error
 
 	// errLog, when set, prints the error that ends the command as a log
 	// record: a command under --log-format json sets it, so that its last

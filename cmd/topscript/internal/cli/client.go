@@ -51,15 +51,22 @@ type session struct {
 	// secrets are the values no output may show: the credentials in use
 	// (the sandbox's with --sandbox) and the configuration's secrets.
 	secrets []string
+	// session is the profile's session the client was built with (the
+	// sandbox's with --sandbox).
+	session string
 }
 
 // store is the store a run's scripts see (the state module, job.run):
-// the backend's, scoped to the shop of the session, resolved at its first
-// use. With --sandbox it is in memory, and its first use says so.
-func (s *session) store() state.Store {
+// the backend's, scoped to the shop r tells (nil: the shop of the
+// profile's session), resolved at its first use. With --sandbox it is in
+// memory, and its first use says so.
+func (s *session) store(r *shop.Resolver) state.Store {
 	st := s.state.Store()
-	if s.shop != nil {
-		st = s.shop.ScopedStore()
+	if r == nil {
+		r = s.shop
+	}
+	if r != nil {
+		st = r.ScopedStore()
 	}
 	if s.sb != nil {
 		st = &announcedStore{Store: st, say: func() {
@@ -70,24 +77,6 @@ func (s *session) store() state.Store {
 		}}
 	}
 	return st
-}
-
-// lockName is the --lock name of script for the session's shop: the
-// script's name, and the shop when the session has one (runs for
-// different shops do not exclude each other).
-func (s *session) lockName(ctx context.Context, script string) (string, error) {
-	name := lockName(script)
-	if s.shop == nil {
-		return name, nil
-	}
-	id, err := s.shop.Identity(ctx)
-	if err != nil {
-		return "", err
-	}
-	if id.UserID != "" {
-		name += " (shop " + id.UserID + ")"
-	}
-	return name, nil
 }
 
 // announcedStore calls say once, at its first use.
@@ -231,7 +220,7 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 		s.Close()
 		return nil, configError(err)
 	}
-	s.client = c
+	s.client, s.session = c, cfg.Session
 	s.shop = &shop.Resolver{Client: c, Store: s.state.Store(), AppKey: cfg.AppKey, Session: cfg.Session, Log: logger}
 	if f.Path == "" && !o.Sandbox && cfg.Throttle.QPS <= 0 && logger != nil {
 		warnUnthrottled(logger)

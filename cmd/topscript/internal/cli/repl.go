@@ -68,7 +68,7 @@ func runREPL(ctx context.Context, st *State, o *replOptions) error {
 		Stdout:    st.Stdout,
 		Stderr:    st.Stderr,
 		Logger:    s.log,
-		Store:     s.store(), // state and job.reset see the configured store, scoped to the shop
+		Store:     s.store(nil), // state and job.reset see the configured store, scoped to the shop
 		TMC:       tmc.Config{URL: s.tmcURL},
 		Secrets:   s.secrets,
 		LookupEnv: st.LookupEnv,

@@ -72,7 +72,7 @@ func newRoot(st *State, cmds ...*cobra.Command) *cobra.Command {
 	if len(cmds) == 0 {
 		cmds = []*cobra.Command{
 			newRunCmd(st, nil), newReplCmd(st, nil), newCallCmd(st, nil), newSandboxCmd(st, nil),
-			newScheduleCmd(st, nil), newAPICmd(st), newConfigCmd(st, nil), newVersionCmd(st),
+			newScheduleCmd(st, nil), newAPICmd(st), newConfigCmd(st, nil), newAuthCmd(st), newVersionCmd(st),
 			newCompletionCmd(st),
 		}
 	}

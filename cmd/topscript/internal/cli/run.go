@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,18 @@ first SIGINT or SIGTERM (a second one exits at once). A script that still has no
 --grace later (default %s: a job's calls in flight get %s to finish) is
 left behind: topscript exits with 1 after --timeout, 130 after a signal.
 
+Shops (topscript auth login --shop NAME authorises one): --shop NAME runs
+for that shop, with its session from the [state] backend, refreshed before
+it expires; --shops A,B and --all-shops run the script once per shop, each
+in an engine of its own (top.shop = {name, nick, user_id}, its own state,
+checkpoints and --lock), --parallel at a time, all under the app's one
+throttle. Each shop's output lines are prefixed "[NAME] ", its job reports
+get its name inserted (prices.report.csv → prices.report.NAME.csv), and
+the run ends with one summary; its exit status is the worst of the shops'
+(interrupted, then usage, script error, lock held, failed rows). A session
+the gateway refuses (codes 26, 27, 53) ends with "shop NAME must authorise
+again: topscript auth login --shop NAME".
+
 Exit status: 0 ok, 1 script error (an uncaught Lua or TOP error, printed as
 file:line: message) or --timeout, 2 usage or configuration error, 3 a job
 finished with failed rows (or rows of unknown outcome), or stopped because
@@ -77,6 +90,7 @@ type runOptions struct {
 	clientOptions
 	logFlags
 	limitFlags
+	shopFlags
 	DryRun     bool
 	Lock       bool
 	EnvSecrets bool // --env-secrets: os.getenv reads the TOP credentials
@@ -119,6 +133,7 @@ func newRunCmd(st *State, runF func(context.Context, *runOptions) error) *cobra.
 	fs.Float64Var(&o.Churn, "churn", 0, "with --sandbox: `N` trade events a second, whose TMC messages tmc.listen receives")
 	fs.BoolVar(&o.EnvSecrets, "env-secrets", false, "let os.getenv read the TOP credentials (by default it answers nil for them)")
 	o.limitFlags.register(fs)
+	o.shopFlags.register(fs)
 	fs.StringVar(&o.Faults, "faults", "", "with --sandbox: injected failure probabilities (`SPEC`), e.g. isp=0.05,isp_applied=0.1,http502_applied=0.02")
 	o.logFlags.register(fs)
 	completeLogFormat(c)
@@ -148,6 +163,10 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		return usageErrorf("run", "--faults needs --sandbox (it shapes the in-process gateway)")
 	}
 
+	if err := o.shopFlags.check("run"); err != nil {
+		return err
+	}
+
 	s, err := o.connect(st, logger, true)
 	if err != nil {
 		return err
@@ -160,8 +179,60 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 	applyMemoryLimit(st, memLimit)
 	ctx, stop := st.Interruptible(ctx)
 	defer stop()
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, &timeoutError{o.Timeout})
+		defer cancel()
+	}
+	targets, err := s.targets(ctx, o.shopFlags)
+	if err != nil {
+		return err
+	}
+	endDeadline := hardDeadline(st, ctx, o.Grace, o.Script)
+	defer endDeadline()
+	if len(targets) == 1 && !o.many() {
+		return runTarget(ctx, st, o, s, targets[0], runIO{stdout: st.Stdout, stderr: st.Stderr, log: s.log, memLimit: memLimit})
+	}
+	return runShops(ctx, st, o, s, targets, memLimit)
+}
+
+// runIO is where one target's run writes, and its limits.
+type runIO struct {
+	stdout, stderr io.Writer
+	log            *slog.Logger
+	// progress is where job.run draws its bar (nil: stderr when a
+	// terminal).
+	progress io.Writer
+	// report maps job.run's report paths (nil: as written).
+	report   func(string) string
+	memLimit int64
+}
+
+// runTarget runs the script for one target (a shop, or the profile's
+// session): its lock, its engine, its exit status — ending with what to do
+// when the gateway refused the target's session.
+func runTarget(ctx context.Context, st *State, o *runOptions, s *session, t *target, rio runIO) error {
+	err := runEngine(ctx, st, o, s, t, rio)
+	if hint := t.reauthorise(s.cfg.Profile); hint != "" {
+		var ee *exitError
+		switch {
+		case err == nil:
+			rio.log.Warn(hint)
+		case errors.As(err, &ee) && ee.msg != "":
+			ee.msg += "\n" + hint
+		case errors.As(err, &ee):
+			ee.msg = hint
+		default:
+			err = &exitError{code: ExitScript, msg: "topscript: " + err.Error() + "\n" + hint, err: err}
+		}
+	}
+	return err
+}
+
+// runEngine runs the script in an engine of its own for t.
+func runEngine(ctx context.Context, st *State, o *runOptions, s *session, t *target, rio runIO) error {
 	if o.Lock {
-		name, err := s.lockName(ctx, o.Script)
+		name, err := t.lockName(ctx, o.Script)
 		if err != nil {
 			return &exitError{code: ExitScript, msg: fmt.Sprintf("topscript: --lock: %v", err), err: err}
 		}
@@ -172,42 +243,37 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		defer releaseLock(lock)
 	}
 	var jobs jobTracker
-	var progress io.Writer // job progress bar on stderr when it is a terminal
+	progress := rio.progress // job progress bar on stderr when it is a terminal
 	if o.LogFormat == "json" {
 		progress = io.Discard // one JSON object per line: no bar
 	}
 	eng, err := engine.New(engine.Options{
-		Client:        s.client,
+		Client:        t.client,
 		Stdin:         st.Stdin,
-		Stdout:        st.Stdout,
-		Stderr:        st.Stderr,
-		Logger:        s.log,
+		Stdout:        rio.stdout,
+		Stderr:        rio.stderr,
+		Logger:        rio.log,
 		DryRun:        o.DryRun,
-		Secrets:       s.secrets,
+		Secrets:       append(append([]string(nil), s.secrets...), t.secrets()...),
 		HideSecretEnv: !o.EnvSecrets,
 		SecretEnv:     config.SecretEnv,
 		LookupEnv:     st.LookupEnv,
-		Store:         s.store(),
+		Store:         t.store,
 		OnJob:         jobs.add,
 		Progress:      progress,
 		TMC:           tmc.Config{URL: s.tmcURL},
-		MemoryLimit:   memLimit,
+		MemoryLimit:   rio.memLimit,
+		Shop:          t.luaShop(),
+		ReportPath:    rio.report,
 	})
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
 
-	if o.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, &timeoutError{o.Timeout})
-		defer cancel()
-	}
-	endDeadline := hardDeadline(st, ctx, o.Grace, o.Script)
 	err = eng.RunFile(ctx, o.Script, o.Args)
-	endDeadline()
 	if res := scriptResult(ctx, o.Script, err); res != nil {
-		if s.client == nil && errors.Is(err, luatop.ErrNoClient) {
+		if t.client == nil && errors.Is(err, luatop.ErrNoClient) {
 			// The script called TOP without credentials: say where they come from.
 			return &exitError{code: ExitScript, msg: res.Error() + "\n" + noCredentials(s.cfg), err: err}
 		}

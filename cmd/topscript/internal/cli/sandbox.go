@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +38,17 @@ Credentials: the app secret and the session are public test values unless
 given. A value on the command line (--app-secret, --session) shows in ps
 and in the banner; one read from a file (--app-secret-file, --session-file:
 its first line) or from the environment (TOPSCRIPT_SANDBOX_APP_SECRET,
-TOPSCRIPT_SANDBOX_SESSION) shows in neither.`
+TOPSCRIPT_SANDBOX_SESSION) shows in neither.
+
+Shops: --shops N serves N sellers of the app, each with its own data and
+session (GET /_sandbox/shops lists them). They authorise the app as on the
+platform: GET /authorize approves at once and redirects with a code
+(sandbox_shop=K picks the shop), POST /token exchanges or refreshes it, so
+'topscript auth login' works against the sandbox. --session-ttl and --w2-ttl
+make tokens (and their sensitive-write window) expire in seconds: expired
+sessions answer 27, a closed window 53. --refreshable=false issues tokens
+that cannot be refreshed. GET /_sandbox/oauth counts codes, exchanges and
+refreshes.`
 
 // sandboxOptions are the flags of `sandbox`.
 type sandboxOptions struct {
@@ -54,6 +65,10 @@ type sandboxOptions struct {
 	Trades      int
 	Churn       float64
 	Redeliver   time.Duration
+	Shops       int
+	SessionTTL  time.Duration
+	W2TTL       time.Duration
+	Refreshable bool
 	// given says which of --app-secret and --session were on the command line.
 	secretGiven, sessionGiven bool
 }
@@ -90,6 +105,10 @@ func newSandboxCmd(st *State, runF func(context.Context, *sandboxOptions) error)
 	fs.IntVar(&o.Trades, "trades", 0, "number of generated trades (0 = the sandbox default, 3000)")
 	fs.Float64Var(&o.Churn, "churn", 0, "trade events a second (created, paid, shipped, modified, refunded) while callers read")
 	fs.DurationVar(&o.Redeliver, "tmc-redeliver", sandbox.DefaultTMCRedeliver, "how long a TMC message may stay unconfirmed before it is delivered again")
+	fs.IntVar(&o.Shops, "shops", 1, "number of shops (sellers) of the app, each with its own data and session")
+	fs.DurationVar(&o.SessionTTL, "session-ttl", sandbox.DefaultSessionTTL, "lifetime of the sessions /token issues (and of their r1, r2, w1 windows)")
+	fs.DurationVar(&o.W2TTL, "w2-ttl", sandbox.DefaultW2TTL, "lifetime of an issued session's w2 (sensitive write) window")
+	fs.BoolVar(&o.Refreshable, "refreshable", true, "issue tokens that can be refreshed (false: fixed-length tokens, as for apps outside the service market)")
 	return c
 }
 
@@ -105,6 +124,12 @@ func runSandbox(ctx context.Context, st *State, o *sandboxOptions) error {
 		return usageErrorf("sandbox", "--churn must not be negative")
 	case o.Redeliver <= 0:
 		return usageErrorf("sandbox", "--tmc-redeliver must be positive")
+	case o.Shops < 1 || o.Shops > sandbox.MaxShops:
+		return usageErrorf("sandbox", "--shops must be between 1 and %d", sandbox.MaxShops)
+	case o.SessionTTL <= 0:
+		return usageErrorf("sandbox", "--session-ttl must be positive")
+	case o.W2TTL <= 0:
+		return usageErrorf("sandbox", "--w2-ttl must be positive")
 	}
 	faults, err := sandbox.ParseFaults(o.Faults)
 	if err != nil {
@@ -126,6 +151,7 @@ func runSandbox(ctx context.Context, st *State, o *sandboxOptions) error {
 		AppKey: o.AppKey, AppSecret: o.AppSecret, Session: o.Session,
 		QPS: o.QPS, Latency: o.Latency, Faults: faults, Seed: o.Seed, Trades: o.Trades,
 		Churn: o.Churn, TMC: sandbox.TMCOptions{Redeliver: o.Redeliver},
+		Shops: o.Shops, Tokens: sandbox.TokenOptions{SessionTTL: o.SessionTTL, W2TTL: o.W2TTL, NoRefresh: !o.Refreshable},
 	})
 	if err != nil {
 		return usageErrorf("sandbox", "%v", err)
@@ -151,8 +177,8 @@ Point a profile of topscript.toml at it:
   gateway    = %q
 then: topscript call taobao.time.get --profile sandbox
 Message channel (TMC): %s
-Stop with Ctrl-C.
-`, sb.URL(), o.AppKey, secret.shown, session.shown, sb.URL(), sb.TMCURL())
+%sStop with Ctrl-C.
+`, sb.URL(), o.AppKey, secret.shown, session.shown, sb.URL(), sb.TMCURL(), sandboxShops(sb, session))
 	<-ctx.Done()
 	fmt.Fprintln(st.Stderr, "topscript sandbox: stopped")
 	return nil
@@ -202,4 +228,30 @@ func sandboxCredential(st *State, c credentialSource) (credential, error) {
 		return credential{st.getenv(c.env), fmt.Sprintf("%q", "${"+c.env+"}")}, nil
 	}
 	return credential{c.def, fmt.Sprintf("%q", c.def)}, nil
+}
+
+// sandboxShops describes the shops of a sandbox serving several, and how
+// they authorise. A shop's fixed session is the sandbox's and its number:
+// shown as the sandbox's session is (a value read from a file or the
+// environment is never shown).
+func sandboxShops(sb *sandbox.Server, session credential) string {
+	shops := sb.Shops()
+	base := strings.TrimSuffix(sb.URL(), "/router/rest")
+	if len(shops) == 1 {
+		return "Shops authorise at " + base + "/authorize (topscript auth login --shop NAME).\n"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d shops, each its own data (topscript auth login --shop NAME authorises one at %s/authorize):\n", len(shops), base)
+	public := session.shown == strconv.Quote(session.value)
+	for _, s := range shops {
+		shown := strconv.Quote(s.Session)
+		switch {
+		case !public && s.Index == 1:
+			shown = "the session above"
+		case !public:
+			shown = fmt.Sprintf("the session above and \"-%d\"", s.Index)
+		}
+		fmt.Fprintf(&b, "  shop %d  user_id %d  %s  session %s\n", s.Index, s.UserID, s.Nick, shown)
+	}
+	return b.String()
 }

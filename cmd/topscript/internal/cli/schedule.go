@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/topscript/topscript/config"
 	"github.com/topscript/topscript/schedule"
 	"github.com/topscript/topscript/state"
 )
@@ -26,7 +28,9 @@ Each [[schedule]] entry runs its script on its cron schedule: 5 fields
 "@every 30s" or "@hourly", in the machine's time zone unless the spec
 starts with CRON_TZ=Asia/Shanghai. Every run is a separate
 "topscript run --config F SCRIPT -- ARGS..." process, logged when it
-starts and when it ends, with its exit code.
+starts and when it ends, with its exit code. An entry with shops = "all"
+runs for every authorised shop (run --all-shops), shops = ["A", "B"] for
+those, shop = "A" for one: once per shop, as run does.
 
 An entry never overlaps itself: a tick that comes while the entry's last run
 is still going is skipped (and logged). With [state] backend = "redis" each
@@ -101,8 +105,10 @@ func runSchedule(ctx context.Context, st *State, o *scheduleOptions) error {
 		return configError(err)
 	}
 	entries := make([]schedule.Entry, len(f.Schedules))
+	shops := map[string][]string{}
 	for i, s := range f.Schedules {
 		entries[i] = schedule.Entry{Name: s.Name, Cron: s.Cron, Script: s.Script, Args: s.Args}
+		shops[s.Name] = shopArgs(s)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -110,7 +116,7 @@ func runSchedule(ctx context.Context, st *State, o *scheduleOptions) error {
 	}
 	r := &processRunner{
 		exe: exe, argv0: os.Args[0], config: f.Path, profile: o.Profile, log: o.logFlags, envSecrets: o.EnvSecrets,
-		stdout: st.Stdout, stderr: st.Stderr, logger: logger,
+		stdout: st.Stdout, stderr: st.Stderr, logger: logger, shops: shops,
 	}
 	opts := []schedule.Option{schedule.WithGrace(o.Grace)}
 	if f.State.Backend == state.KindRedis {
@@ -149,6 +155,21 @@ type processRunner struct {
 	envSecrets      bool     // --env-secrets, passed on
 	stdout, stderr  io.Writer
 	logger          *slog.Logger
+	// shops are the run flags of each entry's shops (shopArgs), by name.
+	shops map[string][]string
+}
+
+// shopArgs are the run flags of an entry's shops: --all-shops for
+// shops = "all", --shops A,B for a list (the run goes once per shop, as
+// run does), none for an entry of the profile's own session or shop.
+func shopArgs(s config.Schedule) []string {
+	switch {
+	case s.AllShops:
+		return []string{"--all-shops"}
+	case len(s.Shops) > 0:
+		return []string{"--shops", strings.Join(s.Shops, ",")}
+	}
+	return nil
 }
 
 // args is the child's command line after the program name.
@@ -166,6 +187,7 @@ func (r *processRunner) args(e schedule.Entry) []string {
 	if r.profile != "" {
 		args = append(args, "--profile", r.profile)
 	}
+	args = append(args, r.shops[e.Name]...)
 	args = append(args, e.Script, "--")
 	return append(args, e.Args...)
 }
