@@ -16,6 +16,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/topscript/topscript/internal/fastjson"
+	"github.com/topscript/topscript/internal/numtext"
 )
 
 // The json module:
@@ -132,6 +133,14 @@ func (e *jsonEncoder) value(v any, path string, depth int) error {
 	case string:
 		writeJSONString(&e.buf, x)
 	case int64:
+		if x > numtext.MaxExactInt || x < -numtext.MaxExactInt {
+			// A Lua number beyond ±2^53 is a float, not an exact id: written
+			// as digits it would read back as a string (json.decode keeps
+			// such integers exact as text). Written in exponent form it reads
+			// back as the same number — a choice; ids belong in strings.
+			e.buf.WriteString(formatJSONFloat(float64(x)))
+			return nil
+		}
 		e.buf.WriteString(strconv.FormatInt(x, 10))
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -192,11 +201,14 @@ func (e *jsonEncoder) value(v any, path string, depth int) error {
 	return nil
 }
 
-// formatJSONFloat writes a float the way encoding/json does.
+// formatJSONFloat writes a float the way encoding/json does, except that
+// exponent form starts beyond 2^53 instead of at 1e21.
 func formatJSONFloat(f float64) string {
 	abs := math.Abs(f)
 	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+	// Beyond ±2^53 always in exponent form: as digits a number would read
+	// back as a string (see the int64 case of jsonEncoder.value).
+	if abs != 0 && (abs < 1e-6 || abs > numtext.MaxExactInt) {
 		format = 'e'
 	}
 	s := strconv.FormatFloat(f, format, -1, 64)

@@ -46,6 +46,14 @@ func TestJSONEncodeSortedIndent(t *testing.T) {
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
+	// A float beyond 2^53 is written so that it reads back as the same
+	// number (as digits it would come back a string).
+	if got := eval(t, L, `json.encode({1e16, -2^60, 2^53})`).String(); got != `[1e+16,-1.152921504606847e+18,9007199254740992]` {
+		t.Errorf("big floats: %s", got)
+	}
+	if got := eval(t, L, `json.encode(json.decode(json.encode(1e16)))`).String(); got != `1e+16` {
+		t.Errorf("1e16 round trip: %s", got)
+	}
 	if got := eval(t, L, `json.encode({x = "a\"b\n", f = 0.1, big = 1e21, i = -3})`).String(); got != `{"big":1e+21,"f":0.1,"i":-3,"x":"a\"b\n"}` {
 		t.Fatalf("got %s", got)
 	}
