@@ -10,9 +10,9 @@
 // deletes the older ones. Records hold no secret: the CLI records what the
 // run printed (already redacted) and the script's arguments as given.
 //
-// A record is keyed by its ID, which starts with its start time
-// ("20240601-020000-3fa1"), so that the store's key order is the order of
-// the runs to the second; List sorts by start time.
+// A record is keyed by its ID, which starts with its start time to the
+// millisecond ("20240601-020000.123-3fa1"), so that the store's key order
+// is the order of the runs: List and the trimming go by it.
 package runlog
 
 import (
@@ -141,12 +141,12 @@ func FormatRows(by map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// NewID names a run started at t: its time in GMT+8 to the second and 4
-// random hex digits, fit for a file name ("20240601-020000-3fa1").
+// NewID names a run started at t: its time in GMT+8 to the millisecond
+// and 4 random hex digits, fit for a file name ("20240601-020000.123-3fa1").
 func NewID(t time.Time) string {
 	var b [2]byte
 	_, _ = rand.Read(b[:])
-	return t.In(toptime.Zone).Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+	return t.In(toptime.Zone).Format("20060102-150405.000") + "-" + hex.EncodeToString(b[:])
 }
 
 // Log is the history in a store.
@@ -229,11 +229,16 @@ func (l *Log) Get(ctx context.Context, id string) (Record, error) {
 	return Record{}, nf
 }
 
-// List returns the newest last records (0: all), oldest first.
+// List returns the newest last records (0: all), oldest first (in the
+// order of their IDs).
 func (l *Log) List(ctx context.Context, last int) ([]Record, error) {
 	keys, err := l.Store.Keys(ctx, NS)
 	if err != nil {
 		return nil, err
+	}
+	if last > 0 && len(keys) > last {
+		keys = keys[len(keys)-last:] // the key order is the runs'
+
 	}
 	out := make([]Record, 0, len(keys))
 	for _, k := range keys {
@@ -249,15 +254,6 @@ func (l *Log) List(ctx context.Context, last int) ([]Record, error) {
 			return nil, err
 		}
 		out = append(out, rec)
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].Start.Equal(out[j].Start) {
-			return out[i].Start.Before(out[j].Start)
-		}
-		return out[i].ID < out[j].ID
-	})
-	if last > 0 && len(out) > last {
-		out = out[len(out)-last:]
 	}
 	return out, nil
 }

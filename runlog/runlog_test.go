@@ -61,7 +61,7 @@ func TestLogKeepsTheNewest(t *testing.T) {
 	if r.Running() || r.Status() != "exit 3" || runlog.FormatRows(r.Rows()) != "3 failed, 7 ok" || r.Jobs[0].Report != "p.report.csv" {
 		t.Fatalf("record read back: %+v (%s, %s)", r, r.Status(), runlog.FormatRows(r.Rows()))
 	}
-	if !regexp.MustCompile(`^20240601-100007-[0-9a-f]{4}$`).MatchString(r.ID) {
+	if !regexp.MustCompile(`^20240601-100007\.000-[0-9a-f]{4}$`).MatchString(r.ID) {
 		t.Fatalf("ID %q: want the start time in GMT+8 and 4 hex digits", r.ID)
 	}
 	_, err = l.Get(ctx, ids[0])
