@@ -265,3 +265,30 @@ func decode(id string, raw []byte) (Record, error) {
 	}
 	return rec, nil
 }
+
+// OnceNS is the namespace of Once's marks.
+const OnceNS = "runs-once"
+
+// Once reports whether this is the first time today (GMT+8, the day of t)
+// that what happens among every process sharing the store: it marks what
+// for the day in one compare and swap, so two runs starting together
+// cannot both be first. Marks of other days are dropped. Alerts sent once
+// a day (a session about to expire) ask it.
+func (l *Log) Once(ctx context.Context, what string, t time.Time) (bool, error) {
+	day := t.In(toptime.Zone).Format("2006-01-02")
+	key := what + "@" + day
+	first, err := state.Swap(ctx, l.Store, OnceNS, key, nil, []byte(toptime.Format(t)))
+	if err != nil || !first {
+		return false, err
+	}
+	keys, err := l.Store.Keys(ctx, OnceNS)
+	if err != nil {
+		return true, nil
+	}
+	for _, k := range keys {
+		if strings.HasPrefix(k, what+"@") && k != key {
+			_ = l.Store.Delete(ctx, OnceNS, k)
+		}
+	}
+	return true, nil
+}

@@ -70,3 +70,30 @@ func TestLogKeepsTheNewest(t *testing.T) {
 		t.Fatalf("a trimmed run: %v, want not found naming the newest", err)
 	}
 }
+
+// Once is true once a day per event, whoever asks first.
+func TestOnceADay(t *testing.T) {
+	ctx := context.Background()
+	l := &runlog.Log{Store: state.NewMemStore()}
+	day1 := time.Date(2024, 6, 1, 1, 0, 0, 0, time.UTC) // 09:00 GMT+8
+	for i, c := range []struct {
+		what string
+		at   time.Time
+		want bool
+	}{
+		{"session_expiring:a", day1, true},
+		{"session_expiring:a", day1.Add(10 * time.Hour), false}, // 19:00 the same day
+		{"session_expiring:b", day1, true},
+		{"session_expiring:a", day1.Add(15 * time.Hour), true}, // 00:00 the next day in GMT+8
+		{"session_expiring:a", day1.Add(16 * time.Hour), false},
+	} {
+		got, err := l.Once(ctx, c.what, c.at)
+		if err != nil || got != c.want {
+			t.Fatalf("%d: Once(%s, %s) = %v, %v; want %v", i, c.what, c.at, got, err, c.want)
+		}
+	}
+	keys, _ := l.Store.Keys(ctx, runlog.OnceNS)
+	if len(keys) != 2 {
+		t.Errorf("marks kept: %v, want one a shop", keys)
+	}
+}

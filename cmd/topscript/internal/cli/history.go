@@ -69,15 +69,18 @@ func (r *recorder) put(ctx context.Context) {
 	}
 }
 
-// finish records the end of the run: err is what runTarget returns.
-func (r *recorder) finish(ctx context.Context, err error, jobs []luatop.JobSummary) {
+// finish records the end of the run (err is what runTarget returns) with
+// the alerts held for the scheduler, then raises the alerts of its end.
+func (r *recorder) finish(ctx context.Context, err error, jobs []luatop.JobSummary, alerts *alerter) {
 	r.rec.End = time.Now()
 	code, msg := exitOf(err)
 	r.rec.ExitCode, r.rec.Error = code, r.scrub.Text(msg)
 	for _, s := range jobs {
 		r.rec.Jobs = append(r.rec.Jobs, jobRecord(s))
 	}
+	r.rec.Alerts = alerts.take()
 	r.put(ctx)
+	alerts.ended(r.rec)
 }
 
 // exitOf is the exit code of a command's end and its message cut to a few

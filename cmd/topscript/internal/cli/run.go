@@ -78,6 +78,14 @@ the run ends with one summary; its exit status is the worst of the shops'
 the gateway refuses (codes 26, 27, 53) ends with "shop NAME must authorise
 again: topscript auth login --shop NAME".
 
+History and alerts. Every run is recorded in the [state] backend when it
+starts and ends (topscript runs, runs show ID). With [[notify]] targets in
+the configuration a run sends alerts: a job with failed rows, a script
+error, a code-7 ban longer than max_ban_wait (once per ban scope), a
+shop's session about to expire (once per shop per day); rate-limited,
+secrets hidden, and never blocking the run: at its end it waits at most 5s
+for them to go.
+
 Exit status: 0 ok, 1 script error (an uncaught Lua or TOP error, printed as
 file:line: message) or --timeout, 2 usage or configuration error, 3 a job
 finished with failed rows (or rows of unknown outcome), or stopped because
@@ -176,11 +184,16 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		return err
 	}
 
+	var alerts *alerter
+	o.onLongBan = func(b top.LongBan) { alerts.ban(b) } // set before the first call
 	s, err := o.connect(st, logger, true)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	alerts = newAlerter(s.cfg, s.state, s.log, s.secrets, o.Script, o.Entry)
+	s.alerts = alerts
+	defer alerts.flush()
 	memLimit, err := o.memoryLimit("run", s.cfg)
 	if err != nil {
 		return err
@@ -196,6 +209,11 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 	targets, err := s.targets(ctx, o.shopFlags)
 	if err != nil {
 		return err
+	}
+	for _, t := range targets {
+		if w := t.expiryWarning(); w != "" {
+			alerts.expiring(ctx, t.name, w)
+		}
 	}
 	endDeadline := hardDeadline(st, ctx, o.Grace, o.Script)
 	defer endDeadline()
@@ -235,7 +253,7 @@ type runIO struct {
 func runTarget(ctx context.Context, st *State, o *runOptions, s *session, t *target, rio runIO) (err error) {
 	rec := startRecord(ctx, s.state, rio.log, o.runID(t), o, t.name, append(append([]string(nil), s.secrets...), t.secrets()...))
 	var jobs jobTracker
-	defer func() { rec.finish(ctx, err, jobs.list()) }()
+	defer func() { rec.finish(ctx, err, jobs.list(), s.alerts) }()
 	err = runEngine(ctx, st, o, s, t, rio, &jobs)
 	if hint := t.reauthorise(s.cfg.Profile); hint != "" {
 		var ee *exitError
