@@ -18,6 +18,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/topscript/topscript/internal/redact"
+	"github.com/topscript/topscript/notify"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/tmc"
 	"github.com/topscript/topscript/top"
@@ -139,6 +140,8 @@ type File struct {
 	// Shops are the selected profile's shop keys (shop, oauth_url,
 	// oauth_exchange).
 	Shops Shops
+	// Notify are the [[notify]] targets of alerts, in file order.
+	Notify []notify.Config
 	// Overridden lists the environment variables that replaced a profile
 	// credential (TOPSCRIPT_APP_KEY, ...), in that order.
 	Overridden []string

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"github.com/topscript/topscript/internal/bytesize"
 	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/internal/suggest"
+	"github.com/topscript/topscript/notify"
 	"github.com/topscript/topscript/schedule"
 	"github.com/topscript/topscript/shop"
 	"github.com/topscript/topscript/state"
@@ -34,7 +36,7 @@ func (d *decoder) errorf(key, format string, args ...any) {
 }
 
 var (
-	topKeys      = []string{"profile", "memory_limit", "profiles", "throttle", "retry", "closures", "state", "schedule", "catalog"}
+	topKeys      = []string{"profile", "memory_limit", "profiles", "throttle", "retry", "closures", "state", "schedule", "catalog", "notify"}
 	profileKeys  = []string{"app_key", "app_secret", "session", "gateway", "sign_method", "simplify", "timeout", "tmc_url", "shop", "oauth_url", "oauth_exchange"}
 	throttleKeys = []string{"qps", "methods"}
 	retryKeys    = []string{"max_attempts", "backoff", "max_ban_wait"}
@@ -108,7 +110,94 @@ func (d *decoder) decode(raw map[string]any, o Options) *File {
 	d.state(raw["state"], &f.State)
 	f.Schedules = d.schedules(raw["schedule"])
 	f.Client.SkipValidation = d.catalog(raw["catalog"])
+	f.Notify = d.notify(raw["notify"])
 	return f
+}
+
+// notify decodes the [[notify]] tables (notify.Config): each key checked
+// for its type, ${VAR}s expanded, then the target checked as a whole
+// (notify.Config.Validate), every error naming file, line and key. A
+// table with errors is left out.
+func (d *decoder) notify(v any) []notify.Config {
+	var out []notify.Config
+	for i, v := range d.array("notify", v) {
+		p := indexPath("notify", i)
+		m := d.table(p, v)
+		if m == nil {
+			continue
+		}
+		d.known(p, m, notify.Keys)
+		before := len(d.errs)
+		var c notify.Config
+		strs := map[string]*string{"name": &c.Name, "type": &c.Type, "url": &c.URL, "secret": &c.Secret, "format": &c.Format,
+			"host": &c.Host, "tls": &c.TLS, "username": &c.Username, "password": &c.Password, "from": &c.From}
+		lists := map[string]*[]string{"on": &c.On, "at_mobiles": &c.AtMobiles, "to": &c.To}
+		for _, k := range sortedKeys(m) {
+			kp := joinPath(p, k)
+			switch val := m[k]; {
+			case strs[k] != nil:
+				*strs[k], _ = d.str(kp, val, true)
+			case lists[k] != nil:
+				*lists[k], _ = d.strings(kp, val, true)
+			case k == "at_all":
+				c.AtAll, _ = d.boolean(kp, val)
+			case k == "per_minute" || k == "port":
+				n, ok := d.integer(kp, val)
+				if ok && (n < 0 || n > 65535) {
+					d.errorf(kp, "out of range: %d", n)
+				} else if k == "port" {
+					c.Port = int(n)
+				} else {
+					c.PerMinute = int(n)
+				}
+			case k == "timeout":
+				c.Timeout, _ = d.duration(kp, val, false)
+			case k == "headers":
+				t := d.table(kp, val)
+				for _, h := range sortedKeys(t) {
+					if c.Headers == nil {
+						c.Headers = map[string]string{}
+					}
+					c.Headers[h], _ = d.str(joinPath(kp, h), t[h], true)
+				}
+			}
+		}
+		if len(d.errs) > before {
+			continue
+		}
+		if err := c.Validate(); err != nil {
+			for _, e := range unjoin(err) {
+				var fe *notify.FieldError
+				if errors.As(e, &fe) {
+					key := joinPath(p, fe.Key)
+					if base, idx, ok := strings.Cut(fe.Key, "["); ok { // "to[2]": the line of to
+						key = joinPath(p, base) + "[" + idx
+						d.errs = append(d.errs, &Error{File: d.file, Line: d.lines.line(joinPath(p, base)), Key: key, Reason: fe.Reason})
+						continue
+					}
+					line := d.lines.line(key)
+					if _, set := m[fe.Key]; !set {
+						key, line = p, d.lines.line(p) // a missing key: the table's line
+						fe.Reason = fe.Key + ": " + fe.Reason
+					}
+					d.errs = append(d.errs, &Error{File: d.file, Line: line, Key: key, Reason: fe.Reason})
+					continue
+				}
+				d.errorf(p, "%v", e)
+			}
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// unjoin lists the errors errors.Join joined.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // catalog decodes the [catalog] table: skip_validation, the method globs

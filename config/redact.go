@@ -17,14 +17,18 @@ import (
 func (f *File) String() string { return f.Redacted() }
 
 // Secrets returns the secret values of the effective settings, the ones
-// no output may show: the app secret, the session and the Redis password
-// (those that are set).
+// no output may show: the app secret, the session, the Redis password and
+// the [[notify]] targets' tokens, secrets and passwords (those that are
+// set).
 func (f *File) Secrets() []string {
 	var out []string
 	for _, v := range []string{f.Client.AppSecret, f.Client.Session, redact.Password(f.State.RedisURL)} {
 		if v != "" {
 			out = append(out, v)
 		}
+	}
+	for i := range f.Notify {
+		out = append(out, f.Notify[i].Secrets()...)
 	}
 	return out
 }
@@ -145,6 +149,16 @@ func (f *File) Redacted() string {
 			line += "  (shops " + strings.Join(s.Shops, ", ") + ")"
 		}
 		row(k, "%s", line)
+	}
+	if len(f.Notify) == 0 {
+		row("notify", "none")
+	}
+	for i := range f.Notify {
+		k := ""
+		if i == 0 {
+			k = "notify"
+		}
+		row(k, "%s", f.Notify[i].Describe(i+1))
 	}
 	w.Flush()
 	return b.String()

@@ -229,30 +229,9 @@ func (h *host) jobReset(L *lua.LState) int {
 	default:
 		L.RaiseError("job.reset: the key must be a string, got %s", stdlib.Describe(k))
 	}
-	n := 0
-	for i, ns := range []string{jobCheckpointNS(string(name)), jobLateNS(string(name))} {
-		keys := []string{key}
-		if key == "" {
-			all, err := h.store.Keys(c, ns)
-			if err != nil {
-				L.RaiseError("job.reset: %v", err)
-			}
-			keys = all
-		}
-		gone := map[string][]byte{}
-		for _, k := range keys {
-			if _, found, err := h.store.Get(c, ns, k); err != nil {
-				L.RaiseError("job.reset: %v", err)
-			} else if found {
-				gone[k] = nil
-			}
-		}
-		if _, err := state.Commit(c, h.store, ns, gone, nil); err != nil {
-			L.RaiseError("job.reset: %v", err)
-		}
-		if i == 0 {
-			n = len(gone)
-		}
+	n, err := ResetJob(c, h.store, string(name), key)
+	if err != nil {
+		L.RaiseError("job.reset: %v", err)
 	}
 	L.Push(lua.LNumber(n))
 	return 1

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/topscript/topscript/internal/redact"
 )
 
 // Types of target a Config names.
@@ -190,27 +192,105 @@ func (c *Config) Target(n int, client *http.Client, tlsConfig *tls.Config) Targe
 	switch c.Type {
 	case TypeDingTalk:
 		t.Sender = &DingTalk{URL: c.URL, Secret: c.Secret, Text: text, AtMobiles: c.AtMobiles, AtAll: c.AtAll, Client: client}
-		t.Secrets = append(urlSecrets(c.URL), c.Secret)
 	case TypeWeCom:
 		t.Sender = &WeCom{URL: c.URL, Text: text, AtMobiles: c.AtMobiles, Client: client}
-		t.Secrets = urlSecrets(c.URL)
 	case TypeWebhook:
 		t.Sender = &Webhook{URL: c.URL, Secret: c.Secret, Headers: c.Headers, Client: client}
-		t.Secrets = append(urlSecrets(c.URL), c.Secret)
-		for _, v := range c.Headers {
-			t.Secrets = append(t.Secrets, v, strings.TrimPrefix(v, "Bearer "))
-		}
-		if t.PerMinute == 0 {
-			t.PerMinute = 60
-		}
 	case TypeEmail:
 		t.Sender = &Email{Host: c.Host, Port: c.Port, TLSMode: c.TLS, Username: c.Username, Password: c.Password, From: c.From, To: c.To, TLSConfig: tlsConfig}
-		t.Secrets = []string{c.Password}
-		if t.PerMinute == 0 {
-			t.PerMinute = 6
-		}
+	}
+	t.Secrets = c.Secrets()
+	if t.PerMinute == 0 {
+		t.PerMinute = c.perMinute()
 	}
 	return t
+}
+
+// perMinute is the default rate of c's type.
+func (c *Config) perMinute() int {
+	switch c.Type {
+	case TypeWebhook:
+		return 60
+	case TypeEmail:
+		return 6
+	}
+	return 20
+}
+
+// Secrets are c's secret values (those set): the tokens and keys in its
+// URL, its signing secret, its header values, its SMTP password. No output
+// may show them.
+func (c *Config) Secrets() []string {
+	var out []string
+	add := func(vs ...string) {
+		for _, v := range vs {
+			if v != "" {
+				out = append(out, v)
+			}
+		}
+	}
+	switch c.Type {
+	case TypeDingTalk, TypeWeCom, TypeWebhook:
+		add(urlSecrets(c.URL)...)
+		add(c.Secret)
+		for _, v := range c.Headers {
+			add(v, strings.TrimPrefix(v, "Bearer "))
+		}
+	case TypeEmail:
+		add(c.Password)
+	}
+	return out
+}
+
+// Describe is c in one line with its secrets hidden, as config check
+// shows it: "dingtalk ops-group: https://oapi.dingtalk.com/robot/send?access_token=[REDACTED],
+// signed, on job_failed, script_error, 20 a minute".
+func (c *Config) Describe(n int) string {
+	name := c.Name
+	if name == "" {
+		name = fmt.Sprintf("%s %d", c.Type, n)
+	}
+	hide := redact.New(c.Secrets()...)
+	var parts []string
+	switch c.Type {
+	case TypeEmail:
+		mode := c.TLS
+		if mode == "" {
+			mode = StartTLS
+		}
+		where := fmt.Sprintf("%s:%d (%s)", c.Host, c.Port, mode)
+		if c.Port == 0 {
+			where = fmt.Sprintf("%s (%s)", c.Host, mode)
+		}
+		if c.Username != "" {
+			where += " as " + c.Username
+			if c.Password != "" {
+				where += " with a password " + redact.Mark
+			}
+		}
+		parts = append(parts, where, "from "+c.From, "to "+strings.Join(c.To, ", "))
+	default:
+		parts = append(parts, hide.Text(c.URL))
+		if c.Secret != "" {
+			parts = append(parts, "secret "+redact.Mark)
+		}
+		hs := make([]string, 0, len(c.Headers))
+		for h := range c.Headers {
+			hs = append(hs, h+": "+redact.Mark)
+		}
+		slices.Sort(hs)
+		parts = append(parts, hs...)
+	}
+	on := "on every event"
+	if len(c.On) > 0 {
+		on = "on " + strings.Join(c.On, ", ")
+	}
+	per := c.PerMinute
+	if per == 0 {
+		per = c.perMinute()
+	}
+	parts = append(parts, on, fmt.Sprintf("at most %d a minute", per))
+	return hide.Words(c.Type + " " + name + ": " + strings.Join(parts, ", "))
 }
 
 // urlSecrets are the values in a URL's query and its password: robot

@@ -92,22 +92,23 @@ func (k Kind) describe() string {
 
 // Event is one alert.
 type Event struct {
-	Kind Kind
+	Kind Kind `json:"kind"`
 	// Subject is what it is about: a script, a job, a shop
 	// ("bulk_price.lua").
-	Subject string
+	Subject string `json:"subject,omitempty"`
 	// Summary is one line: "37 of 10000 rows failed".
-	Summary string
+	Summary string `json:"summary,omitempty"`
 	// Fields are details, in order: shop, exit code, report path, the
 	// error codes seen.
-	Fields []Field
+	Fields []Field `json:"fields,omitempty"`
 	// Time is when it happened; zero means when it was queued.
-	Time time.Time
+	Time time.Time `json:"time,omitzero"`
 }
 
 // Field is one detail of an event.
 type Field struct {
-	Name, Value string
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Title is the event in one line: "topscript: job failed: bulk_price.lua".

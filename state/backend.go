@@ -46,6 +46,7 @@ type Config struct {
 type Backend struct {
 	store  Store
 	tokens Store // Tokens
+	runs   Store // Runs
 	locker Locker
 	lease  time.Duration
 	redis  *RedisStore // nil for the file backend
@@ -63,7 +64,7 @@ func Open(ctx context.Context, c Config, app string) (*Backend, error) {
 			return nil, err
 		}
 		rs.SetLease(c.LockLease)
-		return &Backend{store: rs, tokens: rs, locker: rs.Locker(), lease: c.LockLease, redis: rs}, nil
+		return &Backend{store: rs, tokens: rs, runs: rs, locker: rs.Locker(), lease: c.LockLease, redis: rs}, nil
 	}
 	path := c.Path
 	if path == "" {
@@ -77,7 +78,18 @@ func Open(ctx context.Context, c Config, app string) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{store: fs, tokens: ts, locker: NewFileLocker(LockDirFor(path)), lease: c.LockLease}, nil
+	rs, err := OpenFile(RunsPathFor(path), FileOptions{Brief: true})
+	if err != nil {
+		return nil, err
+	}
+	return &Backend{store: fs, tokens: ts, runs: rs, locker: NewFileLocker(LockDirFor(path)), lease: c.LockLease}, nil
+}
+
+// RunsPathFor is the file of the run history beside the file store at
+// storePath: ".topscript/state.db" → ".topscript/state.runs.db".
+func RunsPathFor(storePath string) string {
+	ext := filepath.Ext(storePath)
+	return strings.TrimSuffix(storePath, ext) + ".runs" + ext
 }
 
 // TokensPathFor is the file of the shops' tokens beside the file store at
@@ -92,7 +104,7 @@ func TokensPathFor(storePath string) string {
 // against an in-process sandbox use it, since the sandbox itself starts
 // from its seed every run.
 func Memory() *Backend {
-	return &Backend{store: NewMemStore(), tokens: NewMemStore(), locker: NewMemLocker()}
+	return &Backend{store: NewMemStore(), tokens: NewMemStore(), runs: NewMemStore(), locker: NewMemLocker()}
 }
 
 // Store is the backend's store (a Claimer with Redis).
@@ -105,6 +117,14 @@ func (b *Backend) Store() Store { return b.store }
 // so that every process of the host reads and swaps tokens while another
 // holds the state file for a whole run; in memory, a store of its own.
 func (b *Backend) Tokens() Store { return b.tokens }
+
+// Runs is the store of the run history (package runlog keeps it): with
+// Redis the backend's store, shared by the fleet; with the file backend a
+// file of its own beside the state file (RunsPathFor) opened for each
+// operation (FileOptions.Brief), as Tokens is, so that every run records
+// itself while another holds the state file; in memory, a store of its
+// own.
+func (b *Backend) Runs() Store { return b.runs }
 
 // Lock takes the lock called name without waiting, with the configured
 // lease; see Locker.Acquire.
@@ -149,9 +169,11 @@ func (b *Backend) PersistenceWarning(ctx context.Context) string {
 // Close closes the stores.
 func (b *Backend) Close() error {
 	err := b.store.Close()
-	if b.tokens != nil && b.tokens != b.store {
-		if terr := b.tokens.Close(); err == nil {
-			err = terr
+	for _, o := range []Store{b.tokens, b.runs} {
+		if o != nil && o != b.store {
+			if oerr := o.Close(); err == nil {
+				err = oerr
+			}
 		}
 	}
 	return err

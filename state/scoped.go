@@ -194,6 +194,18 @@ func (l *lazyScoped) Keys(ctx context.Context, ns string) ([]string, error) {
 // Close closes the underlying store.
 func (l *lazyScoped) Close() error { return l.base.Close() }
 
+// ListNamespaces implements Lister within the scope.
+func (l *lazyScoped) ListNamespaces(ctx context.Context, prefix string) ([]string, error) {
+	s, err := l.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ls, ok := s.(Lister); ok {
+		return ls.ListNamespaces(ctx, prefix)
+	}
+	return nil, nil
+}
+
 // Claim implements Claimer in the resolved scope.
 func (l *lazyScoped) Claim(ctx context.Context, ns, key, token string, lease time.Duration) (int64, error) {
 	s, err := l.store(ctx)

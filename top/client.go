@@ -64,6 +64,9 @@ type Client struct {
 	// sessions gives the session of calls naming none (WithSessions).
 	sessions SessionSource
 
+	// onLongBan is told of each ban too long to wait out (WithLongBan).
+	onLongBan func(LongBan)
+
 	// hooks for tests; nil means the catalog.
 	isWriteFn      func(method string) bool
 	isIdempotentFn func(method string, params map[string]string) bool
@@ -101,6 +104,24 @@ func WithLogger(l *slog.Logger) Option {
 			c.logger = l
 		}
 	}
+}
+
+// LongBan is a code-7 ban the gateway answered that lasts longer than
+// Retry.MaxBanWait: the call fails with it instead of waiting it out, and
+// its scope stays shut for the ban's duration.
+type LongBan struct {
+	Method string        // the call that ran into it
+	Scope  string        // what it holds back: "app", "api:<method>", "app-api:<method>", "session:<hash>"
+	Wait   time.Duration // how long it lasts from the answer
+	Err    *Error        // the gateway's answer
+}
+
+// WithLongBan has f told of each ban the gateway answers that is longer
+// than Retry.MaxBanWait, once per answer, on the goroutine of the call
+// (f must not block). Calls that find the ban's scope already shut fail
+// without telling f again. Clients made by WithSessions share f.
+func WithLongBan(f func(LongBan)) Option {
+	return func(c *Client) { c.onLongBan = f }
 }
 
 // NewClient returns a client for cfg. Zero fields take their defaults

@@ -128,7 +128,13 @@ func (c *Client) retry(ctx context.Context, cl *call, res attemptResult, n int) 
 		return decision{err: unknownOutcome(cl, e, nil)}
 	case res.gateway && e.Kind == KindFlowControl && e.RetryAfter > 0:
 		scope := c.holdBan(cl, e)
-		if e.RetryAfter > c.cfg.Retry.MaxBanWait || n >= cl.attempts {
+		if e.RetryAfter > c.cfg.Retry.MaxBanWait {
+			if c.onLongBan != nil {
+				c.onLongBan(LongBan{Method: cl.method, Scope: scope, Wait: e.RetryAfter, Err: e})
+			}
+			return decision{err: e}
+		}
+		if n >= cl.attempts {
 			return decision{err: e}
 		}
 		c.logger.Debug("top ban", "method", cl.method, "scope", scope, "wait", e.RetryAfter+banSlack)

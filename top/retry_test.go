@@ -449,3 +449,40 @@ func TestControlCharacterInMethod(t *testing.T) {
 		t.Errorf("%d requests sent", n)
 	}
 }
+
+// WithLongBan is told of a ban too long to wait out once, when the gateway
+// answers it (not for the calls the shut scope then refuses), and not of a
+// ban short enough to wait out; a client for another session shares it.
+func TestLongBanHook(t *testing.T) {
+	g := newGW(t, func(_ int64, p map[string]string, w http.ResponseWriter, _ *http.Request) {
+		if p["method"] == "taobao.api.limited" {
+			errBody(w, 7, "App Call Limited", "accesscontrol.limited-by-api-access-count", "This ban will last for 600 more seconds")
+			return
+		}
+		if p["method"] == "taobao.api.brief" {
+			errBody(w, 7, "App Call Limited", "accesscontrol.limited-by-api-access-count", "This ban will last for 1 more seconds")
+			return
+		}
+		okBody(w, `{}`)
+	})
+	var mu sync.Mutex
+	var bans []LongBan
+	cfg := testConfig(g.srv.URL)
+	clk := newFakeClock(time.Date(2024, 11, 11, 0, 0, 0, 0, toptime.Zone))
+	c := newTestClient(t, cfg, WithClock(clk), WithLongBan(func(b LongBan) {
+		mu.Lock()
+		bans = append(bans, b)
+		mu.Unlock()
+	})).WithSessions(nil)
+	for range 3 {
+		_, _ = c.Call(context.Background(), "taobao.api.limited", nil, nil)
+	}
+	_, _ = c.Call(context.Background(), "taobao.api.brief", nil, &CallOptions{Retries: -1})
+	if len(bans) != 1 {
+		t.Fatalf("told %d times, want once: %+v", len(bans), bans)
+	}
+	b := bans[0]
+	if b.Method != "taobao.api.limited" || b.Scope != "api:taobao.api.limited" || b.Wait != 600*time.Second || b.Err == nil || b.Err.Code != 7 {
+		t.Fatalf("told %+v", b)
+	}
+}

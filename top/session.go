@@ -43,6 +43,7 @@ func (c *Client) WithSessions(src SessionSource) *Client {
 		isWriteFn:      c.isWriteFn,
 		isIdempotentFn: c.isIdempotentFn,
 		sessions:       src,
+		onLongBan:      c.onLongBan,
 	}
 	if src != nil {
 		d.cfg.Session = ""

@@ -34,11 +34,11 @@
 -- of their items when the item price planned for them moves (the report
 -- says "changed since the run of ...: price 59.90 → 61.00").
 --
--- To push the same file again from scratch, forget its checkpoints from a
--- REPL started as the run was (the same --config and --profile: the same
--- store and shop; a --sandbox run keeps none past its end); the item price
--- plan goes with them (a job without checkpoints plans again):
---   echo 'require("job").reset("bulk_price:prices.csv")' | topscript repl --profile shop1 --stop-on-error
+-- To push the same file again from scratch, forget its checkpoints with
+-- the same --config, --profile and --shop as the run (the same store and
+-- shop; a --sandbox run keeps none past its end); the item price plan goes
+-- with them (a job without checkpoints plans again):
+--   topscript job reset bulk_price:prices.csv --profile shop1
 -- A row whose outcome is open (its answer lost, or an isp timeout or a 502:
 -- the platform may have applied it) is settled by verify below, not sent
 -- again blindly: it reads the SKU's price back; the price in effect means

@@ -26,6 +26,9 @@ type clientOptions struct {
 	// Faults is the --sandbox sandbox's injected faults (run's --faults;
 	// sandbox.ParseFaults).
 	Faults string
+	// onLongBan, when set, is told of bans longer than max_ban_wait
+	// (top.WithLongBan): run's alerts.
+	onLongBan func(top.LongBan)
 }
 
 func (o *clientOptions) register(fs *pflag.FlagSet) {
@@ -54,6 +57,8 @@ type session struct {
 	// session is the profile's session the client was built with (the
 	// sandbox's with --sandbox).
 	session string
+	// alerts raises a run's alerts (nil outside run).
+	alerts *alerter
 }
 
 // store is the store a run's scripts see (the state module, job.run):
@@ -209,6 +214,9 @@ func (o *clientOptions) connect(st *State, logger *slog.Logger, optional bool) (
 	var opts []top.Option
 	if logger != nil {
 		opts = append(opts, top.WithLogger(logger))
+	}
+	if o.onLongBan != nil {
+		opts = append(opts, top.WithLongBan(o.onLongBan))
 	}
 	if lim := s.state.Limiter(); lim != nil {
 		// One quota for the fleet: the app and method rates, and code-7

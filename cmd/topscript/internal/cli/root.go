@@ -72,7 +72,8 @@ func newRoot(st *State, cmds ...*cobra.Command) *cobra.Command {
 	if len(cmds) == 0 {
 		cmds = []*cobra.Command{
 			newRunCmd(st, nil), newReplCmd(st, nil), newCallCmd(st, nil), newSandboxCmd(st, nil),
-			newScheduleCmd(st, nil), newAPICmd(st), newConfigCmd(st, nil), newAuthCmd(st), newVersionCmd(st),
+			newScheduleCmd(st, nil), newAPICmd(st), newConfigCmd(st, nil), newAuthCmd(st), newRunsCmd(st), newJobCmd(st),
+			newVersionCmd(st),
 			newCompletionCmd(st),
 		}
 	}
@@ -236,6 +237,21 @@ func noArgs(c *cobra.Command, args []string) error {
 		return usageErrorf(commandName(c), "unexpected argument %q", args[0])
 	}
 	return nil
+}
+
+// argsFrom is the Args of a command that takes from min to max
+// arguments: a usage error saying what is missing (missing: "NAME (...)"),
+// or naming the first one too many.
+func argsFrom(min, max int, missing string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		switch {
+		case len(args) < min:
+			return usageErrorf(commandName(c), "missing %s", missing)
+		case len(args) > max:
+			return usageErrorf(commandName(c), "unexpected argument %q", args[max])
+		}
+		return nil
+	}
 }
 
 // subcommandError is the usage error of a command that only groups

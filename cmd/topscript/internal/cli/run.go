@@ -16,6 +16,7 @@ import (
 	"github.com/topscript/topscript/engine"
 	"github.com/topscript/topscript/internal/bytesize"
 	"github.com/topscript/topscript/luatop"
+	"github.com/topscript/topscript/runlog"
 	"github.com/topscript/topscript/tmc"
 	"github.com/topscript/topscript/top"
 )
@@ -77,6 +78,14 @@ the run ends with one summary; its exit status is the worst of the shops'
 the gateway refuses (codes 26, 27, 53) ends with "shop NAME must authorise
 again: topscript auth login --shop NAME".
 
+History and alerts. Every run is recorded in the [state] backend when it
+starts and ends (topscript runs, runs show ID). With [[notify]] targets in
+the configuration a run sends alerts: a job with failed rows, a script
+error, a code-7 ban longer than max_ban_wait (once per ban scope), a
+shop's session about to expire (once per shop per day); rate-limited,
+secrets hidden, and never blocking the run: at its end it waits at most 5s
+for them to go.
+
 Exit status: 0 ok, 1 script error (an uncaught Lua or TOP error, printed as
 file:line: message) or --timeout, 2 usage or configuration error, 3 a job
 finished with failed rows (or rows of unknown outcome), or stopped because
@@ -95,8 +104,12 @@ type runOptions struct {
 	Lock       bool
 	EnvSecrets bool // --env-secrets: os.getenv reads the TOP credentials
 	Timeout    time.Duration
-	Script     string
-	Args       []string
+	// Entry and RunID are set by the scheduler (hidden flags): the
+	// [[schedule]] entry the run is for, and the ID its record gets (its
+	// shops' records: the ID, a dot and the shop's name).
+	Entry, RunID string
+	Script       string
+	Args         []string
 }
 
 // newRunCmd is `topscript run`. runF, when not nil, runs instead of the
@@ -136,6 +149,10 @@ func newRunCmd(st *State, runF func(context.Context, *runOptions) error) *cobra.
 	o.shopFlags.register(fs)
 	fs.StringVar(&o.Faults, "faults", "", "with --sandbox: injected failure probabilities (`SPEC`), e.g. isp=0.05,isp_applied=0.1,http502_applied=0.02")
 	o.logFlags.register(fs)
+	fs.StringVar(&o.Entry, "schedule-entry", "", "the [[schedule]] entry this run is for (set by topscript schedule)")
+	fs.StringVar(&o.RunID, "run-id", "", "the run's ID in the history (set by topscript schedule)")
+	_ = fs.MarkHidden("schedule-entry")
+	_ = fs.MarkHidden("run-id")
 	completeLogFormat(c)
 	return c
 }
@@ -167,11 +184,16 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 		return err
 	}
 
+	var alerts *alerter
+	o.onLongBan = func(b top.LongBan) { alerts.ban(b) } // set before the first call
 	s, err := o.connect(st, logger, true)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	alerts = newAlerter(s.cfg, s.state, s.log, s.secrets, o.Script, o.Entry)
+	s.alerts = alerts
+	defer alerts.flush()
 	memLimit, err := o.memoryLimit("run", s.cfg)
 	if err != nil {
 		return err
@@ -188,12 +210,29 @@ func runRun(ctx context.Context, st *State, o *runOptions) error {
 	if err != nil {
 		return err
 	}
+	for _, t := range targets {
+		if w := t.expiryWarning(); w != "" {
+			alerts.expiring(ctx, t.name, w)
+		}
+	}
 	endDeadline := hardDeadline(st, ctx, o.Grace, o.Script)
 	defer endDeadline()
+	if o.RunID == "" {
+		o.RunID = runlog.NewID(time.Now())
+	}
 	if len(targets) == 1 && !o.many() {
 		return runTarget(ctx, st, o, s, targets[0], runIO{stdout: st.Stdout, stderr: st.Stderr, log: s.log, memLimit: memLimit})
 	}
 	return runShops(ctx, st, o, s, targets, memLimit)
+}
+
+// runID is the ID of t's record: the run's, and for a shop of a run over
+// several shops a dot and the shop's name.
+func (o *runOptions) runID(t *target) string {
+	if t.name != "" && o.many() {
+		return o.RunID + "." + t.name
+	}
+	return o.RunID
 }
 
 // runIO is where one target's run writes, and its limits.
@@ -211,8 +250,11 @@ type runIO struct {
 // runTarget runs the script for one target (a shop, or the profile's
 // session): its lock, its engine, its exit status — ending with what to do
 // when the gateway refused the target's session.
-func runTarget(ctx context.Context, st *State, o *runOptions, s *session, t *target, rio runIO) error {
-	err := runEngine(ctx, st, o, s, t, rio)
+func runTarget(ctx context.Context, st *State, o *runOptions, s *session, t *target, rio runIO) (err error) {
+	rec := startRecord(ctx, s.state, rio.log, o.runID(t), o, t.name, append(append([]string(nil), s.secrets...), t.secrets()...))
+	var jobs jobTracker
+	defer func() { rec.finish(ctx, err, jobs.list(), s.alerts) }()
+	err = runEngine(ctx, st, o, s, t, rio, &jobs)
 	if hint := t.reauthorise(s.cfg.Profile); hint != "" {
 		var ee *exitError
 		switch {
@@ -230,7 +272,7 @@ func runTarget(ctx context.Context, st *State, o *runOptions, s *session, t *tar
 }
 
 // runEngine runs the script in an engine of its own for t.
-func runEngine(ctx context.Context, st *State, o *runOptions, s *session, t *target, rio runIO) error {
+func runEngine(ctx context.Context, st *State, o *runOptions, s *session, t *target, rio runIO, jobs *jobTracker) error {
 	if o.Lock {
 		name, err := t.lockName(ctx, o.Script)
 		if err != nil {
@@ -242,7 +284,6 @@ func runEngine(ctx context.Context, st *State, o *runOptions, s *session, t *tar
 		}
 		defer releaseLock(lock)
 	}
-	var jobs jobTracker
 	progress := rio.progress // job progress bar on stderr when it is a terminal
 	if o.LogFormat == "json" {
 		progress = io.Discard // one JSON object per line: no bar
@@ -350,6 +391,13 @@ func (t *jobTracker) add(s luatop.JobSummary) {
 	t.mu.Lock()
 	t.jobs = append(t.jobs, s)
 	t.mu.Unlock()
+}
+
+// list returns the summaries so far.
+func (t *jobTracker) list() []luatop.JobSummary {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]luatop.JobSummary(nil), t.jobs...)
 }
 
 // storeFailed reports whether a job stopped because its checkpoints could

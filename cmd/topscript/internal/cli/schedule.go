@@ -18,6 +18,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/topscript/topscript/config"
+	"github.com/topscript/topscript/notify"
+	"github.com/topscript/topscript/runlog"
 	"github.com/topscript/topscript/schedule"
 	"github.com/topscript/topscript/state"
 )
@@ -42,6 +44,13 @@ may finish for --grace (each run is in its own process group, so a Ctrl-C
 on the terminal reaches the scheduler only); after it they get SIGTERM
 (and are interrupted as by Ctrl-C: checkpoints saved, exit 130), and are
 killed 30 seconds later if still running.
+
+Every run is recorded in the history (topscript runs), its entry named.
+With [[notify]] targets in the configuration, the scheduler sends the
+alerts of each run once it has exited (a failed job, a script error, a ban
+longer than max_ban_wait, a session about to expire), through one
+dispatcher for all runs: a DingTalk robot gets at most 20 messages a
+minute, alerts that come faster go out together as one digest.
 
 With --log-format json every line on stderr is a JSON record: the runs log
 JSON too, and a line a run writes that is not one is wrapped as a record
@@ -114,18 +123,23 @@ func runSchedule(ctx context.Context, st *State, o *scheduleOptions) error {
 	if err != nil {
 		return fmt.Errorf("schedule: cannot find the topscript executable: %w", err)
 	}
+	// The runs record themselves in the history; the scheduler reads each
+	// record once its run has exited and sends its alerts, through one
+	// dispatcher whose rate limits hold across runs.
+	b, err := openState(f, f.Client.AppKey)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
 	r := &processRunner{
 		exe: exe, argv0: os.Args[0], config: f.Path, profile: o.Profile, log: o.logFlags, envSecrets: o.EnvSecrets,
 		stdout: st.Stdout, stderr: st.Stderr, logger: logger, shops: shops,
+		runs: &runlog.Log{Store: b.Runs()}, alerts: newDispatcher(f, logger, nil),
 	}
+	defer r.flushAlerts()
 	opts := []schedule.Option{schedule.WithGrace(o.Grace)}
 	if f.State.Backend == state.KindRedis {
 		// A fleet running one configuration runs each entry on one host at a time.
-		b, err := openState(f, f.Client.AppKey)
-		if err != nil {
-			return err
-		}
-		defer b.Close()
 		if w := b.PersistenceWarning(ctx); w != "" {
 			logger.Warn(w)
 		}
@@ -157,6 +171,55 @@ type processRunner struct {
 	logger          *slog.Logger
 	// shops are the run flags of each entry's shops (shopArgs), by name.
 	shops map[string][]string
+	// runs is the history the runs record themselves in; alerts sends
+	// their alerts (nil: no [[notify]] target).
+	runs   *runlog.Log
+	alerts *notify.Dispatcher
+}
+
+// alertRun sends the alerts of entry e's run id once it has exited with
+// code: those its records hold (each shop's) and those of their ends. A
+// run that left no record (it failed before it started: a configuration
+// error) gets a script_error alert from what the scheduler saw.
+func (r *processRunner) alertRun(e schedule.Entry, id string, code int, lastErr string) {
+	if r.alerts == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+	defer cancel()
+	var recs []runlog.Record
+	if keys, err := r.runs.Store.Keys(ctx, runlog.NS); err == nil {
+		for _, k := range keys {
+			if k == id || strings.HasPrefix(k, id+".") {
+				if rec, err := r.runs.Get(ctx, k); err == nil {
+					recs = append(recs, rec)
+				}
+			}
+		}
+	}
+	if len(recs) == 0 {
+		recs = []runlog.Record{{ID: id, Script: e.Script, Entry: e.Name, End: time.Now(), ExitCode: code, Error: lastErr}}
+	}
+	for _, rec := range recs {
+		for _, a := range rec.Alerts {
+			r.alerts.Notify(a)
+		}
+		for _, a := range endAlerts(rec) {
+			r.alerts.Notify(a)
+		}
+	}
+}
+
+// flushAlerts waits at most alertFlush for the alerts queued to go.
+func (r *processRunner) flushAlerts() {
+	if r.alerts == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), alertFlush)
+	defer cancel()
+	if err := r.alerts.Flush(ctx); err != nil {
+		r.logger.Warn("alerts: " + err.Error())
+	}
 }
 
 // shopArgs are the run flags of an entry's shops: --all-shops for
@@ -172,9 +235,10 @@ func shopArgs(s config.Schedule) []string {
 	return nil
 }
 
-// args is the child's command line after the program name.
-func (r *processRunner) args(e schedule.Entry) []string {
-	args := []string{"run", "--log-format", r.log.LogFormat}
+// args is the child's command line after the program name, for its run
+// id.
+func (r *processRunner) args(e schedule.Entry, id string) []string {
+	args := []string{"run", "--log-format", r.log.LogFormat, "--schedule-entry", e.Name, "--run-id", id}
 	if r.log.Verbose {
 		args = append(args, "-v")
 	}
@@ -199,8 +263,9 @@ func (r *processRunner) args(e schedule.Entry) []string {
 // group gets SIGTERM (the run stops as on Ctrl-C: checkpoints saved, exit
 // 130), and the child SIGKILL 30 s later.
 func (r *processRunner) run(ctx context.Context, e schedule.Entry) (int, error) {
+	id := runlog.NewID(time.Now())
 	cmd := exec.CommandContext(ctx, r.exe)
-	cmd.Args = append([]string{r.argv0}, r.args(e)...)
+	cmd.Args = append([]string{r.argv0}, r.args(e, id)...)
 	stderr := &runStderr{w: r.stderr, entry: e.Name}
 	if r.log.LogFormat == "json" {
 		stderr.wrap = r.logger
@@ -211,6 +276,18 @@ func (r *processRunner) run(ctx context.Context, e schedule.Entry) (int, error) 
 	cmd.WaitDelay = 30 * time.Second
 	err := cmd.Run()
 	stderr.flush()
+	code, err := r.exitOf(e, err, stderr)
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	r.alertRun(e, id, code, msg)
+	return code, err
+}
+
+// exitOf is the exit code of a run that ended with err, and its last
+// error line.
+func (r *processRunner) exitOf(e schedule.Entry, err error, stderr *runStderr) (int, error) {
 	if err == nil {
 		return 0, nil
 	}

@@ -155,6 +155,15 @@ func (t *target) secrets() []string {
 	return []string{t.rec.Token.AccessToken, t.rec.Token.RefreshToken}
 }
 
+// expiryWarning is the start-of-run warning that the target's shop loses
+// its session for good soon ("" when it does not, or it is no shop).
+func (t *target) expiryWarning() string {
+	if src, ok := t.src.(*shop.Source); ok {
+		return src.Warning()
+	}
+	return ""
+}
+
 // luaShop is the target's top.shop (nil for the profile's session).
 func (t *target) luaShop() *luatop.Shop {
 	if t.rec == nil {
