@@ -97,7 +97,7 @@ type Options struct {
 	// means text records on Stderr.
 	Logger *slog.Logger
 	// Modules lists the modules scripts may require (ModuleNames: "top",
-	// "job", "tmc", "json", "csv", "time", "log", "iter", "state"). Nil allows all
+	// "job", "tmc", "json", "csv", "xlsx", "time", "log", "iter", "state"). Nil allows all
 	// of them; an empty, non-nil slice allows none. Host-registered modules
 	// (Register) and .lua files next to the script are always allowed.
 	Modules []string
@@ -514,7 +514,11 @@ func (e *Engine) run(ctx context.Context, proto *lua.FunctionProto, args []lua.L
 		}
 		L.RemoveContext()
 		L.SetTop(base)
-		e.env.CloseReaders() // files of csv.rows iterators the run left unfinished
+		// Files of csv.rows and xlsx.rows iterators the run left unfinished;
+		// workbooks of xlsx writers it did not close are written now.
+		if cerr := e.env.CloseReaders(); cerr != nil && err == nil {
+			rets, err = nil, &ScriptError{Msg: "xlsx.writer: the workbook was not closed by the script, and writing it at the end of the run failed: " + cerr.Error(), Err: cerr}
+		}
 		cancel()
 		e.ctx, e.cancel, e.running = context.Background(), nil, false
 		e.flush()

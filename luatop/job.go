@@ -275,7 +275,7 @@ func (h *host) jobRun(L *lua.LState) int {
 		j.claims, j.token = cl, state.NewToken()
 	}
 
-	if src := stdlib.CSVSource(spec.rows); src != "" && spec.report != "" && samePath(src, spec.report) {
+	if src := stdlib.RowsSource(spec.rows); src != "" && spec.report != "" && samePath(src, spec.report) {
 		L.RaiseError("job.run %s: the report %s is the job's input file (%s): writing it would overwrite the input; give the report another path",
 			spec.name, spec.report, src)
 	}

@@ -116,8 +116,8 @@ func (j *job) inputColumns(vals []lua.LValue) []string {
 	if len(j.spec.columns) > 0 {
 		return j.spec.columns
 	}
-	if h := stdlib.CSVHeader(j.spec.rows); len(h) > 0 {
-		return h // the columns of csv.rows or csv.read, in file order
+	if h := stdlib.RowsHeader(j.spec.rows); len(h.Names) > 0 {
+		return h.Names // the columns of csv.rows, csv.read, xlsx.rows or xlsx.read, in file order
 	}
 	if len(vals) == 0 {
 		return nil

@@ -1,5 +1,5 @@
 // Package stdlib holds the general Lua modules topscript gives scripts:
-// json, csv, time, log, iter and state, and the conversion of values
+// json, csv, xlsx, time, log, iter and state, and the conversion of values
 // between Lua and Go (ToLua, FromLua; numbers become text by the one rule
 // of internal/numtext). It knows nothing of TOP: the `top` and `job`
 // modules live in package luatop, which builds on this one. Each module
@@ -51,7 +51,7 @@ type Env struct {
 
 	memOnce sync.Once
 	mem     state.Store
-	readers csvFiles // the open files of unfinished csv.rows iterators
+	files   rowFiles // the open files of unfinished csv.rows and xlsx.rows iterators, unclosed xlsx writers
 }
 
 // module is one entry of the registry: a name for require and a loader
@@ -65,6 +65,7 @@ type module struct {
 var registry = []module{
 	{"json", openJSON},
 	{"csv", openCSV},
+	{"xlsx", openXLSX},
 	{"time", openTime},
 	{"log", openLog},
 	{"iter", openIter},
