@@ -25,6 +25,7 @@ type CSVWriter struct {
 	buf    *bufio.Writer
 	w      *csv.Writer
 	closed bool
+	keep   bool // Buffered: Write leaves records in the buffer
 }
 
 // CSVOptions configure a CSVWriter.
@@ -36,12 +37,15 @@ type CSVOptions struct {
 	// Redact, when set, rewrites every cell before it is written: the
 	// host's hiding of known secrets (a report must not show a session).
 	Redact func(string) string
+	// Buffered leaves records in a buffer until it fills, Flush or Close,
+	// for files written at once (job.run's report) rather than watched.
+	Buffered bool
 }
 
 // CreateCSV creates the file at path (or writes to o.Stream) and writes
 // the header record.
 func CreateCSV(path string, header []string, o CSVOptions) (*CSVWriter, error) {
-	w := &CSVWriter{path: path, redact: o.Redact}
+	w := &CSVWriter{path: path, redact: o.Redact, keep: o.Buffered}
 	out := o.Stream
 	if out == nil {
 		f, err := os.Create(path)
@@ -69,7 +73,7 @@ func CreateCSV(path string, header []string, o CSVOptions) (*CSVWriter, error) {
 // Path is the path the writer was created with.
 func (w *CSVWriter) Path() string { return w.path }
 
-// Write writes one record and pushes it to the file.
+// Write writes one record and pushes it to the file (unless Buffered).
 func (w *CSVWriter) Write(rec []string) error {
 	if w.redact != nil {
 		hidden := make([]string, len(rec))
@@ -80,6 +84,9 @@ func (w *CSVWriter) Write(rec []string) error {
 	}
 	if err := w.w.Write(rec); err != nil {
 		return err
+	}
+	if w.keep {
+		return nil
 	}
 	return w.Flush()
 }

@@ -31,6 +31,7 @@ const (
 	rowsHeaderField = "__header"
 	rowsLabelsField = "__labels"
 	rowsPathField   = "__path"
+	rowsLinesField  = "__lines"
 )
 
 // rowSource is what a rowsReader reads: sheet.CSVReader or xlsx.Reader.
@@ -115,9 +116,9 @@ func (r *rowsReader) next(L *lua.LState) (*lua.LTable, int, error) {
 // its header, labels and file; fn names the function in errors.
 func (r *rowsReader) readAll(L *lua.LState, fn string) *lua.LTable {
 	defer r.close()
-	out := L.NewTable()
+	out, lines := L.NewTable(), L.NewTable()
 	for {
-		row, _, err := r.next(L)
+		row, line, err := r.next(L)
 		if err != nil {
 			L.RaiseError("%s: %v", fn, err)
 		}
@@ -125,8 +126,10 @@ func (r *rowsReader) readAll(L *lua.LState, fn string) *lua.LTable {
 			break
 		}
 		out.Append(row)
+		lines.RawSet(row, lua.LNumber(line))
 	}
-	mt := L.CreateTable(0, 4)
+	mt := L.CreateTable(0, 5)
+	mt.RawSetString(rowsLinesField, lines)
 	mt.RawSetString(JSONTypeField, lua.LString("array"))
 	mt.RawSetString(rowsHeaderField, ToLua(L, r.header.Names))
 	if r.header.Labels != nil {
@@ -214,6 +217,27 @@ func stringsOf(v lua.LValue) []string {
 		out = append(out, lua.LVAsString(t.RawGetInt(i)))
 	}
 	return out
+}
+
+// RowsLine returns the line (the sheet's row number for a workbook) that
+// row, an element of csv.read's or xlsx.read's array v, came from; 0 when
+// v is no such array or row is none of its rows. The lines are kept by
+// row, so they stay right when the script reorders or filters the array.
+func RowsLine(v, row lua.LValue) int {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return 0
+	}
+	mt, ok := t.Metatable.(*lua.LTable)
+	if !ok {
+		return 0
+	}
+	lines, ok := mt.RawGetString(rowsLinesField).(*lua.LTable)
+	if !ok {
+		return 0
+	}
+	n, _ := lines.RawGet(row).(lua.LNumber)
+	return int(n)
 }
 
 // RowsSource returns the file rows read by csv.rows, csv.read, xlsx.rows

@@ -85,6 +85,13 @@ func (w *Writer) start(name string, textCols []string) error {
 		return err
 	}
 	w.sw = sw
+	return w.columns(textCols)
+}
+
+// columns sets up the current sheet's columns (text for the id-like ones
+// and textCols), freezes the header row and writes it.
+func (w *Writer) columns(textCols []string) error {
+	sw := w.sw
 	for i, h := range w.header {
 		w.text[i] = IDColumn(h)
 		for _, c := range textCols {
@@ -222,6 +229,34 @@ func (w *Writer) integer(i int, n int64) (any, error) {
 	return n, nil
 }
 
+// NextSheet ends the worksheet being written and starts another, named
+// name, with header as its first row: a report's summary follows its rows
+// this way. Its id-like columns are text, as in the first.
+func (w *Writer) NextSheet(name string, header []string) error {
+	if w.closed {
+		return &sheet.Error{Path: w.path, Err: errors.New("write after close")}
+	}
+	if _, err := sheet.CheckNames(header); err != nil {
+		return &sheet.Error{Path: w.path, Sheet: name, Err: err}
+	}
+	if err := w.sw.Flush(); err != nil {
+		return &sheet.Error{Path: w.path, Err: err}
+	}
+	if _, err := w.f.NewSheet(name); err != nil {
+		return &sheet.Error{Path: w.path, Sheet: name, Err: err}
+	}
+	w.header, w.text, w.row = header, make([]bool, len(header)), 0
+	sw, err := w.f.NewStreamWriter(name)
+	if err != nil {
+		return &sheet.Error{Path: w.path, Sheet: name, Err: err}
+	}
+	w.sw = sw
+	if err := w.columns(nil); err != nil {
+		return &sheet.Error{Path: w.path, Sheet: name, Err: err}
+	}
+	return nil
+}
+
 // Rows returns the number of data rows written.
 func (w *Writer) Rows() int { return max(w.row-1, 0) }
 
@@ -245,6 +280,9 @@ func (w *Writer) Close() error {
 		return &sheet.Error{Path: w.path, Err: errors.Unwrap(err)}
 	}
 	err = w.f.Write(tmp)
+	if err == nil {
+		err = tmp.Chmod(0o644) // as a file os.Create makes (CreateTemp's is 0600)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
