@@ -59,16 +59,7 @@ func (j *job) loadCheckpoints(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range keys {
-		i, err := j.rows.find(k)
-		if err != nil {
-			return err
-		}
-		if i >= 0 {
-			j.rows.markCheckpoint(i)
-		}
-	}
-	return nil
+	return j.rows.markCheckpoints(keys)
 }
 
 // loadCheckpoint reads r's checkpoint the first time r comes up, if the

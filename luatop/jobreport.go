@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -85,8 +86,8 @@ type jobReport struct {
 	header []string
 	spool  *spool
 	redact func(string) string // the host's hiding of known secrets, or nil
-	off    []int64 // per row, its record's offset + 1; 0 until reported
-	err    error   // the first failed write, reported by flushReport
+	off    offsets             // per row, its record's offset
+	err    error               // the first failed write, reported by flushReport
 }
 
 // newJobReport starts the report of rows rows at path with the input
@@ -101,7 +102,7 @@ func newJobReport(path, runID string, input []string, rows int, redact func(stri
 		}
 		header = append(header, c)
 	}
-	rep := &jobReport{path: path, file: path, header: header, redact: redact, off: make([]int64, rows),
+	rep := &jobReport{path: path, file: path, header: header, redact: redact, off: newOffsets(rows),
 		book: strings.EqualFold(filepath.Ext(path), ".xlsx")}
 	if runID != "" {
 		rep.file = RunReportPath(path, runID)
@@ -176,15 +177,16 @@ func (rep *jobReport) record(i int, rec []string) {
 		rep.err = fmt.Errorf("keeping its lines in a temporary file: %w", err)
 		return
 	}
-	rep.off[i] = at + 1
+	rep.off.set(i, at)
 }
 
 // line returns row i's recorded report line, or nil when it has none.
 func (rep *jobReport) line(i int) ([]string, error) {
-	if rep.off[i] == 0 {
+	at, ok := rep.off.get(i)
+	if !ok {
 		return nil, nil
 	}
-	b, err := rep.spool.Read(rep.off[i] - 1)
+	b, err := rep.spool.Read(at)
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +389,7 @@ func (rep *jobReport) hide(s string) string {
 
 // eachLine passes every row's report line to fn, in input order.
 func (rep *jobReport) eachLine(j *job, fn func([]string) error) error {
-	for i := range rep.off {
+	for i := range rep.off.len() {
 		rec, err := rep.line(i)
 		if err != nil {
 			return fmt.Errorf("reading row %d's line back: %w", i+1, err)
@@ -400,6 +402,40 @@ func (rep *jobReport) eachLine(j *job, fn func([]string) error) error {
 		}
 	}
 	return nil
+}
+
+// offsets are a spool offset per row, 4 bytes each while the spool is
+// under 4 GiB (offsets beyond go to a map).
+type offsets struct {
+	lo  []uint32 // offset + 1; 0: none
+	big map[int]int64
+}
+
+func newOffsets(n int) offsets { return offsets{lo: make([]uint32, n)} }
+
+func (o *offsets) len() int { return len(o.lo) }
+
+func (o *offsets) set(i int, at int64) {
+	if at+1 < math.MaxUint32 {
+		o.lo[i] = uint32(at + 1)
+		return
+	}
+	if o.big == nil {
+		o.big = map[int]int64{}
+	}
+	o.lo[i] = math.MaxUint32
+	o.big[i] = at
+}
+
+func (o *offsets) get(i int) (int64, bool) {
+	switch v := o.lo[i]; v {
+	case 0:
+		return 0, false
+	case math.MaxUint32:
+		return o.big[i], true
+	default:
+		return int64(v) - 1, true
+	}
 }
 
 // copyFile copies src to dst through a temporary file renamed over dst.

@@ -80,12 +80,15 @@ func shownLine(n, line int) int {
 // job holds in memory only the rows in progress, whatever the size of its
 // input; a row that is not (a table holding tables or functions, one with
 // a metatable) and every row of an array the script passed stay in memory
-// as they are. Per row the job keeps a few bytes: the record's offset, a
-// hash of its key, a checkpoint bit.
+// as they are. Per row the job keeps a few bytes: a hash of its key, a
+// checkpoint bit; records are found by reading on from the offset of every
+// rowMark-th row.
 type rowStore struct {
 	j     *job
 	spool *spool
-	off   []int64
+	n     int                // rows
+	marks []int64            // the offset of row k*rowMark
+	cur   cursor             // where the next read starts
 	mem   map[int]lua.LValue // rows kept as they are, by index
 	live  map[int]*jobRow    // rows loaded and not yet reported
 	seed  maphash.Seed
@@ -109,8 +112,17 @@ func newRowStore(j *job) (*rowStore, error) {
 
 func (s *rowStore) hash(key string) uint64 { return maphash.String(s.seed, key) >> 32 }
 
+// rowMark is how many rows there are between the offsets a rowStore keeps.
+const rowMark = 64
+
+// cursor is a position in the row file: row i's record is at offset at.
+type cursor struct {
+	i  int
+	at int64
+}
+
 // len is the number of rows.
-func (s *rowStore) len() int { return len(s.off) }
+func (s *rowStore) len() int { return s.n }
 
 // close removes the row file.
 func (s *rowStore) close() {
@@ -122,7 +134,7 @@ func (s *rowStore) close() {
 // add stores the next row; keys are checked once every row is in
 // (checkKeys).
 func (s *rowStore) add(v lua.LValue, line int, key string) error {
-	i := len(s.off)
+	i := s.n
 	s.index = append(s.index, s.hash(key)<<32|uint64(i))
 	var e encoder
 	e.uint(uint64(line))
@@ -138,14 +150,27 @@ func (s *rowStore) add(v lua.LValue, line int, key string) error {
 	if err != nil {
 		return fmt.Errorf("writing the row file: %w", err)
 	}
-	s.off = append(s.off, at)
+	if i%rowMark == 0 {
+		s.marks = append(s.marks, at)
+	}
+	s.n++
 	return nil
 }
 
 // record reads row i's line, key and (with L) value.
 func (s *rowStore) record(i int, L *lua.LState) (int, string, lua.LValue, error) {
-	b, err := s.spool.Read(s.off[i])
+	if i < s.cur.i || i-s.cur.i >= rowMark { // else read on from the cursor
+		s.cur = cursor{i: i / rowMark * rowMark, at: s.marks[i/rowMark]}
+	}
+	var b []byte
+	var err error
+	for s.cur.i <= i && err == nil {
+		var next int64
+		b, next, err = s.spool.ReadNext(s.cur.at)
+		s.cur = cursor{i: s.cur.i + 1, at: next}
+	}
 	if err != nil {
+		s.cur = cursor{}
 		return 0, "", nil, fmt.Errorf("reading row %d back from the row file: %w", i+1, err)
 	}
 	d := decoder{b: b}
@@ -212,27 +237,38 @@ func (s *rowStore) checkKeys() error {
 	return fmt.Errorf("duplicate key %q: %s and %s (keys must be unique per row)", key, where(best[0]+1, li), where(best[1]+1, lj))
 }
 
-// find returns the row whose key is key, or -1 (the index is sorted).
-func (s *rowStore) find(key string) (int, error) {
-	h := s.hash(key)
-	k, _ := slices.BinarySearch(s.index, h<<32)
-	for ; k < len(s.index) && s.index[k]>>32 == h; k++ {
-		i := int(uint32(s.index[k]))
-		_, got, err := s.keyAt(i)
+// markCheckpoints notes which rows have a key among keys (the keys of the
+// job's checkpoints), in one pass over the row file.
+func (s *rowStore) markCheckpoints(keys []string) error {
+	if len(keys) == 0 || s.n == 0 {
+		return nil
+	}
+	byHash := make([]uint64, len(keys)) // hash<<32 | position in keys
+	for k, key := range keys {
+		byHash[k] = s.hash(key)<<32 | uint64(k)
+	}
+	slices.Sort(byHash)
+	for i := range s.n {
+		_, key, _, err := s.record(i, nil)
 		if err != nil {
-			return -1, err
+			return err
 		}
-		if got == key {
-			return i, nil
+		h := s.hash(key)
+		k, _ := slices.BinarySearch(byHash, h<<32)
+		for ; k < len(byHash) && byHash[k]>>32 == h; k++ {
+			if keys[uint32(byHash[k])] == key {
+				s.markCheckpoint(i)
+				break
+			}
 		}
 	}
-	return -1, nil
+	return nil
 }
 
 // markCheckpoint notes that row i's key has a checkpoint.
 func (s *rowStore) markCheckpoint(i int) {
 	if s.hasCP == nil {
-		s.hasCP = make([]uint64, (len(s.off)+63)/64)
+		s.hasCP = make([]uint64, (s.n+63)/64)
 	}
 	s.hasCP[i/64] |= 1 << (i % 64)
 }
@@ -266,7 +302,7 @@ func (s *rowStore) load(i int) *jobRow {
 func (s *rowStore) done(r *jobRow) {
 	i := r.n - 1
 	if s.reported == nil {
-		s.reported = make([]uint64, (len(s.off)+63)/64)
+		s.reported = make([]uint64, (s.n+63)/64)
 	}
 	s.reported[i/64] |= 1 << (i % 64)
 	delete(s.live, i)

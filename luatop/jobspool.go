@@ -26,8 +26,15 @@ type spool struct {
 	name string // removed at close (it could not be removed at creation)
 	w    *bufio.Writer
 	size int64 // bytes appended, the offset of the next record
-	buf  []byte
+	// win holds the bytes of the file from winAt on, as last read: records
+	// read in order (the common case) come out of it.
+	win   []byte
+	winAt int64
+	buf   []byte
 }
+
+// spoolWindow is how much a read that misses the window reads.
+const spoolWindow = 64 << 10
 
 func newSpool(what string) (*spool, error) {
 	f, err := os.CreateTemp("", "topscript-"+what+"-*")
@@ -56,38 +63,68 @@ func (s *spool) Append(rec []byte) (int64, error) {
 	return at, nil
 }
 
-// Read returns the record at offset at. The slice is reused by the next
+// Read returns the record at offset at. The slice is valid until the next
 // Read.
 func (s *spool) Read(at int64) ([]byte, error) {
-	flushed := func(end int64) error {
-		if end > s.size-int64(s.w.Buffered()) {
-			return s.w.Flush()
-		}
-		return nil
+	rec, _, err := s.ReadNext(at)
+	return rec, err
+}
+
+// ReadNext returns the record at offset at and the offset of the next
+// one. The slice is valid until the next read.
+func (s *spool) ReadNext(at int64) ([]byte, int64, error) {
+	if at < 0 || at >= s.size {
+		return nil, 0, errors.New("no record there")
 	}
-	if err := flushed(min(at+binary.MaxVarintLen64, s.size)); err != nil {
-		return nil, err
+	head, err := s.bytes(at, min(binary.MaxVarintLen64, s.size-at))
+	if err != nil {
+		return nil, 0, err
 	}
-	var head [binary.MaxVarintLen64]byte
-	n, err := s.f.ReadAt(head[:min(int64(len(head)), s.size-at)], at)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	size, k := binary.Uvarint(head[:n])
+	size, k := binary.Uvarint(head)
 	if k <= 0 || at+int64(k)+int64(size) > s.size {
-		return nil, errors.New("damaged record")
+		return nil, 0, errors.New("damaged record")
 	}
-	if err := flushed(at + int64(k) + int64(size)); err != nil {
+	rec, err := s.bytes(at+int64(k), int64(size))
+	if err != nil {
+		return nil, 0, err
+	}
+	return rec, at + int64(k) + int64(size), nil
+}
+
+// bytes returns n bytes of the file from at, out of the window when they
+// are in it, else reading a new window (or, for a record longer than a
+// window, the record alone).
+func (s *spool) bytes(at, n int64) ([]byte, error) {
+	if at >= s.winAt && at+n <= s.winAt+int64(len(s.win)) {
+		return s.win[at-s.winAt : at-s.winAt+n], nil
+	}
+	if s.w.Buffered() > 0 && at+n > s.size-int64(s.w.Buffered()) {
+		if err := s.w.Flush(); err != nil {
+			return nil, err
+		}
+	}
+	if n > spoolWindow {
+		if cap(s.buf) < int(n) {
+			s.buf = make([]byte, n)
+		}
+		b := s.buf[:n]
+		if _, err := s.f.ReadAt(b, at); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	if s.win == nil {
+		s.win = make([]byte, spoolWindow)
+	}
+	m, err := s.f.ReadAt(s.win[:cap(s.win)], at)
+	if m < int(n) {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = errors.New("record past the end")
+		}
 		return nil, err
 	}
-	if cap(s.buf) < int(size) {
-		s.buf = make([]byte, size)
-	}
-	b := s.buf[:size]
-	if _, err := s.f.ReadAt(b, at+int64(k)); err != nil && !(errors.Is(err, io.EOF) && len(b) == 0) {
-		return nil, err
-	}
-	return b, nil
+	s.win, s.winAt = s.win[:m], at
+	return s.win[:n], nil
 }
 
 // Close removes the file.
