@@ -48,8 +48,8 @@
 // string is built and watched while the script runs (Options.MemoryLimit,
 // MaxStringBytes; limits.go), script paths that must be regular files. And
 // it keeps the host's secrets (Options.Secrets) out of every output: print,
-// io on the standard streams, log records, errors, csv.writer and job
-// reports; with Options.HideSecretEnv, out of os.getenv too.
+// io on the standard streams, log records, errors, csv.writer and
+// xlsx.writer cells, job reports (CSV or .xlsx); with Options.HideSecretEnv, out of os.getenv too.
 //
 // # Concurrency
 //
@@ -135,7 +135,8 @@ type Options struct {
 	// "[REDACTED]", by value, in print and io writes to the standard
 	// streams (Stdout and Stderr below, also for the host's own output),
 	// in log records (message, fields, text or JSON), in error messages
-	// and tracebacks, in csv.writer cells and job reports. Files a script
+	// and tracebacks, in csv.writer and xlsx.writer cells and job reports
+	// (CSV or .xlsx). Files a script
 	// writes with io.open are its own data, written as they are. Values
 	// shorter than 3 bytes are ignored.
 	Secrets []string

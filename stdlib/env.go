@@ -45,8 +45,8 @@ type Env struct {
 	// Store backs the state module. Nil means an in-memory store private
 	// to this Env: nothing persists between runs.
 	Store state.Store
-	// Redact, when set, rewrites every cell csv.writer writes: the host's
-	// hiding of known secrets.
+	// Redact, when set, rewrites every text cell csv.writer and
+	// xlsx.writer write: the host's hiding of known secrets.
 	Redact func(string) string
 
 	memOnce sync.Once

@@ -128,6 +128,7 @@ type xlsxWriter struct {
 	extra  bool
 	rows   int
 	closed bool
+	redact func(string) string // Env.Redact
 }
 
 // Close writes the workbook, once.
@@ -174,7 +175,7 @@ func newXLSXWriter(L *lua.LState, env *Env) int {
 	if err != nil {
 		L.RaiseError("%s: %v", fn, err)
 	}
-	w := &xlsxWriter{Writer: xw, path: path, header: header, extra: extra, index: make(map[string]int, len(header))}
+	w := &xlsxWriter{Writer: xw, path: path, header: header, extra: extra, index: make(map[string]int, len(header)), redact: env.Redact}
 	for i, h := range header {
 		w.index[h] = i
 	}
@@ -210,6 +211,9 @@ func xlsxWrite(L *lua.LState) int {
 	cells := make([]any, len(vals))
 	for i, v := range vals {
 		cells[i] = XLSXCell(L, v)
+		if s, ok := cells[i].(string); ok && w.redact != nil {
+			cells[i] = w.redact(s)
+		}
 	}
 	if err := w.Write(cells); err != nil {
 		L.RaiseError("%s: %v", what, err)
