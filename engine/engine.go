@@ -48,8 +48,8 @@
 // string is built and watched while the script runs (Options.MemoryLimit,
 // MaxStringBytes; limits.go), script paths that must be regular files. And
 // it keeps the host's secrets (Options.Secrets) out of every output: print,
-// io on the standard streams, log records, errors, csv.writer and job
-// reports; with Options.HideSecretEnv, out of os.getenv too.
+// io on the standard streams, log records, errors, csv.writer and
+// xlsx.writer cells, job reports (CSV or .xlsx); with Options.HideSecretEnv, out of os.getenv too.
 //
 // # Concurrency
 //
@@ -97,7 +97,7 @@ type Options struct {
 	// means text records on Stderr.
 	Logger *slog.Logger
 	// Modules lists the modules scripts may require (ModuleNames: "top",
-	// "job", "tmc", "json", "csv", "time", "log", "iter", "state"). Nil allows all
+	// "job", "tmc", "json", "csv", "xlsx", "time", "log", "iter", "state"). Nil allows all
 	// of them; an empty, non-nil slice allows none. Host-registered modules
 	// (Register) and .lua files next to the script are always allowed.
 	Modules []string
@@ -135,7 +135,8 @@ type Options struct {
 	// "[REDACTED]", by value, in print and io writes to the standard
 	// streams (Stdout and Stderr below, also for the host's own output),
 	// in log records (message, fields, text or JSON), in error messages
-	// and tracebacks, in csv.writer cells and job reports. Files a script
+	// and tracebacks, in csv.writer and xlsx.writer cells and job reports
+	// (CSV or .xlsx). Files a script
 	// writes with io.open are its own data, written as they are. Values
 	// shorter than 3 bytes are ignored.
 	Secrets []string
@@ -514,7 +515,11 @@ func (e *Engine) run(ctx context.Context, proto *lua.FunctionProto, args []lua.L
 		}
 		L.RemoveContext()
 		L.SetTop(base)
-		e.env.CloseReaders() // files of csv.rows iterators the run left unfinished
+		// Files of csv.rows and xlsx.rows iterators the run left unfinished;
+		// workbooks of xlsx writers it did not close are written now.
+		if cerr := e.env.CloseReaders(); cerr != nil && err == nil {
+			rets, err = nil, &ScriptError{Msg: "xlsx.writer: the workbook was not closed by the script, and writing it at the end of the run failed: " + cerr.Error(), Err: cerr}
+		}
 		cancel()
 		e.ctx, e.cancel, e.running = context.Background(), nil, false
 		e.flush()

@@ -22,7 +22,7 @@ import (
 //
 //	local summary = job.run {
 //	  name = "bulk_price",                       -- checkpoint namespace (required)
-//	  rows = csv.rows(arg[1]),                   -- iterator or array (required)
+//	  rows = csv.rows(arg[1]),                   -- iterator or array (required): csv.rows, xlsx.rows, ...
 //	  key  = function(r) return r.num_iid .. ":" .. r.properties end,  -- unique per row (required)
 //	  call = function(r) return "taobao.item.sku.price.update",
 //	           {num_iid = r.num_iid, properties = r.properties, price = r.price} end,
@@ -32,30 +32,49 @@ import (
 //	  on_result = function(row, result, err) end, -- optional, on the script's thread
 //	  resend_unknown = false,                     -- see "Unknown outcomes"
 //	  columns = {"num_iid", "properties", "price"}, -- report's input columns (optional)
+//	  -- and/or keys mapped to the file's columns, by name or label:
+//	  -- columns = {num_iid = "宝贝ID", price = "价格"}
 //	}
 //	-- summary = {name=, total=, ok=, failed=, skipped=, unknown=, verified=, late=,
-//	--            not_sent=, dry_run=, report=}
+//	--            not_sent=, not_started=, dry_run=, report=, report_file=}
 //
 // # How a job runs
 //
-// The rows are read first, on the script's thread: every key is computed
-// and checked (a duplicate key is an error naming both rows, raised before
-// anything is sent), and the job's checkpoints are looked up. A report
-// path that is the rows' own input file is refused then too. Then call(row)
-// returns the method, params and optional opts (session, timeout, retries,
-// simplify) of each row — returning nothing skips the row — and the calls
-// run on up to concurrency goroutines (the package's one runner) through
-// the host's client, so the throttle, retries, bans and closure windows
-// apply to them as to top.call. Results come back to the script's thread,
-// where they are checkpointed, written to the report and passed to
-// on_result(row, result, err) (err is a TOP error value, result nil on
-// failure).
+// The rows are read first, on the script's thread: the columns option's
+// keys are mapped onto them (below), every key is computed and checked (a
+// duplicate key is an error naming both rows, raised before anything is
+// sent), and the job's checkpoints are listed. The rows go to a row file
+// while the job runs (jobrows.go), so a job holds in memory only the rows
+// in progress: 100,000 rows cost about what 10,000 do. A report path that
+// is the rows' own input file is refused then too.
 //
-// The files: jobspec.go (the argument table), jobrows.go (rows, keys and
-// the report's input columns), jobcheckpoint.go (checkpoints, intent
-// records, fingerprints, claims), jobdispatch.go (the dispatcher: what to
-// send, verify, recording), jobreport.go (the report), jobsummary.go (the
-// summary, its log line), jobprogress.go (the progress display).
+// Then call(row) returns the method, params and optional opts (session,
+// timeout, retries, simplify) of each row — returning nothing skips the
+// row — and the calls run on up to concurrency goroutines (the package's
+// one runner) through the host's client, so the throttle, retries, bans
+// and closure windows apply to them as to top.call. Results come back to
+// the script's thread, where they are checkpointed, written to the report
+// and passed to on_result(row, result, err) (err is a TOP error value,
+// result nil on failure).
+//
+// The files: jobspec.go (the argument table), jobrows.go (rows, keys, the
+// columns mapping, the row file, the report's input columns), jobspool.go
+// (the spool files rows and report lines wait in), jobcheckpoint.go
+// (checkpoints, intent records, fingerprints, claims), jobdispatch.go (the
+// dispatcher: what to send, verify, recording), jobreport.go (the report),
+// jobsummary.go (the summary, its groups by error code, its log lines),
+// jobprogress.go (the progress display).
+//
+// # Columns
+//
+// columns = {num_iid = "宝贝ID", price = "价格"} gives each row the key
+// num_iid holding the cell of the column named (or, in a 淘宝助理 export,
+// labelled) 宝贝ID, so an operator's own sheet works without renaming its
+// columns (sheet.Header.Resolve). The columns are those the rows carry
+// (csv.rows, xlsx.rows and their read arrays), else the first row's keys;
+// a column that is missing or ambiguous is an error naming the file, the
+// key and the column, with the file's columns and a "did you mean". The
+// option's array part, if any, names the report's input columns.
 //
 // # Checkpoints: done for the call that was sent
 //
@@ -158,12 +177,19 @@ import (
 //
 // # Report
 //
-// report names a CSV file (UTF-8 with a BOM, for Excel; written by the
-// same writer as csv.writer) rewritten by each run and written as rows
-// finish: key, status (ok, failed, unknown, skipped, dry_run, late),
-// code, sub_code, message, request_id, then the input columns — the CSV
-// header when rows come from csv.rows or csv.read, else columns, else the
-// first row's keys in sorted order.
+// report names the report file: every input row in input order (however
+// the calls finished), with key, status (ok, failed, unknown, skipped,
+// not_started, dry_run, late), code, sub_code, message, request_id, line,
+// call (what the row sent or, under --dry-run, would send), then the input
+// columns — the header the rows carry when they come from csv.rows,
+// csv.read, xlsx.rows or xlsx.read, else the columns array, else the
+// first row's keys in sorted order — and a closing summary by status and
+// error code. A name ending in .xlsx writes a workbook, any other a CSV
+// file (UTF-8 with a BOM, for Excel; written by the same writer as
+// csv.writer). It is written when the job ends — at its end, on an
+// interrupt, --timeout or an error — with the rows never started as
+// not_started; under topscript run every run's report is kept under its
+// own name and copied to the name given. See jobreport.go.
 //
 // # Dry run, progress, interrupts
 //
@@ -171,10 +197,13 @@ import (
 // (secrets redacted) and reported as "dry_run"; reads are sent; nothing is
 // checkpointed. On a terminal a progress bar (done/total, rate, ETA,
 // failures) is redrawn up to 10 times a second; otherwise a progress line is
-// logged every 5 seconds for long jobs. A summary line is logged at the end.
+// logged every 5 seconds for long jobs. A summary line is logged at the
+// end, then a line for each group of rows that need an operator (by
+// status, code and sub_code, with an example).
 // When the run is interrupted (SIGINT, SIGTERM, --timeout) the job stops
 // taking rows, lets the calls in flight finish (for up to JobGrace),
-// flushes its checkpoints and report, and raises an "interrupted" error.
+// flushes its checkpoints, writes its report (the rows not started
+// included) and raises an "interrupted" error.
 
 // Job defaults and bounds.
 const (
@@ -195,6 +224,9 @@ const (
 	statusUnknown = "unknown"
 	statusSkipped = "skipped"
 	statusDryRun  = "dry_run"
+	// statusNotStarted is a row the job never got to: the run was
+	// interrupted, or the job stopped early.
+	statusNotStarted = "not_started"
 	// statusLate is a row this run sent whose answer came after its claim
 	// had passed to another run: the other run's record stands.
 	statusLate = "late"
@@ -245,9 +277,10 @@ type job struct {
 	ns   string
 	log  *slog.Logger
 
-	rows    []*jobRow
+	rows    *rowStore
 	columns []string
 	report  *jobReport
+	tally   tally
 	prog    *progress
 	sum     JobSummary
 	start   time.Time
@@ -275,36 +308,42 @@ func (h *host) jobRun(L *lua.LState) int {
 		j.claims, j.token = cl, state.NewToken()
 	}
 
-	if src := stdlib.CSVSource(spec.rows); src != "" && spec.report != "" && samePath(src, spec.report) {
+	if src := stdlib.RowsSource(spec.rows); src != "" && spec.report != "" && samePath(src, spec.report) {
 		L.RaiseError("job.run %s: the report %s is the job's input file (%s): writing it would overwrite the input; give the report another path",
 			spec.name, spec.report, src)
 	}
-	if err := j.readRows(); err != nil {
+	err := j.readRows()
+	defer j.rows.close()
+	if err != nil {
 		L.RaiseError("job.run %s: %v", spec.name, err)
 	}
-	j.sum.Total = len(j.rows)
+	j.sum.Total = j.rows.len()
 	if err := j.loadCheckpoints(c); err != nil {
 		L.RaiseError("job.run %s: reading checkpoints: %v", spec.name, err)
 	}
 	if spec.report != "" {
-		rep, err := newJobReport(spec.report, j.columns, h.redact)
+		rep, err := newJobReport(spec.report, h.runID, j.columns, j.rows.len(), h.redact)
 		if err != nil {
 			L.RaiseError("job.run %s: report: %v", spec.name, err)
 		}
 		j.report = rep
+		defer rep.spool.Close()
+		j.sum.ReportFile = rep.file
 	}
-	j.prog = newProgress(h, spec.name, len(j.rows))
+	j.prog = newProgress(h, spec.name, j.rows.len())
 	fatal := j.dispatch(c)
 	j.prog.stop()
+	if c.Err() != nil {
+		j.sum.Interrupted = true
+	}
+	j.sum.Pending = j.notStarted(j.stopReason(c, fatal))
+	j.sum.Groups = j.tally.list()
 	if j.report != nil {
-		if err := j.report.close(); err != nil && fatal == nil {
+		if err := j.writeReportFile(); err != nil && fatal == nil {
 			fatal = fmt.Errorf("report %s: %v", spec.report, err)
 		}
 	}
 	j.sum.Duration = h.now().Sub(j.start)
-	if c.Err() != nil {
-		j.sum.Interrupted = true
-	}
 	j.logSummary()
 	if h.onJob != nil {
 		h.onJob(j.sum)
@@ -322,6 +361,20 @@ func (h *host) jobRun(L *lua.LState) int {
 	}
 	L.Push(j.summaryTable())
 	return 1
+}
+
+// stopReason says why rows were not started: the run's interrupt, the
+// error that stopped the job, or the state store that failed.
+func (j *job) stopReason(c context.Context, fatal error) string {
+	switch {
+	case c.Err() != nil:
+		return fmt.Sprintf("the run was interrupted (%v) before the job got to this row", context.Cause(c))
+	case j.sum.StoreError != "":
+		return "the job stopped when the state store failed (" + j.sum.StoreError + ")"
+	case fatal != nil:
+		return "the job stopped: " + fatal.Error()
+	}
+	return "the job ended before it got to this row"
 }
 
 // samePath reports whether paths a and b name the same file: the same

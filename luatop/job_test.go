@@ -207,7 +207,20 @@ func readReport(t *testing.T, path string) [][]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return recs
+	rows, _ := splitSummary(t, recs)
+	return rows
+}
+
+// splitSummary splits a CSV report at the row of empty cells before its
+// summary: the header and rows, and the summary's rows (each keyed
+// "(summary)", status empty).
+func splitSummary(t *testing.T, recs [][]string) (rows, summary [][]string) {
+	t.Helper()
+	rows, summary, ok := SplitCSVReport(recs)
+	if !ok {
+		t.Errorf("the report's summary is missing or malformed: %q", summary)
+	}
+	return rows, summary
 }
 
 // statuses counts the report's rows by status.
@@ -298,14 +311,14 @@ func TestJobRunAndRerun(t *testing.T) {
 		t.Errorf("%d checkpoints, want 40", len(keys))
 	}
 	recs := readReport(t, report)
-	if got, want := strings.Join(recs[0], ","), "key,status,code,sub_code,message,request_id,num_iid,properties,price"; got != want {
+	if got, want := strings.Join(recs[0], ","), "key,status,code,sub_code,message,request_id,line,call,num_iid,properties,price"; got != want {
 		t.Errorf("report header %q, want %q", got, want)
 	}
 	if len(recs) != 41 || statuses(recs)["ok"] != 40 {
 		t.Errorf("report: %d rows, statuses %v", len(recs)-1, statuses(recs))
 	}
 	for _, r := range recs[1:] {
-		if r[5] == "" || r[0] != r[6]+":"+r[7] {
+		if r[5] == "" || r[0] != r[8]+":"+r[9] {
 			t.Errorf("report row %q: want a request_id and the input columns", r)
 		}
 	}

@@ -52,34 +52,36 @@ type checkpoint struct {
 // the report (the fingerprint covers all of it).
 const paramShown = 64
 
-// loadCheckpoints reads the checkpoints of the job's rows.
+// loadCheckpoints notes which rows have a checkpoint (the keys of the
+// job's namespace); each is read when its row comes up (loadCheckpoint).
 func (j *job) loadCheckpoints(ctx context.Context) error {
-	st := j.h.store
-	keys, err := st.Keys(ctx, j.ns)
+	keys, err := j.h.store.Keys(ctx, j.ns)
 	if err != nil {
 		return err
 	}
-	if len(keys) == 0 {
+	return j.rows.markCheckpoints(keys)
+}
+
+// loadCheckpoint reads r's checkpoint the first time r comes up, if the
+// job's start found one for its key. A row that could not be read back
+// from the row file stops the job here.
+func (j *job) loadCheckpoint(ctx context.Context, r *jobRow) error {
+	if r.loadErr != nil {
+		return r.loadErr
+	}
+	if r.cpLoaded {
 		return nil
 	}
-	byKey := make(map[string]*jobRow, len(j.rows))
-	for _, r := range j.rows {
-		byKey[r.key] = r
-	}
-	for _, k := range keys {
-		r := byKey[k]
-		if r == nil {
-			continue
-		}
-		raw, ok, err := st.Get(ctx, j.ns, k)
+	if r.hasCP {
+		raw, ok, err := j.h.store.Get(ctx, j.ns, r.key)
 		if err != nil {
-			return err
+			return &storeFault{fmt.Errorf("reading the checkpoint of %s: %w", r.where(), err)}
 		}
-		if !ok {
-			continue
+		if ok {
+			r.prev, r.prevRaw = parseCheckpoint(raw), raw
 		}
-		r.prev, r.prevRaw = parseCheckpoint(raw), raw
 	}
+	r.cpLoaded = true
 	return nil
 }
 

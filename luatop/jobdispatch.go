@@ -71,7 +71,7 @@ func (j *job) dispatch(ctx context.Context) error {
 	for _, r := range d.verifyQ { // stopped before verify could run
 		d.finishUnknown(r, "outcome unknown: the job stopped before verify could settle it", r.prev.RequestID)
 	}
-	j.sum.Pending = len(j.rows) - d.next + len(d.queue) + len(d.deferred) + d.unsent
+	j.sum.Pending = j.rows.len() - d.next + len(d.queue) + len(d.deferred) + d.unsent
 	if d.unknownSkipped > 0 {
 		j.log.Warn(fmt.Sprintf("job %s: %d rows have an unknown outcome from an earlier run and were not sent again: "+
 			"check them on the platform, then forget them with job.reset(name, key) or run once with resend_unknown = true",
@@ -141,9 +141,9 @@ func (d *dispatcher) fill() {
 // claimed elsewhere once their poll is due (and rows verify sent back);
 // nil when none is ready.
 func (d *dispatcher) pick() *jobRow {
-	if d.next < len(d.j.rows) {
+	if d.next < d.j.rows.len() {
 		d.next++
-		return d.j.rows[d.next-1]
+		return d.j.rows.at(d.next - 1)
 	}
 	if len(d.queue) == 0 && len(d.deferred) > 0 && d.due() {
 		d.queue, d.deferred = d.deferred, nil
@@ -178,6 +178,9 @@ func (d *dispatcher) due() bool {
 // stops the job.
 func (d *dispatcher) admit(r *jobRow) (bool, error) {
 	j := d.j
+	if err := j.loadCheckpoint(d.ctx, r); err != nil {
+		return false, err
+	}
 	if j.claims != nil && !r.claimed {
 		got, err := j.claim(d.ctx, r)
 		if err != nil {
@@ -423,7 +426,7 @@ func (d *dispatcher) deferRow(r *jobRow) {
 // deferred rows, or for the run's end. It reports false when nothing is
 // left to wait for.
 func (d *dispatcher) await() ([]finished, bool) {
-	waitPoll := !d.stopping && len(d.deferred) > 0 && len(d.queue) == 0 && d.next == len(d.j.rows)
+	waitPoll := !d.stopping && len(d.deferred) > 0 && len(d.queue) == 0 && d.next == d.j.rows.len()
 	if waitPoll && d.poll == nil && !d.pollDue {
 		d.poll = time.NewTimer(jobClaimPoll)
 	}
@@ -596,7 +599,7 @@ func (d *dispatcher) record(batch []finished) {
 	results := make([]jobResult, len(batch))
 	rows := make([]*jobRow, len(batch))
 	for i, f := range batch {
-		r := j.rows[f.id]
+		r := j.rows.at(f.id)
 		results[i], rows[i] = jobResult{row: r, out: f.outs[0]}, r
 	}
 	var refused map[string]bool

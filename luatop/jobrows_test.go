@@ -23,7 +23,7 @@ func TestJobReportColumnsFromTheRows(t *testing.T) {
 			key = function(r) return r.num_iid .. ":" .. r.properties end,
 			call = function(r) return "taobao.item.sku.price.update", {num_iid = r.num_iid, properties = r.properties, price = r.price} end}`)
 		recs := readReport(t, report)
-		if got := strings.Join(recs[0], ","); got != "key,status,code,sub_code,message,request_id,num_iid,properties,price" {
+		if got := strings.Join(recs[0], ","); got != "key,status,code,sub_code,message,request_id,line,call,num_iid,properties,price" {
 			t.Errorf("%s: report header %q", rows, got)
 		}
 		if len(recs) != 4 {

@@ -19,7 +19,11 @@ type jobSpec struct {
 	concurrency   int
 	report        string
 	resendUnknown bool
-	columns       []string
+	// columns is the columns option's array part: the report's input
+	// columns; aliases its keyed part: key → the column (name or label)
+	// each row gets it from (sheet.Header.Resolve).
+	columns []string
+	aliases map[string]string
 }
 
 var jobFields = map[string]bool{
@@ -97,11 +101,27 @@ func checkJobSpec(L *lua.LState) *jobSpec {
 	switch c := t.RawGetString("columns").(type) {
 	case *lua.LNilType:
 	case *lua.LTable:
-		for i := 1; i <= c.Len(); i++ {
+		n := c.Len()
+		for i := 1; i <= n; i++ {
 			s.columns = append(s.columns, L.ToStringMeta(c.RawGetInt(i)).String())
 		}
+		c.ForEach(func(k, v lua.LValue) {
+			if i, ok := k.(lua.LNumber); ok && float64(i) >= 1 && float64(i) <= float64(n) && float64(i) == float64(int(i)) {
+				return // the array part
+			}
+			ks, kok := k.(lua.LString)
+			vs, vok := v.(lua.LString)
+			if !kok || !vok {
+				L.RaiseError("job.run: columns maps keys to column names, as columns = {num_iid = \"宝贝ID\"}: got %s = %s",
+					L.ToStringMeta(k).String(), stdlib.Describe(v))
+			}
+			if s.aliases == nil {
+				s.aliases = map[string]string{}
+			}
+			s.aliases[string(ks)] = string(vs)
+		})
 	default:
-		L.RaiseError("job.run: columns must be an array of column names, got %s", stdlib.Describe(c))
+		L.RaiseError("job.run: columns must be a table: the report's input columns as an array, and/or keys mapped to the file's column names (num_iid = \"宝贝ID\"), got %s", stdlib.Describe(c))
 	}
 	return s
 }

@@ -109,6 +109,11 @@ type Options struct {
 	// Now is the clock of job.run (checkpoint times, durations, progress);
 	// nil means time.Now.
 	Now func() time.Time
+	// RunID names the run in progress: each job.run report is then kept
+	// per run, written to its name with the run id inserted before the
+	// extension and copied to the name as given (RunReportPath). Empty: a
+	// report is written to its name only.
+	RunID string
 	// TMC is the consumer configuration tmc.listen starts from: its URL
 	// (tmc.DefaultURL when empty) and timings. AppKey and AppSecret, when
 	// empty, are the Client's; the group, concurrency, logger and handler
@@ -154,6 +159,7 @@ type host struct {
 	progress io.Writer
 	onJob    func(JobSummary)
 	now      func() time.Time
+	runID    string
 	tmc      tmc.Config
 	shop     *Shop
 	report   func(string) string
@@ -195,7 +201,7 @@ func (h *host) guardYield(L *lua.LState) {
 // `top` (the same table). allow filters modules by name; a nil allow
 // admits them all.
 func Preload(L *lua.LState, o Options, allow func(name string) bool) {
-	h := &host{context: o.Context, store: o.Store, progress: o.Progress, onJob: o.OnJob, now: o.Now, tmc: o.TMC, redact: o.Redact, shop: o.Shop, report: o.ReportPath}
+	h := &host{context: o.Context, store: o.Store, progress: o.Progress, onJob: o.OnJob, now: o.Now, runID: o.RunID, tmc: o.TMC, redact: o.Redact, shop: o.Shop, report: o.ReportPath}
 	h.c = &caller{client: o.Client, dryRun: o.DryRun, log: o.Logger}
 	if h.c.log == nil {
 		h.c.log = slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -31,7 +31,7 @@ func TestJobNumbersAsText(t *testing.T) {
 	if len(recs) != 2 {
 		t.Fatalf("report rows: %v", recs)
 	}
-	if got := recs[1]; got[0] != big || got[6] != big || got[7] != "0.5" {
+	if got := recs[1]; got[0] != big || got[8] != big || got[9] != "0.5" {
 		t.Errorf("report row %q: want key and n %s, half 0.5", got, big)
 	}
 	if logs := f.logs.String(); !strings.Contains(logs, "outer_id="+big) || !strings.Contains(logs, "quantity=1") {
@@ -40,7 +40,7 @@ func TestJobNumbersAsText(t *testing.T) {
 	// Rows that are plain numbers: the report's one input column.
 	run(t, L, `job.run{name = "plain", report = report, rows = {1e20}, key = function(r) return "k" end,
 		call = function(r) return "taobao.time.get" end}`)
-	if recs := readReport(t, report); len(recs) != 2 || recs[0][6] != "row" || recs[1][6] != big {
+	if recs := readReport(t, report); len(recs) != 2 || recs[0][8] != "row" || recs[1][8] != big {
 		t.Errorf("report of a plain number row: %q", recs)
 	}
 }

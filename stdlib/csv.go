@@ -1,9 +1,6 @@
 package stdlib
 
 import (
-	"fmt"
-	"io"
-	"sync"
 	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
@@ -40,23 +37,10 @@ import (
 // ("error", the default, or "ignore": what to do with row keys missing from
 // the header). The path "-" writes to the script's standard output.
 
-// The columns travel with the values: csv.read's array and csv.rows's
-// iterator carry their header (CSVHeader reads it; job.run's report takes
-// its input columns from it). csv.rows returns a callable value that holds
-// its open file: the file is closed at the end of the input, on an error,
-// when the iterator is garbage-collected unfinished, and when the run that
-// opened it ends (an iterator kept past its run, in the REPL, then says
-// so instead of reading on).
+// csv.rows's iterator and csv.read's array carry their header and file
+// (rows.go: RowsHeader, RowsSource).
 
-const (
-	csvWriterType = "csv.writer"
-	csvRowsType   = "csv.rows"
-	// csvHeaderField is the metatable field of csv.read's array holding
-	// its header (an array of names); csvPathField the file it was read
-	// from.
-	csvHeaderField = "__header"
-	csvPathField   = "__path"
-)
+const csvWriterType = "csv.writer"
 
 func openCSV(env *Env) lua.LGFunction {
 	return func(L *lua.LState) int {
@@ -71,40 +55,15 @@ func openCSV(env *Env) lua.LGFunction {
 			L.Push(lua.LString("csv.writer(" + w.path + ")"))
 			return 1
 		}))
-		rt := L.NewTypeMetatable(csvRowsType)
-		rt.RawSetString("__call", L.NewFunction(csvRowsNext))
-		rt.RawSetString("__name", lua.LString(csvRowsType))
-		rt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-			L.Push(lua.LString("csv.rows(" + checkCSVRows(L).path + ")"))
-			return 1
-		}))
+		rowsIteratorType(L, "csv.rows")
 		newModule(L, map[string]lua.LGFunction{
 			"rows": func(L *lua.LState) int {
 				r := openCSVArgs(L, "csv.rows")
-				L.Push(env.readers.track(L, r))
+				L.Push(env.files.track(L, r))
 				return 1
 			},
 			"read": func(L *lua.LState) int {
-				r := openCSVArgs(L, "csv.read")
-				defer r.close()
-				out := L.NewTable()
-				for {
-					row, _, err := r.next(L)
-					if err != nil {
-						L.RaiseError("csv.read: %v", err)
-					}
-					if row == nil {
-						break
-					}
-					out.Append(row)
-				}
-				// An array (for json) that carries its header.
-				mt := L.CreateTable(0, 2)
-				mt.RawSetString(JSONTypeField, lua.LString("array"))
-				mt.RawSetString(csvHeaderField, ToLua(L, r.header))
-				mt.RawSetString(csvPathField, lua.LString(r.path))
-				out.Metatable = mt
-				L.Push(out)
+				L.Push(openCSVArgs(L, "csv.read").readAll(L, "csv.read"))
 				return 1
 			},
 			"writer": func(L *lua.LState) int {
@@ -113,79 +72,6 @@ func openCSV(env *Env) lua.LGFunction {
 		})
 		return 1
 	}
-}
-
-// csvRowsNext is the call of a csv.rows iterator: the next row and its
-// line number, or nil at the end.
-func csvRowsNext(L *lua.LState) int {
-	r := checkCSVRows(L)
-	row, line, err := r.next(L)
-	if err != nil {
-		L.RaiseError("csv.rows: %v", err)
-	}
-	if row == nil {
-		L.Push(lua.LNil)
-		return 1
-	}
-	L.Push(row)
-	L.Push(lua.LNumber(line))
-	return 2
-}
-
-func checkCSVRows(L *lua.LState) *csvReader {
-	if ud, ok := L.Get(1).(*lua.LUserData); ok {
-		if r, ok := ud.Value.(*csvReader); ok {
-			return r
-		}
-	}
-	L.RaiseError("csv.rows: not an iterator of csv.rows")
-	return nil
-}
-
-// CSVHeader returns the columns of rows read by csv.rows or csv.read, in
-// file order: the header v carries when it is such an iterator or array,
-// else nil.
-func CSVHeader(v lua.LValue) []string {
-	switch x := v.(type) {
-	case *lua.LUserData:
-		if r, ok := x.Value.(*csvReader); ok {
-			return append([]string(nil), r.header...)
-		}
-	case *lua.LTable:
-		mt, ok := x.Metatable.(*lua.LTable)
-		if !ok {
-			return nil
-		}
-		h, ok := mt.RawGetString(csvHeaderField).(*lua.LTable)
-		if !ok {
-			return nil
-		}
-		out := make([]string, 0, h.Len())
-		for i := 1; i <= h.Len(); i++ {
-			out = append(out, lua.LVAsString(h.RawGetInt(i)))
-		}
-		return out
-	}
-	return nil
-}
-
-// CSVSource returns the file rows read by csv.rows or csv.read came from
-// (the path as the script gave it), else "": job.run refuses to write its
-// report over its own input.
-func CSVSource(v lua.LValue) string {
-	switch x := v.(type) {
-	case *lua.LUserData:
-		if r, ok := x.Value.(*csvReader); ok {
-			return r.path
-		}
-	case *lua.LTable:
-		if mt, ok := x.Metatable.(*lua.LTable); ok {
-			if p, ok := mt.RawGetString(csvPathField).(lua.LString); ok {
-				return string(p)
-			}
-		}
-	}
-	return ""
 }
 
 // checkCSVOptions reads the reading options.
@@ -264,93 +150,12 @@ func checkHeader(L *lua.LState, t *lua.LTable, fn string) []string {
 }
 
 // openCSVArgs opens the reader named by arguments (path, opts).
-func openCSVArgs(L *lua.LState, fn string) *csvReader {
+func openCSVArgs(L *lua.LState, fn string) *rowsReader {
 	path := L.CheckString(1)
 	opts := checkCSVOptions(L, 2, fn)
-	r, err := openCSVReader(path, opts)
+	sr, err := sheet.OpenCSV(path, opts)
 	if err != nil {
 		L.RaiseError("%s: %v", fn, err)
 	}
-	return r
-}
-
-// csvReader streams header-keyed rows out of a file (sheet.CSVReader does
-// the decoding) and carries what the csv.rows iterator needs: its header and
-// whether its file is still open.
-type csvReader struct {
-	path   string
-	r      *sheet.CSVReader
-	header []string
-	keys   []lua.LString
-
-	mu      sync.Mutex // close may come from the garbage collector's goroutine
-	done    bool       // the file is closed
-	expired bool       // closed because the run that opened it ended
-}
-
-// openCSVReader opens path, detects its encoding and format and reads the
-// header row(s).
-func openCSVReader(path string, o sheet.Options) (*csvReader, error) {
-	sr, err := sheet.OpenCSV(path, o)
-	if err != nil {
-		return nil, err
-	}
-	r := &csvReader{path: path, r: sr, header: sr.Header().Names}
-	r.keys = make([]lua.LString, len(r.header))
-	for i, h := range r.header {
-		r.keys[i] = lua.LString(h)
-	}
-	return r, nil
-}
-
-// close closes the file, once; safe on any goroutine.
-func (r *csvReader) close() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.done {
-		r.done = true
-		r.r.Close()
-	}
-}
-
-// isDone reports whether the file is closed.
-func (r *csvReader) isDone() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.done
-}
-
-// expire closes the file of an iterator whose run ended: reading it again
-// is an error, not an end.
-func (r *csvReader) expire() {
-	r.mu.Lock()
-	if !r.done {
-		r.expired = true
-	}
-	r.mu.Unlock()
-	r.close()
-}
-
-// next returns the next row as a table and its line number, or nil at the
-// end of the file. The file is closed at the end and on errors.
-func (r *csvReader) next(L *lua.LState) (*lua.LTable, int, error) {
-	if r.expired {
-		return nil, 0, fmt.Errorf("%s: the file was closed when the run that opened it ended (open it again with csv.rows)", r.path)
-	}
-	if r.isDone() {
-		return nil, 0, nil
-	}
-	row, err := r.r.Next()
-	if err != nil {
-		r.close()
-		if err == io.EOF {
-			return nil, 0, nil
-		}
-		return nil, 0, err
-	}
-	t := L.CreateTable(0, len(row.Values))
-	for i, v := range row.Values {
-		t.RawSetString(string(r.keys[i]), lua.LString(v))
-	}
-	return t, row.Line, nil
+	return newRowsReader("csv.rows", path, sr)
 }

@@ -267,7 +267,7 @@ func TestCSVWrongEncodingIsAnError(t *testing.T) {
 }
 
 // A CSV result carries its columns itself: csv.read's array (still a JSON
-// array) and csv.rows's iterator (a callable value) both give CSVHeader the
+// array) and csv.rows's iterator (a callable value) both give RowsHeader the
 // file's header, in file order; other values give none.
 func TestCSVHeaderOnTheValue(t *testing.T) {
 	path := writeFile(t, "h.csv", []byte("num_iid,properties,price\n1,a,2.5\n"))
@@ -282,12 +282,12 @@ func TestCSVHeaderOnTheValue(t *testing.T) {
 	`)
 	want := []string{"num_iid", "properties", "price"}
 	for _, name := range []string{"all", "it"} {
-		if got := CSVHeader(L.GetGlobal(name)); !slices.Equal(got, want) {
-			t.Errorf("CSVHeader(%s) = %q, want %q", name, got, want)
+		if got := RowsHeader(L.GetGlobal(name)).Names; !slices.Equal(got, want) {
+			t.Errorf("RowsHeader(%s) = %q, want %q", name, got, want)
 		}
 	}
-	if got := CSVHeader(L.GetGlobal("plain")); got != nil {
-		t.Errorf("CSVHeader of a plain table = %q", got)
+	if got := RowsHeader(L.GetGlobal("plain")); got.Names != nil || got.Labels != nil {
+		t.Errorf("RowsHeader of a plain table = %q", got)
 	}
 	if n := L.GetGlobal("it"); !IsCallable(L, n) {
 		t.Error("csv.rows's iterator is not callable")

@@ -25,6 +25,7 @@ type CSVWriter struct {
 	buf    *bufio.Writer
 	w      *csv.Writer
 	closed bool
+	keep   bool // Buffered: Write leaves records in the buffer
 }
 
 // CSVOptions configure a CSVWriter.
@@ -36,12 +37,15 @@ type CSVOptions struct {
 	// Redact, when set, rewrites every cell before it is written: the
 	// host's hiding of known secrets (a report must not show a session).
 	Redact func(string) string
+	// Buffered leaves records in a buffer until it fills, Flush or Close,
+	// for files written at once (job.run's report) rather than watched.
+	Buffered bool
 }
 
 // CreateCSV creates the file at path (or writes to o.Stream) and writes
 // the header record.
 func CreateCSV(path string, header []string, o CSVOptions) (*CSVWriter, error) {
-	w := &CSVWriter{path: path, redact: o.Redact}
+	w := &CSVWriter{path: path, redact: o.Redact, keep: o.Buffered}
 	out := o.Stream
 	if out == nil {
 		f, err := os.Create(path)
@@ -69,7 +73,7 @@ func CreateCSV(path string, header []string, o CSVOptions) (*CSVWriter, error) {
 // Path is the path the writer was created with.
 func (w *CSVWriter) Path() string { return w.path }
 
-// Write writes one record and pushes it to the file.
+// Write writes one record and pushes it to the file (unless Buffered).
 func (w *CSVWriter) Write(rec []string) error {
 	if w.redact != nil {
 		hidden := make([]string, len(rec))
@@ -80,6 +84,9 @@ func (w *CSVWriter) Write(rec []string) error {
 	}
 	if err := w.w.Write(rec); err != nil {
 		return err
+	}
+	if w.keep {
+		return nil
 	}
 	return w.Flush()
 }
@@ -149,19 +156,7 @@ func newCSVWriter(L *lua.LState, env *Env) int {
 		if v := t.RawGetString("crlf"); v != lua.LNil {
 			o.CRLF = lua.LVAsBool(v)
 		}
-		switch v := t.RawGetString("extra").(type) {
-		case *lua.LNilType:
-		case lua.LString:
-			switch v {
-			case "ignore":
-				extra = true
-			case "error":
-			default:
-				L.RaiseError("%s: extra must be \"error\" or \"ignore\", got %q", fn, string(v))
-			}
-		default:
-			L.RaiseError("%s: extra must be \"error\" or \"ignore\"", fn)
-		}
+		extra = checkExtra(L, t.RawGetString("extra"), fn)
 	default:
 		L.RaiseError("%s: options must be a table, got %s", fn, t.Type())
 	}
@@ -203,37 +198,72 @@ func csvWrite(L *lua.LState) int {
 	if !ok {
 		L.RaiseError("csv writer %s: row must be a table, got %s", w.path, L.Get(2).Type())
 	}
-	rec := make([]string, len(w.header))
-	if row.RawGetInt(1) != lua.LNil {
-		n := row.Len()
-		if n > len(w.header) {
-			L.RaiseError("csv writer %s: row %d has %d values, header has %d", w.path, w.rows+1, n, len(w.header))
-		}
-		for i := 1; i <= n; i++ {
-			rec[i-1] = CSVCell(L, row.RawGetInt(i))
-		}
-	} else {
-		var unknown []string
-		row.ForEach(func(k, v lua.LValue) {
-			key := L.ToStringMeta(k).String()
-			i, ok := w.index[key]
-			if !ok {
-				unknown = append(unknown, key)
-				return
-			}
-			rec[i] = CSVCell(L, v)
-		})
-		if len(unknown) > 0 && !w.extra {
-			sort.Strings(unknown)
-			L.RaiseError("csv writer %s: row %d has keys not in the header: %s (pass {extra = \"ignore\"} to drop them)",
-				w.path, w.rows+1, strings.Join(unknown, ", "))
-		}
+	vals := headerValues(L, row, w.header, w.index, w.extra, "csv writer "+w.path, w.rows+1)
+	rec := make([]string, len(vals))
+	for i, v := range vals {
+		rec[i] = CSVCell(L, v)
 	}
 	if err := w.Write(rec); err != nil {
 		L.RaiseError("csv writer %s: %v", w.path, err)
 	}
 	w.rows++
 	return 0
+}
+
+// checkExtra reads a writer's extra option: "error" (the default) or
+// "ignore" (drop row keys missing from the header), reported as true.
+func checkExtra(L *lua.LState, v lua.LValue, fn string) bool {
+	switch v := v.(type) {
+	case *lua.LNilType:
+	case lua.LString:
+		switch v {
+		case "ignore":
+			return true
+		case "error":
+		default:
+			L.RaiseError("%s: extra must be \"error\" or \"ignore\", got %q", fn, string(v))
+		}
+	default:
+		L.RaiseError("%s: extra must be \"error\" or \"ignore\"", fn)
+	}
+	return false
+}
+
+// headerValues are the values of row in header order: row is an array in
+// header order, or a table keyed by header names (index: name → column).
+// A key not in the header is an error unless extra is set (the writer's
+// extra = "ignore"); what names the writer in errors, n the row.
+func headerValues(L *lua.LState, row *lua.LTable, header []string, index map[string]int, extra bool, what string, n int) []lua.LValue {
+	rec := make([]lua.LValue, len(header))
+	for i := range rec {
+		rec[i] = lua.LNil
+	}
+	if row.RawGetInt(1) != lua.LNil {
+		l := row.Len()
+		if l > len(header) {
+			L.RaiseError("%s: row %d has %d values, header has %d", what, n, l, len(header))
+		}
+		for i := 1; i <= l; i++ {
+			rec[i-1] = row.RawGetInt(i)
+		}
+		return rec
+	}
+	var unknown []string
+	row.ForEach(func(k, v lua.LValue) {
+		key := L.ToStringMeta(k).String()
+		i, ok := index[key]
+		if !ok {
+			unknown = append(unknown, key)
+			return
+		}
+		rec[i] = v
+	})
+	if len(unknown) > 0 && !extra {
+		sort.Strings(unknown)
+		L.RaiseError("%s: row %d has keys not in the header: %s (pass {extra = \"ignore\"} to drop them)",
+			what, n, strings.Join(unknown, ", "))
+	}
+	return rec
 }
 
 // CSVCell renders a value as csv.writer writes it in a cell: strings as

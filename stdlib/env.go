@@ -1,5 +1,5 @@
 // Package stdlib holds the general Lua modules topscript gives scripts:
-// json, csv, time, log, iter and state, and the conversion of values
+// json, csv, xlsx, time, log, iter and state, and the conversion of values
 // between Lua and Go (ToLua, FromLua; numbers become text by the one rule
 // of internal/numtext). It knows nothing of TOP: the `top` and `job`
 // modules live in package luatop, which builds on this one. Each module
@@ -45,13 +45,13 @@ type Env struct {
 	// Store backs the state module. Nil means an in-memory store private
 	// to this Env: nothing persists between runs.
 	Store state.Store
-	// Redact, when set, rewrites every cell csv.writer writes: the host's
-	// hiding of known secrets.
+	// Redact, when set, rewrites every text cell csv.writer and
+	// xlsx.writer write: the host's hiding of known secrets.
 	Redact func(string) string
 
 	memOnce sync.Once
 	mem     state.Store
-	readers csvFiles // the open files of unfinished csv.rows iterators
+	files   rowFiles // the open files of unfinished csv.rows and xlsx.rows iterators, unclosed xlsx writers
 }
 
 // module is one entry of the registry: a name for require and a loader
@@ -65,6 +65,7 @@ type module struct {
 var registry = []module{
 	{"json", openJSON},
 	{"csv", openCSV},
+	{"xlsx", openXLSX},
 	{"time", openTime},
 	{"log", openLog},
 	{"iter", openIter},

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -220,7 +221,7 @@ func TestWriteErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Write([]any{"1"})
-	os.Remove(gone)
+	os.RemoveAll(gone) // the writer's temporary file is in it from Create on
 	if err := w.Close(); err == nil || !strings.Contains(err.Error(), filepath.Join(gone, "r.xlsx")) {
 		t.Errorf("Close into a removed directory: %v", err)
 	}
@@ -229,5 +230,40 @@ func TestWriteErrors(t *testing.T) {
 		if strings.Contains(e.Name(), "partial") {
 			t.Errorf("left %s", e.Name())
 		}
+	}
+}
+
+// NextSheet ends one sheet and starts another with its own header; both
+// read back, and the workbook gets the mode os.Create gives a file.
+func TestWriteNextSheet(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "two.xlsx")
+	w, err := xlsx.Create(path, []string{"num_iid", "status"}, xlsx.WriterOptions{Sheet: "report"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]any{"600000153551", "ok"})
+	if err := w.NextSheet("summary", []string{"status", "rows"}); err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]any{"ok", 1})
+	if err := w.NextSheet("bad", []string{"a", "a"}); err == nil {
+		t.Error("a duplicate column was taken")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for sheet, want := range map[string]string{"report": "600000153551,ok", "summary": "ok,1"} {
+		r, err := xlsx.Open(path, xlsx.Options{Sheet: sheet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		row, err := r.Next()
+		r.Close()
+		if err != nil || strings.Join(row.Values, ",") != want {
+			t.Errorf("sheet %s: %q (%v), want %s", sheet, row.Values, err, want)
+		}
+	}
+	if st, err := os.Stat(path); err != nil || (runtime.GOOS != "windows" && st.Mode().Perm() != 0o644) {
+		t.Errorf("mode %v (%v), want 0644", st.Mode(), err)
 	}
 }

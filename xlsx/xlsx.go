@@ -1,10 +1,11 @@
 // Package xlsx reads and writes Excel workbooks (.xlsx) for operators'
-// price lists and for reports, over github.com/xuri/excelize/v2. Both
-// directions stream: a reader holds one row at a time (a worksheet larger
-// than a few MiB is unpacked to a temporary file and parsed from there), a
-// writer spills rows to a temporary file as it goes, so a 100,000-row sheet
-// costs about the memory of a 10,000-row one (TestReadMemoryIsFlat measures
-// it).
+// price lists and for reports: reading over github.com/xuri/excelize/v2,
+// writing over archive/zip (write.go says why). Both directions stream: a
+// reader holds one row at a time (a worksheet larger than a few MiB is
+// unpacked to a temporary file and parsed from there), a writer deflates
+// each row into a temporary file as it goes, so a 100,000-row sheet costs
+// about the memory of a 10,000-row one (TestReadMemoryIsFlat measures the
+// reader, cmd/topscript's TestJobMemoryFlat a job reading and writing).
 //
 // Rows come out as sheet.Row under a sheet.Header, like the CSV reader's, so
 // the Lua csv and xlsx modules hand scripts the same header-keyed tables.

@@ -20,6 +20,7 @@ import (
 	"github.com/topscript/topscript/cmd/topscript/internal/cli"
 	"github.com/topscript/topscript/internal/sandboxtest"
 	"github.com/topscript/topscript/internal/syncbuf"
+	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/sandbox"
 	"github.com/topscript/topscript/state"
 	"github.com/topscript/topscript/top"
@@ -104,6 +105,10 @@ func report(t *testing.T, path string) (map[string]int, [][]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	recs, summary, ok := luatop.SplitCSVReport(recs)
+	if !ok {
+		t.Errorf("%s: the summary after the rows is missing or malformed: %q", path, summary)
+	}
 	st := map[string]int{}
 	for _, r := range recs[1:] {
 		st[r[1]]++
@@ -177,7 +182,7 @@ func TestExamples(t *testing.T) {
 		if st["ok"] != 1000 || len(recs) != 1001 {
 			t.Errorf("report statuses %v", st)
 		}
-		if got := strings.Join(recs[0], ","); got != "key,status,code,sub_code,message,request_id,num_iid,properties,price" {
+		if got := strings.Join(recs[0], ","); got != "key,status,code,sub_code,message,request_id,line,call,num_iid,properties,price" {
 			t.Errorf("report header %s", got)
 		}
 	})

@@ -290,6 +290,10 @@ func readReport(t *testing.T, path string) (map[string]string, [][]string) {
 	if len(recs) == 0 || strings.Join(recs[0][:6], ",") != "key,status,code,sub_code,message,request_id" {
 		t.Fatalf("report header: %v", recs)
 	}
+	recs, summary, ok := luatop.SplitCSVReport(recs) // the rows, then the summary
+	if !ok {
+		t.Fatalf("report %s: the summary after the rows is missing or malformed: %q", path, summary)
+	}
 	out := map[string]string{}
 	for _, r := range recs[1:] {
 		if _, dup := out[r[0]]; dup {

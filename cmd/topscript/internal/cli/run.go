@@ -51,10 +51,11 @@ Security model. Scripts are trusted code: they run with your rights, and
 io.open reads and writes any file you can (os.execute and io.popen are
 disabled). The app secret, the session and the configuration's other
 secrets are replaced by [REDACTED], by value, in everything the run prints
-or logs (text and JSON), in error messages, csv.writer files and job
-reports; files written with io.open are the script's own data, written as
-they are. os.getenv answers nil for TOPSCRIPT_APP_SECRET, TOPSCRIPT_SESSION
-and any variable holding a secret's value, unless --env-secrets.
+or logs (text and JSON), in error messages, csv.writer and xlsx.writer
+files and job reports; files written with io.open are the script's own
+data, written as they are. os.getenv answers nil for TOPSCRIPT_APP_SECRET,
+TOPSCRIPT_SESSION and any variable holding a secret's value, unless
+--env-secrets.
 
 Limits. --memory-limit (default: memory_limit of the configuration, else
 %s) bounds what the script holds: a string or a table that would pass it
