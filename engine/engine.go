@@ -151,6 +151,10 @@ type Options struct {
 	Shop *luatop.Shop
 	// ReportPath maps job.run's report paths (luatop.Options.ReportPath).
 	ReportPath func(string) string
+	// RunID names the run in progress (luatop.Options.RunID): each job
+	// report is then kept per run, the name as given holding the latest.
+	// Empty: a report is written to its name only.
+	RunID string
 }
 
 // Engine runs Lua scripts. See the package documentation.
@@ -262,6 +266,7 @@ func New(o Options) (e *Engine, err error) {
 		TMC:        o.TMC,
 		Shop:       o.Shop,
 		ReportPath: o.ReportPath,
+		RunID:      o.RunID,
 		Redact:     hide,
 	}, allow)
 	e.installDisabledLoader(allow)

@@ -44,7 +44,8 @@ type Job struct {
 	// Status counts the rows by status: ok, failed, unknown, skipped,
 	// dry_run, late, not_started (those with rows).
 	Status map[string]int `json:"status"`
-	// Report is the report the run wrote ("" none).
+	// Report is the report the run wrote ("" none): its own copy, named
+	// with the run's ID, not the plain name a later run overwrites.
 	Report string `json:"report,omitempty"`
 	// Interrupted is set when the run ended the job early.
 	Interrupted bool `json:"interrupted,omitempty"`

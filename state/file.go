@@ -66,6 +66,8 @@ type FileStore struct {
 	// broken is set once bbolt failed inside a transaction on a damaged
 	// file: every later operation returns it.
 	broken atomic.Pointer[DamagedError]
+	// mapped lets the database's mapped pages go now and then (filemap.go).
+	mapped mapped
 }
 
 // OpenFile opens (creating it and its parent directories if needed) the
@@ -305,7 +307,7 @@ func (s *FileStore) view(ctx context.Context, fn func(*bolt.Tx) error) (err erro
 		return err
 	}
 	defer s.guard(&err)()
-	if err := s.db.View(fn); err != nil {
+	if err := s.db.View(s.ticked(fn)); err != nil {
 		return s.txError(err)
 	}
 	return nil
@@ -327,13 +329,25 @@ func (s *FileStore) update(ctx context.Context, fn func(*bolt.Tx) error) (err er
 		return err
 	}
 	defer s.guard(&err)()
-	if err := s.db.Update(fn); err != nil {
+	if err := s.db.Update(s.ticked(fn)); err != nil {
 		if te := s.txError(err); te != err {
 			return te
 		}
 		return fmt.Errorf("state: write %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// ticked is fn counted as one operation of the store (mapped.tick) after
+// it ran.
+func (s *FileStore) ticked(fn func(*bolt.Tx) error) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		s.mapped.tick(tx)
+		return nil
+	}
 }
 
 // Get implements Store.
@@ -434,6 +448,9 @@ func (s *FileStore) Keys(ctx context.Context, ns string) ([]string, error) {
 			}
 			if v != nil {
 				keys = append(keys, string(k))
+				if len(keys)%(releaseEvery*64) == 0 {
+					releaseMapped(tx) // a big namespace is not held mapped whole
+				}
 			}
 			return nil
 		})

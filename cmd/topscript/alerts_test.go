@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -219,7 +220,7 @@ to = ["ops@example.com"]
 	text, _ := md["text"].(string)
 	if calls[0]["msgtype"] != "markdown" || title != "topscript: job failed: prices.lua" ||
 		!strings.Contains(text, "job prices: 1 of 1 rows need attention") || !strings.Contains(text, "**schedule**: nightly-prices") ||
-		!strings.Contains(text, "1 failed") || !strings.Contains(text, "prices.report.csv") {
+		!strings.Contains(text, "1 failed") || messageRun(text) == "" || reportRun(text) != messageRun(text) {
 		t.Errorf("the robot's message: %v", calls[0])
 	}
 	ms := mails(t, maildir)
@@ -248,4 +249,22 @@ to = ["ops@example.com"]
 	if code != 0 || json.Unmarshal([]byte(out), &recs) != nil || len(recs) < 2 || recs[0].Entry != "nightly-prices" || recs[0].ExitCode != 3 || recs[1].ExitCode != 0 {
 		t.Fatalf("runs: exit %d %s\n%s", code, out, errs)
 	}
+}
+
+// messageRun is the run ID an alert's text names; reportRun the run ID in
+// the name of the report it names (the run's own copy).
+func messageRun(text string) string {
+	m := regexp.MustCompile(`\*\*run\*\*: (\S+)`).FindStringSubmatch(text)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+func reportRun(text string) string {
+	m := regexp.MustCompile(`\*\*report\*\*: prices\.report\.(\S+)\.csv`).FindStringSubmatch(text)
+	if m == nil {
+		return "(none)"
+	}
+	return m[1]
 }

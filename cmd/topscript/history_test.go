@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/topscript/topscript/internal/sandboxtest"
 	"github.com/topscript/topscript/runlog"
@@ -124,10 +127,111 @@ func TestRunsAndJobCommands(t *testing.T) {
 	out, _ = cmd(0, "runs", "--json")
 	json.Unmarshal([]byte(out), &recs)
 	first := recs[0]
-	if len(first.Jobs) != 1 || first.Jobs[0].Name != job || first.Jobs[0].Status["ok"] != 2 || first.Jobs[0].Report != "bulk_price.report.csv" {
+	if len(first.Jobs) != 1 || first.Jobs[0].Name != job || first.Jobs[0].Status["ok"] != 2 || first.Jobs[0].Report != "bulk_price.report."+first.ID+".csv" {
 		t.Fatalf("the first run's jobs: %+v", first.Jobs)
 	}
 	if _, errs := cmd(2, "runs", "show", "20000101-000000.000-0000"); !strings.Contains(errs, `no run "20000101-000000.000-0000" in the history (the newest: `+r.ID) {
 		t.Fatalf("runs show of an unknown run: %q", errs)
+	}
+}
+
+// Issue #18 item 4: reports are kept per run. Two runs of one job write
+// two reports named with their runs' IDs, each run's record (runs show)
+// names its own, and the plain name holds the second run's. A run over
+// two shops keeps each shop's per run too; a scheduled run's report is
+// named with the ID the scheduler gives it (--run-id).
+func TestReportsKeptPerRun(t *testing.T) {
+	script := filepath.Join(examplesDir(t), "bulk_price.lua") // before a chdir
+	dir := t.TempDir()
+	sb := sandboxtest.Start(t, sandbox.Options{Shops: 2})
+	cfg := shopsConfig(t, filepath.Join(dir, "topscript.toml"), sb.URL(), fmt.Sprintf("path = %q", filepath.Join(dir, "state.db")), "")
+	login(t, dir, cfg, sb, 1, "s1")
+	login(t, dir, cfg, sb, 2, "s2")
+	prices := filepath.Join(dir, "prices.csv")
+	os.WriteFile(prices, []byte("num_iid,properties,price\n600000153551,1627207:28320;20509:28315,53.90\n600000153551,1627207:28320;20509:28316,57.90\n"), 0o644)
+	cmd := func(args ...string) string {
+		t.Helper()
+		code, stdout, stderr := topscript(t, dir, append([]string{"--config", cfg}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\nstdout:\n%s\nstderr:\n%s", args, code, stdout, stderr)
+		}
+		return stdout
+	}
+	last := func() runlog.Record {
+		t.Helper()
+		var recs []runlog.Record
+		if err := json.Unmarshal([]byte(cmd("runs", "--last", "1", "--json")), &recs); err != nil || len(recs) != 1 {
+			t.Fatalf("runs --last 1 --json: %v %+v", err, recs)
+		}
+		return recs[0]
+	}
+	read := func(name string) []byte {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	// kept runs the job once for shop s1 and returns its record and the
+	// report its record names, checking that runs show prints it.
+	kept := func(wantOK, wantSkipped int, extra ...string) (runlog.Record, []byte) {
+		t.Helper()
+		cmd(append(append([]string{"run", "--shop", "s1"}, extra...), script, prices)...)
+		r := last()
+		want := "bulk_price.report." + r.ID + ".csv"
+		if len(r.Jobs) != 1 || r.Jobs[0].Report != want {
+			t.Fatalf("run %s: jobs %+v, want the report %s", r.ID, r.Jobs, want)
+		}
+		if out := cmd("runs", "show", r.ID); !regexp.MustCompile(`(?m)^\s+report ` + regexp.QuoteMeta(want) + `$`).MatchString(out) {
+			t.Errorf("runs show %s does not name %s:\n%s", r.ID, want, out)
+		}
+		st, _ := report(t, filepath.Join(dir, want))
+		if st["ok"] != wantOK || st["skipped"] != wantSkipped {
+			t.Errorf("%s: rows by status %v, want %d ok, %d skipped", want, st, wantOK, wantSkipped)
+		}
+		return r, read(want)
+	}
+
+	first, firstReport := kept(2, 0)
+	second, secondReport := kept(0, 2) // the rows are done: both skipped
+	if first.ID == second.ID || bytes.Equal(firstReport, secondReport) {
+		t.Fatalf("two runs, one report: %s and %s", first.ID, second.ID)
+	}
+	// The first run's report is still there, as it was; the plain name is the latest.
+	if got := read("bulk_price.report." + first.ID + ".csv"); !bytes.Equal(got, firstReport) {
+		t.Error("the first run's report changed after the second run")
+	}
+	if got := read("bulk_price.report.csv"); !bytes.Equal(got, secondReport) {
+		t.Errorf("bulk_price.report.csv is not the second run's report:\n%s", got)
+	}
+
+	// A scheduled run is given its ID by the scheduler: its report is named with it.
+	scheduled := runlog.NewID(time.Now()) // as topscript schedule names a run
+	if r, _ := kept(0, 2, "--run-id", scheduled); r.ID != scheduled {
+		t.Errorf("--run-id %s: recorded as %s", scheduled, r.ID)
+	}
+
+	// Two shops: each shop's report per run, the shop's name then the run's
+	// ID (shop s2 has no such item: its rows fail, exit 3, reported all the same).
+	if code, stdout, stderr := topscript(t, dir, "--config", cfg, "run", "--shops", "s1,s2", script, prices); code != 3 {
+		t.Fatalf("run --shops s1,s2: exit %d, want 3\n%s%s", code, stdout, stderr)
+	}
+	var recs []runlog.Record
+	json.Unmarshal([]byte(cmd("runs", "--last", "2", "--json")), &recs)
+	if len(recs) != 2 {
+		t.Fatalf("runs after --shops s1,s2: %+v", recs)
+	}
+	for _, r := range recs {
+		dot := strings.LastIndex(r.ID, ".")
+		run, shop := r.ID[:dot], r.ID[dot+1:]
+		want := "bulk_price.report." + shop + "." + run + ".csv"
+		if r.Shop != shop || len(r.Jobs) != 1 || r.Jobs[0].Report != want {
+			t.Errorf("shop run %s: shop %q, jobs %+v, want the report %s", r.ID, r.Shop, r.Jobs, want)
+			continue
+		}
+		if got := read(want); !bytes.Equal(got, read("bulk_price.report."+shop+".csv")) {
+			t.Errorf("%s is not the latest report of shop %s", want, shop)
+		}
 	}
 }

@@ -102,7 +102,8 @@ func exitOf(err error) (int, string) {
 }
 
 // jobRecord is a job's summary as the history keeps it: its rows by
-// status.
+// status, and the report this run wrote (its own copy, named with the
+// run's ID, which a later run does not overwrite).
 func jobRecord(s luatop.JobSummary) runlog.Job {
 	by := map[string]int{
 		"ok": s.OK - s.NotSent, "dry_run": s.NotSent, "failed": s.Failed, "skipped": s.Skipped,
@@ -113,7 +114,11 @@ func jobRecord(s luatop.JobSummary) runlog.Job {
 			delete(by, k)
 		}
 	}
-	return runlog.Job{Name: s.Name, Total: s.Total, Status: by, Report: s.Report, Interrupted: s.Interrupted}
+	report := s.ReportFile // this run's own copy; s.Report holds the latest run's
+	if report == "" {
+		report = s.Report
+	}
+	return runlog.Job{Name: s.Name, Total: s.Total, Status: by, Report: report, Interrupted: s.Interrupted}
 }
 
 // runsOptions are the flags of `runs`.
@@ -132,7 +137,9 @@ ends: one record per shop of a run over several shops (the run's ID, a dot
 and the shop's name), and one per scheduled run (its entry named). A
 record holds the script and its arguments, the shop, the schedule entry,
 start and end, the exit code and the run's last word, each job's rows by
-status and its report. A run still going, or one that died without a
+status and its report: the run's own copy, named with the run's ID
+(prices.report.<ID>.csv), which later runs leave alone; the report's
+plain name holds the latest run's. A run still going, or one that died without a
 word (kill -9), shows as running. The history keeps the newest 1000 runs.
 
   topscript runs                  # the newest 20, oldest first

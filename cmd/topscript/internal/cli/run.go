@@ -80,7 +80,11 @@ the gateway refuses (codes 26, 27, 53) ends with "shop NAME must authorise
 again: topscript auth login --shop NAME".
 
 History and alerts. Every run is recorded in the [state] backend when it
-starts and ends (topscript runs, runs show ID). With [[notify]] targets in
+starts and ends (topscript runs, runs show ID). Each run keeps its job
+reports: a report is written under its name with the run's ID before the
+extension (prices.report.20240601-020000.123-3fa1.csv; a shop's
+prices.report.NAME.<ID>.csv), which the run's record names, then copied
+to the name as given, which so always holds the latest run's. With [[notify]] targets in
 the configuration a run sends alerts: a job with failed rows, a script
 error, a code-7 ban longer than max_ban_wait (once per ban scope), a
 shop's session about to expire (once per shop per day); rate-limited,
@@ -307,6 +311,7 @@ func runEngine(ctx context.Context, st *State, o *runOptions, s *session, t *tar
 		MemoryLimit:   rio.memLimit,
 		Shop:          t.luaShop(),
 		ReportPath:    rio.report,
+		RunID:         o.RunID,
 	})
 	if err != nil {
 		return err
