@@ -23,7 +23,7 @@ const DefaultBatchSeparator = "\r\n-S-\r\n"
 const MaxBatch = 50
 
 func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
-	if !sleep(r.Context(), s.opts.Latency) {
+	if !sleep(r.Context(), s.Latency()) {
 		return
 	}
 	reqID := s.requestID()
