@@ -5,6 +5,7 @@ import (
 	"math"
 	"path"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -22,6 +23,25 @@ import (
 // really goes. A late wake-up (a loaded host, a GC pause) is caught up on
 // later so the long-run pace stays exact (500 calls at 100 qps take 5.04 s,
 // see paceMargin), yet the catch-up can never crowd a window.
+//
+// A rate that changes (SetRate, or a rate learned from a ban) paces from
+// the last call on at the new rate: a slot reserved at a slow rate does not
+// hold the bucket back once it is raised.
+//
+// # Rates learned from code 7
+//
+// A bucket whose calls run into a code-7 ban (the app's bucket for a ban of
+// the app, the tightest glob matching the method for a ban of one API)
+// takes it as the platform's word that the quota is lower than its rate:
+// it paces from then on at a ceiling, 95% of the calls it saw leave in the
+// second before the banned one (what the gateway let through), or half its
+// rate when none left in that second. The ceiling rises again by 2% every
+// probeEvery without a ban, up to the rate set, where it is dropped: a
+// quota cut for a promotion is found and followed, and its end is found
+// too, one ban per probe that oversteps. Only buckets with a rate learn
+// (an app with no [throttle] qps waits bans out, as before), and under a
+// shared limiter nothing is learned: each process sees only its own calls,
+// so the fleet would learn as many rates as it has processes.
 type throttle struct {
 	clock   Clock
 	mu      sync.Mutex // guards the fields below and every bucket's interval and next
@@ -39,9 +59,12 @@ type throttle struct {
 // within window of a new one.
 type bucket struct {
 	qps      float64 // the rate set (for a shared limiter)
+	ceiling  float64 // learned from a ban (0: none); the bucket paces at the lower of qps and ceiling
+	learned  time.Time
 	interval time.Duration
 	window   time.Duration
 	next     time.Time
+	last     time.Time // the last departure
 	sent     []time.Time
 	pos      int
 	turn     chan struct{} // capacity 1: held by the caller at the head
@@ -56,9 +79,30 @@ func newBucket(qps float64) *bucket {
 	return b
 }
 
-// setRate sets the pace and the window for qps (<= 0: unlimited).
+// setRate sets the rate (<= 0: unlimited); a learned ceiling at or above
+// it is dropped.
 func (b *bucket) setRate(qps float64) {
 	b.qps = qps
+	if !(qps > 0) || b.ceiling >= qps {
+		b.ceiling = 0
+	}
+	b.apply()
+}
+
+// rate is the rate the bucket paces at: the lower of the rate set and the
+// learned ceiling (0: unlimited).
+func (b *bucket) rate() float64 {
+	if b.ceiling > 0 && (!(b.qps > 0) || b.ceiling < b.qps) {
+		return b.ceiling
+	}
+	return b.qps
+}
+
+// apply sets the pace and the window for the bucket's rate. The ring
+// keeps the latest departures that fit it; the next call is paced from
+// the last one at the new rate.
+func (b *bucket) apply() {
+	qps := b.rate()
 	b.interval = rateInterval(qps)
 	if b.interval == 0 {
 		b.window, b.sent, b.pos = 0, nil, 0
@@ -68,7 +112,16 @@ func (b *bucket) setRate(qps float64) {
 	n = max(1, min(n, maxWindowCalls))
 	b.window = time.Duration(n) * b.interval
 	if len(b.sent) != n {
-		b.sent, b.pos = make([]time.Time, n), 0
+		ring := make([]time.Time, n)
+		// The newest departures, oldest first, at the start of the new ring.
+		k := min(n, len(b.sent))
+		for i := range k {
+			ring[i] = b.sent[(b.pos-k+i+2*len(b.sent))%len(b.sent)]
+		}
+		b.sent, b.pos = ring, k%n
+	}
+	if !b.last.IsZero() {
+		b.next = b.last.Add(b.interval)
 	}
 }
 
@@ -94,10 +147,66 @@ func (b *bucket) took(now time.Time) {
 		b.next = now // idle for a window: start afresh, no catch-up burst
 	}
 	b.next = b.next.Add(b.interval)
+	b.last = now
 	if len(b.sent) > 0 {
 		b.sent[b.pos] = now
 		b.pos = (b.pos + 1) % len(b.sent)
 	}
+}
+
+// departures counts the calls of the ring that left in [from, to). The
+// ring holds every call of the last window (no more may leave in one), so
+// the count is exact for spans up to the window.
+func (b *bucket) departures(from, to time.Time) int {
+	n := 0
+	for _, at := range b.sent {
+		if !at.IsZero() && !at.Before(from) && at.Before(to) {
+			n++
+		}
+	}
+	return n
+}
+
+// Learning a rate from bans (see throttle).
+const (
+	learnMargin = 0.95             // the ceiling is this share of what the gateway let through
+	probeEvery  = 10 * time.Second // a ceiling rises this often without a ban...
+	probeStep   = 1.02             // ...by this factor
+	minCeiling  = 1.0              // no learned ceiling is below 1 qps (nor above the rate set)
+)
+
+// cut lowers the bucket's ceiling after a call that left at sentAt ran
+// into a ban, at now. A call that left before the last cut or probe tells
+// nothing new (the calls in flight when a ban began all answer with it).
+func (b *bucket) cut(sentAt, now time.Time) {
+	cur := b.rate()
+	if !(cur > 0) || sentAt.Before(b.learned) {
+		return
+	}
+	est := learnMargin * float64(b.departures(sentAt.Add(-time.Second), sentAt))
+	if est <= 0 {
+		est = cur / 2
+	}
+	est = max(est, min(minCeiling, b.qps))
+	if est >= cur {
+		return
+	}
+	b.ceiling, b.learned = est, now
+	b.apply()
+}
+
+// probe raises a learned ceiling that has held for probeEvery, dropping it
+// once it reaches the rate set.
+func (b *bucket) probe(now time.Time) {
+	if b.ceiling <= 0 || now.Sub(b.learned) < probeEvery {
+		return
+	}
+	b.ceiling *= probeStep
+	b.learned = now
+	if b.qps > 0 && b.ceiling >= b.qps {
+		b.ceiling = 0
+	}
+	b.apply()
 }
 
 // paceMargin slows every bucket by 1%: a gateway counting calls over a
@@ -214,12 +323,15 @@ func (t *throttle) acquire(ctx context.Context, method string) (*ticket, error) 
 		return nil, t.waitShared(ctx, method)
 	}
 	t.mu.Lock()
+	now := t.clock.Now()
 	var buckets []*bucket
 	for _, p := range t.order {
-		if globMatch(p, method) {
-			buckets = append(buckets, t.methods[p])
+		if b := t.methods[p]; globMatch(p, method) {
+			b.probe(now)
+			buckets = append(buckets, b)
 		}
 	}
+	t.app.probe(now)
 	if t.app.interval > 0 {
 		buckets = append(buckets, t.app) // always last: a fixed lock order
 	}
@@ -262,4 +374,49 @@ func (t *throttle) take(ctx context.Context, method string) error {
 	}
 	tk.commit()
 	return nil
+}
+
+// rate is the rate calls of method can go at: the lowest of the buckets
+// they take (learned ceilings included); 0 when none limits them. Method
+// "" asks for the app's rate.
+func (t *throttle) rate(method string) float64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.app.rate()
+	if method == "" {
+		return r
+	}
+	for _, p := range t.order {
+		if b := t.methods[p]; globMatch(p, method) {
+			if br := b.rate(); br > 0 && (r <= 0 || br < r) {
+				r = br
+			}
+		}
+	}
+	return r
+}
+
+// limited learns from a ban of scope ("app" or "api:<method>") that a
+// call of method leaving at sentAt ran into (see throttle): the app's
+// bucket, or the tightest glob matching method, paces lower.
+func (t *throttle) limited(scope, method string, sentAt time.Time) {
+	if t.shared != nil || sentAt.IsZero() {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var b *bucket
+	switch {
+	case scope == "app":
+		b = t.app
+	case strings.HasPrefix(scope, "api:"):
+		for _, p := range t.order {
+			if m := t.methods[p]; globMatch(p, method) && m.interval > 0 && (b == nil || m.rate() < b.rate()) {
+				b = m
+			}
+		}
+	}
+	if b != nil && b.interval > 0 {
+		b.cut(sentAt, t.clock.Now())
+	}
 }
