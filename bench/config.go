@@ -82,7 +82,7 @@ func fullConfig() config {
 		quotaQPS:       40,
 		quotaLatencies: []time.Duration{20 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond},
 		quotaISP:       []float64{0, 0.05, 0.10},
-		quotaSeconds:   300 * time.Second,
+		quotaSeconds:   600 * time.Second,
 		quotaBigRows:   50_000,
 		quotaBigQPS:    200,
 	}

@@ -7,7 +7,7 @@
 // and fault rates. It starts its own sandboxes and builds the
 // topscript binary for the whole-process figures.
 //
-//	go run ./bench            # full run (about seven minutes), writes BENCHMARKS.md
+//	go run ./bench            # full run (about twelve minutes), writes BENCHMARKS.md
 //	go run ./bench --quick    # seconds; prints the table only unless --out is given
 //
 // Every goal is a ratio against something measured in the same run, or a

@@ -49,7 +49,7 @@ type quotaResult struct {
 	calls   int64 // price updates that reached the sandbox (retries included)
 	code7   int64
 	peak    int64 // the most requests the sandbox served at once
-	failed  int
+	failed  int   // rows that failed (every attempt an isp error)
 }
 
 // ratio is elapsed over the ideal (calls / qps).
@@ -80,7 +80,7 @@ function go()
 			return "taobao.item.sku.price.update", {num_iid = r.num_iid, properties = r.properties, price = r.price}
 		end,
 	}
-	failed, first_error = s.failed + s.unknown, nil
+	failed = s.failed + s.unknown
 end`
 
 // quotaPace runs the cells of cfg, at once, and reports each.
@@ -117,8 +117,12 @@ func quotaPace(ctx context.Context, cfg config, _ *env) (*section, error) {
 		}
 		code7 += r.code7
 		c := r.cell
-		m := fmt.Sprintf("%s, isp %g%%: %d rows, %d calls in %.1f s, peak %d in flight, elapsed/ideal",
-			c.latency, c.isp*100, c.rows, r.calls, r.elapsed.Seconds(), r.peak)
+		failed := ""
+		if r.failed > 0 {
+			failed = fmt.Sprintf(" (%d failed after 4 isp errors)", r.failed)
+		}
+		m := fmt.Sprintf("%s, isp %g%%: %d rows%s, %d calls in %.1f s, peak %d in flight, elapsed/ideal",
+			c.latency, c.isp*100, c.rows, failed, r.calls, r.elapsed.Seconds(), r.peak)
 		if c.qps != cfg.quotaQPS {
 			m = fmt.Sprintf("%g qps, ", c.qps) + m
 		}
@@ -179,9 +183,9 @@ func runQuotaCell(ctx context.Context, c quotaCell, skus []map[string]string) (q
 	res.calls = st.Calls[quotaMethod]
 	res.code7 = code7(st)
 	res.peak = st.PeakInFlight
-	if f := lua.LVAsNumber(L.GetGlobal("failed")); f > 0 {
-		return res, fmt.Errorf("%v of %d rows failed", f, c.rows)
-	}
+	// A row whose four attempts all met an isp error failed: 1e-4 of the
+	// rows at 10%; it is counted, not an error of the bench.
+	res.failed = int(lua.LVAsNumber(L.GetGlobal("failed")))
 	return res, nil
 }
 
