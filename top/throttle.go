@@ -55,8 +55,10 @@ type throttle struct {
 
 // bucket is one rate. interval is the gap between calls; zero means
 // unlimited. next is when the pace allows the next call; sent holds the
-// departure times of the last n calls (a ring at pos), none of which may be
-// within window of a new one.
+// departure times of the latest calls (a ring at pos, of at least n), none
+// of the last n of which may be within window of a new one. The ring only
+// grows: a rate lowered and raised again still knows the calls of the last
+// window, so the raise does not let n calls out at once.
 type bucket struct {
 	qps      float64 // the rate set (for a shared limiter)
 	ceiling  float64 // learned from a ban (0: none); the bucket paces at the lower of qps and ceiling
@@ -65,9 +67,13 @@ type bucket struct {
 	window   time.Duration
 	next     time.Time
 	last     time.Time // the last departure
+	n        int       // calls allowed within window
 	sent     []time.Time
 	pos      int
 	turn     chan struct{} // capacity 1: held by the caller at the head
+	// wake, while the caller at the head sleeps, cuts its sleep short: a
+	// rate changed meanwhile (apply) makes it compute its wait again.
+	wake context.CancelFunc
 }
 
 // maxWindowCalls bounds the ring of a very fast bucket.
@@ -98,25 +104,29 @@ func (b *bucket) rate() float64 {
 	return b.qps
 }
 
-// apply sets the pace and the window for the bucket's rate. The ring
-// keeps the latest departures that fit it; the next call is paced from
-// the last one at the new rate.
+// apply sets the pace and the window for the bucket's rate and wakes the
+// caller sleeping at its head (see waitAllowed). The ring grows to hold
+// the window's calls, keeping the departures it knows; the next call is
+// paced from the last one at the new rate.
 func (b *bucket) apply() {
+	if b.wake != nil {
+		b.wake()
+	}
 	qps := b.rate()
 	b.interval = rateInterval(qps)
 	if b.interval == 0 {
-		b.window, b.sent, b.pos = 0, nil, 0
+		b.window, b.n = 0, 0
 		return
 	}
 	n := int(math.Floor(qps))
 	n = max(1, min(n, maxWindowCalls))
-	b.window = time.Duration(n) * b.interval
-	if len(b.sent) != n {
+	b.window, b.n = time.Duration(n)*b.interval, n
+	if len(b.sent) < n {
 		ring := make([]time.Time, n)
-		// The newest departures, oldest first, at the start of the new ring.
-		k := min(n, len(b.sent))
+		// The departures known, oldest first, at the start of the new ring.
+		k := len(b.sent)
 		for i := range k {
-			ring[i] = b.sent[(b.pos-k+i+2*len(b.sent))%len(b.sent)]
+			ring[i] = b.sent[(b.pos+i)%k]
 		}
 		b.sent, b.pos = ring, k%n
 	}
@@ -125,11 +135,16 @@ func (b *bucket) apply() {
 	}
 }
 
-// allowedAt is the first instant the bucket allows a call.
+// allowedAt is the first instant the bucket allows a call (the zero time:
+// any time, for a bucket no longer limited).
 func (b *bucket) allowedAt() time.Time {
+	if b.interval <= 0 {
+		return time.Time{}
+	}
 	at := b.next
-	if len(b.sent) > 0 {
-		if oldest := b.sent[b.pos]; !oldest.IsZero() {
+	if b.n > 0 {
+		// The n-th latest departure.
+		if oldest := b.sent[(b.pos-b.n+len(b.sent))%len(b.sent)]; !oldest.IsZero() {
 			if w := oldest.Add(b.window); w.After(at) {
 				at = w
 			}
@@ -155,8 +170,8 @@ func (b *bucket) took(now time.Time) {
 }
 
 // departures counts the calls of the ring that left in [from, to). The
-// ring holds every call of the last window (no more may leave in one), so
-// the count is exact for spans up to the window.
+// ring holds every call of the last window (no more than n may leave in
+// one), so the count is exact for spans up to the window.
 func (b *bucket) departures(from, to time.Time) int {
 	n := 0
 	for _, at := range b.sent {
@@ -245,7 +260,8 @@ func (t *throttle) setLocked(pattern string, qps float64) {
 		return
 	}
 	if rateInterval(qps) == 0 {
-		if _, ok := t.methods[pattern]; ok {
+		if b, ok := t.methods[pattern]; ok {
+			b.setRate(0) // a caller waiting at it goes at once
 			delete(t.methods, pattern)
 			t.sortLocked()
 		}
@@ -350,20 +366,40 @@ func (t *throttle) acquire(ctx context.Context, method string) (*ticket, error) 
 			tk.release()
 			return nil, ctx.Err()
 		}
-		for {
-			t.mu.Lock()
-			wait := b.allowedAt().Sub(t.clock.Now())
-			t.mu.Unlock()
-			if wait <= 0 {
-				break
-			}
-			if err := t.clock.Sleep(ctx, wait); err != nil {
-				tk.release()
-				return nil, err
-			}
+		if err := t.waitAllowed(ctx, b); err != nil {
+			tk.release()
+			return nil, err
 		}
 	}
 	return tk, nil
+}
+
+// waitAllowed sleeps, holding b's turn, until b allows a call. The wait
+// is computed again whenever the bucket's rate changes (apply cuts the
+// sleep short through b.wake): a wait computed at a slow rate would
+// otherwise be slept out after the rate was raised, with every caller
+// queued behind this one (a bucket set to 0.01 qps and raised to 40 would
+// send nothing for 101 s).
+func (t *throttle) waitAllowed(ctx context.Context, b *bucket) error {
+	for {
+		t.mu.Lock()
+		wait := b.allowedAt().Sub(t.clock.Now())
+		if wait <= 0 {
+			t.mu.Unlock()
+			return nil
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		b.wake = cancel
+		t.mu.Unlock()
+		err := t.clock.Sleep(sctx, wait)
+		t.mu.Lock()
+		b.wake = nil
+		t.mu.Unlock()
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
 }
 
 // take is acquire and commit at once.
