@@ -61,12 +61,12 @@ func TestThrottleLearnsFromBans(t *testing.T) {
 	banned := takeN(t, th, clk, "m", 1)
 	inFlight := takeN(t, th, clk, "m", 3)         // sent before its answer came
 	clk.now = clk.now.Add(100 * time.Millisecond) // its answer, a latency later
-	th.limited("app", "m", banned)
+	th.limited("app", "m", banned, time.Time{})
 	if got := th.rate("m"); got != 0.95*20 {
 		t.Fatalf("after a ban with 20 calls in the second before: rate %v, want 19", got)
 	}
 	// The bans of the calls in flight then tell nothing new.
-	th.limited("app", "m", inFlight)
+	th.limited("app", "m", inFlight, time.Time{})
 	if got := th.rate("m"); got != 19 {
 		t.Errorf("after the ban of a call in flight: rate %v, want 19 still", got)
 	}
@@ -108,17 +108,17 @@ func TestThrottleLearnsScopes(t *testing.T) {
 	clk.now = clk.now.Add(3 * time.Second)
 	first := clk.Now()
 	clk.now = clk.now.Add(50 * time.Millisecond)
-	th.limited("app", "x", first) // nothing left in the second before it
-	th.limited("app", "x", first)
+	th.limited("app", "x", first, time.Time{}) // nothing left in the second before it
+	th.limited("app", "x", first, time.Time{})
 	if got := th.rate(""); got != 5 {
 		t.Errorf("app rate after bans with no call before: %v, want 5 (halved once)", got)
 	}
-	th.limited("session:abc", "x", clk.Now())
+	th.limited("session:abc", "x", clk.Now(), time.Time{})
 	if got := th.rate(""); got != 5 {
 		t.Errorf("a session ban changed the app rate to %v", got)
 	}
 	clk.now = clk.now.Add(2 * time.Second)
-	th.limited("api:taobao.item.get", "taobao.item.get", clk.Now())
+	th.limited("api:taobao.item.get", "taobao.item.get", clk.Now(), time.Time{})
 	if got := th.rate("taobao.item.get"); got != 4 {
 		t.Errorf("taobao.item.get after an API ban: %v, want 4 (taobao.item.* halved)", got)
 	}
@@ -135,13 +135,13 @@ func TestThrottleLearnsScopes(t *testing.T) {
 	}
 
 	free := newThrottle(clk, ThrottleConfig{})
-	free.limited("app", "x", clk.Now())
+	free.limited("app", "x", clk.Now(), time.Time{})
 	if got := free.rate("x"); got != 0 {
 		t.Errorf("an unlimited app learned %v", got)
 	}
 	shared := newThrottle(clk, ThrottleConfig{QPS: 10})
 	shared.shared = newFakeShared()
-	shared.limited("app", "x", clk.Now())
+	shared.limited("app", "x", clk.Now(), time.Time{})
 	if got := shared.rate("x"); got != 10 {
 		t.Errorf("under a shared limiter the rate became %v", got)
 	}
@@ -199,5 +199,37 @@ func TestClientRate(t *testing.T) {
 	}
 	if got := (*Client)(nil).Rate("x"); got != 0 {
 		t.Errorf("nil client: %v", got)
+	}
+}
+
+// A call banned right after a ban was waited out had no second of calls
+// before it: the client held them. That second tells nothing of the
+// gateway's quota and must not cut the rate (it halved it, or worse: a
+// 40 qps job ran at 19 for six minutes after two bans). With enough open
+// time after the hold, the rate over that time is what is learned.
+func TestThrottleLearnsNothingFromItsOwnHold(t *testing.T) {
+	clk := newFakeClock(time.Date(2024, 1, 1, 0, 0, 0, 0, toptime.Zone))
+	th := newThrottle(clk, ThrottleConfig{QPS: 40})
+	takeN(t, th, clk, "m", 40) // a second of calls
+	banned := takeN(t, th, clk, "m", 1)
+	hold := 2 * time.Second // retry_after 1 s + banSlack
+	th.limited("app", "m", banned, clk.Now().Add(hold))
+	first := th.rate("m")
+	if first != 0.95*39 { // 39 calls left in the second before it
+		t.Fatalf("after the first ban: rate %v, want 37.05", first)
+	}
+	clk.now = clk.now.Add(hold) // waited out
+	again := takeN(t, th, clk, "m", 4)
+	th.limited("app", "m", again, clk.Now().Add(hold))
+	if got := th.rate("m"); got != first {
+		t.Errorf("banned again 4 calls after the hold: rate %v, want %v still (the second before was the client's own hold)", got, first)
+	}
+	// A second of calls after that hold: learned as before.
+	clk.now = clk.now.Add(hold)
+	takeN(t, th, clk, "m", 40)
+	third := takeN(t, th, clk, "m", 1)
+	th.limited("app", "m", third, clk.Now().Add(hold))
+	if got := th.rate("m"); got < 0.95*35 || got > 0.95*37 {
+		t.Errorf("banned after a second of calls at 37 qps: rate %v, want 95%% of the 36 that left (34.2)", got)
 	}
 }

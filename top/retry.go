@@ -191,7 +191,7 @@ func (c *Client) holdBan(cl *call, e *Error, sentAt time.Time) string {
 	scope := c.banScope(cl, e)
 	until := c.clock.Now().Add(e.RetryAfter + banSlack)
 	c.gates.set(scope, until, e)
-	c.throttle.limited(scope, cl.method, sentAt)
+	c.throttle.limited(scope, cl.method, sentAt, until)
 	c.publishBan(scope, until) // WithShared: hold back the other processes too
 	return scope
 }
