@@ -130,7 +130,9 @@
 // whether a write was applied), dropped connections (the call applied, no
 // answer), truncated bodies (the call applied, half the body sent with a
 // matching Content-Length) and 1–2 s bans of the app. QPS windows, bans and
-// latency use the real clock; Options.Now only dates data and checks
+// latency use the real clock, and the QPS window and bans count a call when
+// its request arrived, before the latency is slept (a gateway's flow
+// control is at its door); Options.Now only dates data and checks
 // timestamps.
 //
 // # Trade churn

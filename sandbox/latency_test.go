@@ -90,3 +90,27 @@ func TestInFlight(t *testing.T) {
 		t.Errorf("after Reset: peak %d", st.PeakInFlight)
 	}
 }
+
+// The QPS window counts a call when its request arrived, not once its
+// latency was slept: a gateway's flow control is at its door, and counted
+// after the sleep the calls of a loaded host, whose timers fire late and
+// together, reached the window bunched. At 1 qps (one call per 0.95 s), a
+// call arriving at 0 s and answered after 1 s of latency, then one
+// arriving at 1.3 s with no latency: 1.3 s apart, both allowed (counted
+// after the sleep they were 0.3 s apart: code 7).
+func TestQPSCountsAtArrival(t *testing.T) {
+	s := newTestServer(t, Options{QPS: 1, Latency: time.Second})
+	start := time.Now()
+	first := make(chan map[string]any, 1)
+	go func() { first <- doCall(t, s, "taobao.time.get", nil) }()
+	time.Sleep(50 * time.Millisecond) // the first call is asleep in its latency
+	if err := s.SetLatency(0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(start.Add(1300 * time.Millisecond)))
+	second := doCall(t, s, "taobao.time.get", nil)
+	mustOK(t, <-first, "time_get_response")
+	if _, ok := second["error_response"]; ok {
+		t.Errorf("a call arriving 1.3 s after the first at 1 qps was refused: %v", second)
+	}
+}

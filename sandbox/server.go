@@ -447,6 +447,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // serveRest handles one /router/rest request.
 func (s *Server) serveRest(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now() // bans and QPS count the call here, before the latency (see invoke)
 	if !sleep(r.Context(), s.Latency()) {
 		return
 	}
@@ -481,19 +482,24 @@ func (s *Server) serveRest(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, rd, nil, e, reqID, "", faultNone)
 		return
 	}
-	payload, e, f := s.invoke(a, p, files, now, true)
+	payload, e, f := s.invoke(a, p, files, now, arrived, true)
 	s.reply(w, rd, payload, e, reqID, a.root, f)
 }
 
 // invoke runs an authenticated call: session, ban, QPS, faults, required
 // params, handler. It returns the payload or the error and the transport
-// fault to apply to the answer (only when transport is true).
-func (s *Server) invoke(a *api, p map[string]string, files map[string]bool, now time.Time, transport bool) (obj, *apiErr, fault) {
+// fault to apply to the answer (only when transport is true). Bans and
+// the QPS window count the call when its request arrived, before the
+// latency was slept, as a gateway's flow control does at its door: counted
+// after the sleep, the calls of a loaded host (whose timers fire late and
+// together) reached the window bunched, and a client paced under the
+// limit met code 7.
+func (s *Server) invoke(a *api, p map[string]string, files map[string]bool, now, arrived time.Time, transport bool) (obj, *apiErr, fault) {
 	sv, e := s.authorize(a, p)
 	if e != nil {
 		return nil, e, faultNone
 	}
-	wall := time.Now()
+	wall := arrived
 	if d, scope := s.banned(wall, a.name); d > 0 {
 		return nil, banError(scope, d), faultNone
 	}
