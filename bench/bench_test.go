@@ -21,7 +21,7 @@ func TestQuickPath(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
-	want := []string{"percall", "concurrency", "batch", "throttle", "startup", "streaming", "sandbox", "tmc"}
+	want := []string{"percall", "concurrency", "batch", "throttle", "startup", "streaming", "sandbox", "tmc", "quota"}
 	if len(rep.sections) != len(want) {
 		t.Fatalf("%d sections, want %d", len(rep.sections), len(want))
 	}
@@ -47,7 +47,8 @@ func TestQuickPath(t *testing.T) {
 	rep.writeText(&text)
 	for _, s := range []string{"machine:", "Per-call cost", "Lua/Go", "Lua/floor", "concurrency 16", "Batch endpoint", "Throttle precision",
 		"code 7", "empty script", "one-call script", "items/s", "peak RSS", "requests/s",
-		"tmc.listen, messages/s", "Go consumer, messages/s", "publish → handler, tmc.listen: p50 / p99", "goals:"} {
+		"tmc.listen, messages/s", "Go consumer, messages/s", "publish → handler, tmc.listen: p50 / p99",
+		"Quota pace", "250ms, isp 5%", "elapsed/ideal", "code 7 answers, all cells", "goals:"} {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("output lacks %q:\n%s", s, text.String())
 		}

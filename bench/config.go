@@ -42,6 +42,14 @@ type config struct {
 	tmcCallConc      int           // handlers of the calling variant
 	tmcLatencyEvents int           // events timed one at a time
 
+	// quota pace (quota.go): a price job per latency × isp fault rate
+	quotaQPS       float64 // the client's throttle (the sandbox allows 10% more)
+	quotaLatencies []time.Duration
+	quotaISP       []float64
+	quotaSeconds   time.Duration // of calls at quotaQPS per cell
+	quotaBigRows   int           // a big job besides (0: none)...
+	quotaBigQPS    float64       // ...at this rate, against 100 ms
+
 	binary string // prebuilt topscript; "" builds one
 	only   string // run only sections whose name contains this
 }
@@ -70,6 +78,13 @@ func fullConfig() config {
 		tmcCallLatency:   5 * time.Millisecond,
 		tmcCallConc:      8,
 		tmcLatencyEvents: 300,
+
+		quotaQPS:       40,
+		quotaLatencies: []time.Duration{20 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond},
+		quotaISP:       []float64{0, 0.05, 0.10},
+		quotaSeconds:   600 * time.Second,
+		quotaBigRows:   50_000,
+		quotaBigQPS:    200,
 	}
 }
 
@@ -97,6 +112,11 @@ func quickConfig() config {
 		tmcCallLatency:   5 * time.Millisecond,
 		tmcCallConc:      8,
 		tmcLatencyEvents: 100,
+
+		quotaQPS:       40,
+		quotaLatencies: []time.Duration{20 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond},
+		quotaISP:       []float64{0, 0.05, 0.10},
+		quotaSeconds:   20 * time.Second,
 	}
 }
 
@@ -125,6 +145,11 @@ func testConfig() config {
 		tmcCallLatency:   time.Millisecond,
 		tmcCallConc:      4,
 		tmcLatencyEvents: 10,
+
+		quotaQPS:       40,
+		quotaLatencies: []time.Duration{20 * time.Millisecond, 250 * time.Millisecond},
+		quotaISP:       []float64{0, 0.05},
+		quotaSeconds:   1500 * time.Millisecond,
 	}
 }
 
@@ -144,6 +169,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*report, error) {
 		{"streaming", streaming},
 		{"sandbox", sandboxRPS},
 		{"tmc", tmcBench},
+		{"quota", quotaPace},
 	}
 	e := &env{cfg: cfg}
 	defer e.close()

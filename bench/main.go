@@ -2,11 +2,12 @@
 // one call from Lua against Go and against a bare HTTP floor, call_all's
 // concurrency, throttle precision, the batch endpoint, start-up time and
 // memory of `topscript run`, streaming top.each over big trade lists, the
-// sandbox's own throughput, and TMC messages through tmc.listen against a
-// bare Go consumer. It starts its own sandboxes and builds the
+// sandbox's own throughput, TMC messages through tmc.listen against a
+// bare Go consumer, and the quota pace of a bulk job at gateway latencies
+// and fault rates. It starts its own sandboxes and builds the
 // topscript binary for the whole-process figures.
 //
-//	go run ./bench            # full run (about a minute), writes BENCHMARKS.md
+//	go run ./bench            # full run (about twelve minutes), writes BENCHMARKS.md
 //	go run ./bench --quick    # seconds; prints the table only unless --out is given
 //
 // Every goal is a ratio against something measured in the same run, or a
@@ -38,7 +39,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "write the results into this Markdown `file` (default BENCHMARKS.md for a full run, none with --quick; \"-\" for none)")
 	bin := fs.String("topscript", "", "use this topscript `binary` instead of building ./cmd/topscript")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the in-process sections to `file` (go tool pprof)")
-	only := fs.String("only", "", "run only the sections whose names contain this `text` (percall, concurrency, batch, throttle, startup, streaming, sandbox, tmc)")
+	only := fs.String("only", "", "run only the sections whose names contain this `text` (percall, concurrency, batch, throttle, startup, streaming, sandbox, tmc, quota)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./bench [--quick] [--out FILE] [--topscript BIN] [--cpuprofile FILE] [--only SECTION]\n")
 		fs.PrintDefaults()

@@ -2,7 +2,8 @@ package luatop
 
 import "context"
 
-// runAll performs reqs with at most conc tasks in flight and returns their
+// runAll performs reqs, with as many tasks in flight as the runner's sizer
+// allows (conc, the script's number, caps it; 0: none), and returns their
 // outcomes in input order. With size > 1 the calls are packed, in input
 // order, into batches of size sub-requests, each a /router/batch request
 // (top.Client.CallBatch); under dry-run the writes are answered locally
@@ -36,7 +37,7 @@ func (c *caller) runAll(ctx context.Context, reqs []*request, conc, size int) []
 		flush()
 	}
 	outs := make([]outcome, len(reqs))
-	run := c.newRunner(ctx, conc, len(tasks))
+	run := c.newRunner(ctx, c.sizerFor(conc, max(size, 1)), len(tasks))
 	for id, t := range tasks {
 		run.start(id, t...)
 	}

@@ -27,7 +27,7 @@ import (
 //	  call = function(r) return "taobao.item.sku.price.update",
 //	           {num_iid = r.num_iid, properties = r.properties, price = r.price} end,
 //	  verify = function(r) ... return true end,   -- optional: see "Unknown outcomes"
-//	  concurrency = 4,                            -- calls in flight (default 4)
+//	  concurrency = 8,                            -- optional: at most 8 calls in flight (default: sized, below)
 //	  report = "prices.report.csv",               -- optional report file
 //	  on_result = function(row, result, err) end, -- optional, on the script's thread
 //	  resend_unknown = false,                     -- see "Unknown outcomes"
@@ -50,12 +50,27 @@ import (
 //
 // Then call(row) returns the method, params and optional opts (session,
 // timeout, retries, simplify) of each row — returning nothing skips the
-// row — and the calls run on up to concurrency goroutines (the package's
-// one runner) through the host's client, so the throttle, retries, bans
-// and closure windows apply to them as to top.call. Results come back to
-// the script's thread, where they are checkpointed, written to the report
-// and passed to on_result(row, result, err) (err is a TOP error value,
-// result nil on failure).
+// row — and the calls run on goroutines of the package's one runner
+// through the host's client, so the throttle, retries, bans and closure
+// windows apply to them as to top.call. Results come back to the script's
+// thread, where they are checkpointed, written to the report and passed to
+// on_result(row, result, err) (err is a TOP error value, result nil on
+// failure).
+//
+// # How many calls in flight
+//
+// As many as keep the throttle busy at the latency the calls meet: the
+// runner's sizer (sizer.go) keeps rate × latency × 1.25 + 1 in flight
+// (Little's law), the rate being the tightest [throttle] bucket of the
+// calls (a rate learned from code-7 bans included), the latency a moving
+// average of the answers, so a gateway slowing from 50 ms to 500 ms gets
+// ten times the calls in flight and the quota stays busy. A row waiting
+// to be retried does not hold a place another row could use; a code-7
+// answer or an isp storm halves the number for a few seconds. It is at
+// most MaxAutoConcurrency (64), or the script's concurrency, which caps
+// it; with no throttle to size against (no [throttle] qps) it is the
+// script's concurrency, else DefaultConcurrency (4). The progress lines
+// tell it (in_flight).
 //
 // The files: jobspec.go (the argument table), jobrows.go (rows, keys, the
 // columns mapping, the row file, the report's input columns), jobspool.go
@@ -207,10 +222,8 @@ import (
 
 // Job defaults and bounds.
 const (
-	// DefaultJobConcurrency is job.run's concurrency when none is given.
-	DefaultJobConcurrency = 4
-	// MaxJobConcurrency bounds job.run's concurrency.
-	MaxJobConcurrency = 64
+	// MaxJobConcurrency bounds the concurrency a script gives job.run.
+	MaxJobConcurrency = MaxAutoConcurrency
 	// JobGrace is how long calls in flight may take to finish once the run
 	// is interrupted; after it they are cancelled (a write then reports
 	// unknown_outcome when it may have been sent).

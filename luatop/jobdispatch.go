@@ -13,10 +13,11 @@ import (
 )
 
 // dispatcher sends a job's rows and records their results. It runs on the
-// script's thread; the calls run on the package's runner, at most
-// concurrency at a time. Before a write that is not idempotent is sent,
-// its intent record is durable; checkpoints of finished calls are durable
-// before another call starts, so at most concurrency calls are ever
+// script's thread; the calls run on the package's runner, as many at once
+// as its sizer allows (at most the script's concurrency, else
+// MaxAutoConcurrency). Before a write that is not idempotent is sent, its
+// intent record is durable; checkpoints of finished calls are durable
+// before another call starts, so at most that many calls are ever
 // unrecorded, and those are found "sending" by the next run.
 type dispatcher struct {
 	j     *job
@@ -55,8 +56,9 @@ type dispatcher struct {
 func (j *job) dispatch(ctx context.Context) error {
 	callCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
 	defer abort()
-	conc := j.spec.concurrency
-	d := &dispatcher{j: j, ctx: ctx, abort: abort, done: ctx.Done(), run: j.h.c.newRunner(callCtx, conc, conc)}
+	size := j.h.c.sizerFor(j.spec.concurrency, 1)
+	d := &dispatcher{j: j, ctx: ctx, abort: abort, done: ctx.Done(), run: j.h.c.newRunner(callCtx, size, size.most)}
+	j.prog.follow(d.run.inFlight)
 	defer d.stopTimers()
 	for {
 		d.fill()
@@ -104,10 +106,11 @@ func (e *storeError) Error() string {
 
 func (e *storeError) Unwrap() error { return e.err }
 
-// fill starts rows until every slot is taken or no row is ready.
+// fill starts rows until the runner's limit is reached or no row is ready.
 func (d *dispatcher) fill() {
 	var ready []*jobRow
-	for !d.stopping && d.inflight+len(ready) < d.j.spec.concurrency {
+	limit := d.run.limit()
+	for !d.stopping && d.inflight+len(ready) < limit {
 		if d.ctx.Err() != nil {
 			d.stop()
 			break
@@ -423,8 +426,8 @@ func (d *dispatcher) deferRow(r *jobRow) {
 }
 
 // await waits for results (all that have arrived), for the poll of the
-// deferred rows, or for the run's end. It reports false when nothing is
-// left to wait for.
+// deferred rows, for the runner's limit to grow, or for the run's end. It
+// reports false when nothing is left to wait for.
 func (d *dispatcher) await() ([]finished, bool) {
 	waitPoll := !d.stopping && len(d.deferred) > 0 && len(d.queue) == 0 && d.next == d.j.rows.len()
 	if waitPoll && d.poll == nil && !d.pollDue {
@@ -450,6 +453,8 @@ func (d *dispatcher) await() ([]finished, bool) {
 	case <-pollC:
 		d.poll, d.pollDue = nil, true
 		return nil, true
+	case <-d.run.wake:
+		return nil, true // the limit may have grown: fill looks again
 	case <-d.done:
 		d.done = nil
 		d.stop()

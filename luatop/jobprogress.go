@@ -15,7 +15,8 @@ import (
 // Progress display of job.run: a one-line bar redrawn at most 10 times a
 // second when Options.Progress is a terminal, else a log line every
 // progressLogEvery (the first one only once a job has run that long, so
-// short jobs stay quiet).
+// short jobs stay quiet) that also tells the calls in flight (in_flight:
+// how many the runner's sizer keeps going).
 
 const (
 	progressRedraw   = 100 * time.Millisecond
@@ -37,6 +38,7 @@ type progress struct {
 	mu                             sync.Mutex
 	done, failed, skipped, unknown int
 	drawn                          bool
+	inFlight                       func() int // the calls in flight, once the job sends (follow)
 
 	quit    chan struct{}
 	stopped chan struct{}
@@ -92,6 +94,14 @@ func (p *progress) run() {
 	}
 }
 
+// follow has the progress lines tell the calls in flight, as inFlight
+// counts them.
+func (p *progress) follow(inFlight func() int) {
+	p.mu.Lock()
+	p.inFlight = inFlight
+	p.mu.Unlock()
+}
+
 // stop ends the display and erases the bar.
 func (p *progress) stop() {
 	close(p.quit)
@@ -140,6 +150,9 @@ func (p *progress) show() {
 		"rate", fmt.Sprintf("%.1f/s", s.rate())}
 	if s.unknown > 0 {
 		attrs = append(attrs, "unknown", s.unknown)
+	}
+	if p.inFlight != nil {
+		attrs = append(attrs, "in_flight", p.inFlight())
 	}
 	if eta := s.eta(); eta > 0 {
 		attrs = append(attrs, "eta", eta.String())

@@ -16,7 +16,7 @@ type jobSpec struct {
 	key, call     *lua.LFunction
 	onResult      *lua.LFunction
 	verify        *lua.LFunction
-	concurrency   int
+	concurrency   int // the script's cap; 0: sized by the runner alone
 	report        string
 	resendUnknown bool
 	// columns is the columns option's array part: the report's input
@@ -46,7 +46,7 @@ func checkJobSpec(L *lua.LState) *jobSpec {
 		sort.Strings(unknown)
 		L.RaiseError("job.run: unknown field %q (fields: name, rows, key, call, verify, concurrency, report, on_result, resend_unknown, columns)", unknown[0])
 	}
-	s := &jobSpec{concurrency: DefaultJobConcurrency}
+	s := &jobSpec{}
 	name, ok := t.RawGetString("name").(lua.LString)
 	if !ok || strings.TrimSpace(string(name)) == "" {
 		L.RaiseError("job.run: name is required: a non-empty string naming the job's checkpoints, got %s", stdlib.Describe(t.RawGetString("name")))

@@ -31,10 +31,11 @@
 // then of kind unknown_outcome; default: the catalog's answer); pages/each
 // also take
 // items (list field), reverse, page_size, use_has_next; call_all takes
-// concurrency (default 4), batch (pack up to that many calls into one
-// /router/batch request; each still takes its own throttle token and gets
-// its own result) plus defaults for every call. A job's call function may
-// return the same per-call opts.
+// concurrency (a cap: by default as many calls run at once as keep the
+// throttle busy at the latency they meet, see job.go and sizer.go), batch
+// (pack up to that many calls into one /router/batch request; each still
+// takes its own throttle token and gets its own result) plus defaults for
+// every call. A job's call function may return the same per-call opts.
 //
 // Params and results convert with stdlib.FromLua and stdlib.ToLua: integers
 // beyond ±2^53 arrive as strings of their exact digits and go back out
@@ -52,7 +53,8 @@
 //     call_all, batches, job workers): the no-client error (ErrNoClient),
 //     the panic guard, error coercion to *top.Error, is-write;
 //   - dryrun.go: the dry-run gate, its log line and its stand-in answer;
-//   - runner.go: the one concurrent runner (call_all, batches, job workers);
+//   - runner.go, sizer.go: the one concurrent runner (call_all, batches,
+//     job workers) and how many tasks it keeps in flight;
 //   - args.go: method, params and the one option-table parser;
 //   - module.go, batch.go: the top module and call_all's batching;
 //   - errvalue.go: the TOP error value;

@@ -16,9 +16,6 @@ import (
 // The top module: top.call, try, pages, each, call_all, throttle,
 // is_write and dry_run, over the caller path (caller.go).
 
-// DefaultConcurrency is call_all's concurrency when opts.concurrency is not given.
-const DefaultConcurrency = 4
-
 // openTop builds the top module table.
 func (h *host) openTop(L *lua.LState) *lua.LTable {
 	mod := L.CreateTable(0, 10)
@@ -196,8 +193,9 @@ func (h *host) each(L *lua.LState) int {
 	return 1
 }
 
-// callAll is top.call_all(calls, opts?): runs the calls concurrently (at
-// most opts.concurrency at a time, default 4; with opts.batch = n, n calls
+// callAll is top.call_all(calls, opts?): runs the calls concurrently (as
+// many at once as keep the throttle busy at the latency they meet, at
+// most opts.concurrency when given: sizer.go; with opts.batch = n, n calls
 // to a /router/batch request) under the client's shared throttle and
 // returns results in input order: {ok=true, result=...} or {ok=false,
 // error=err}. Lua values are converted before any call starts and results
@@ -208,10 +206,7 @@ func (h *host) callAll(L *lua.LState) int {
 		argError(L, "call_all", 1, "calls must be a table of {method, params, opts}, got "+stdlib.Describe(L.Get(1)))
 	}
 	base := checkOpts(L, "call_all", 2, batchKeys)
-	conc := base.concurrency
-	if conc <= 0 {
-		conc = DefaultConcurrency
-	}
+	conc := base.concurrency // 0: sized by the runner
 	n := calls.MaxN()
 	reqs := make([]*request, n)
 	for i := 1; i <= n; i++ {

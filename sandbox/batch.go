@@ -23,7 +23,8 @@ const DefaultBatchSeparator = "\r\n-S-\r\n"
 const MaxBatch = 50
 
 func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
-	if !sleep(r.Context(), s.opts.Latency) {
+	arrived := time.Now() // bans and QPS count the sub-requests here (see invoke)
+	if !sleep(r.Context(), s.Latency()) {
 		return
 	}
 	reqID := s.requestID()
@@ -97,7 +98,7 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 		if i > 0 {
 			subID = s.requestID()
 		}
-		out = s.batchCall(out, rd, p, now, subID)
+		out = s.batchCall(out, rd, p, now, arrived, subID)
 	}
 	if f == fault502Applied {
 		putBuf(buf, out)
@@ -109,7 +110,7 @@ func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request) {
 }
 
 // batchCall appends to b the answer of one sub-request.
-func (s *Server) batchCall(b []byte, rd render, p map[string]string, now time.Time, reqID string) []byte {
+func (s *Server) batchCall(b []byte, rd render, p map[string]string, now, arrived time.Time, reqID string) []byte {
 	method := p["method"]
 	if method == "" {
 		return s.answer(b, rd, nil, sysErr(21, "Missing method"), reqID, "")
@@ -119,7 +120,7 @@ func (s *Server) batchCall(b []byte, rd render, p map[string]string, now time.Ti
 	if a == nil {
 		return s.answer(b, rd, nil, sysErr(22, "Invalid method"), reqID, "")
 	}
-	payload, e, _ := s.invoke(a, p, nil, now, false)
+	payload, e, _ := s.invoke(a, p, nil, now, arrived, false)
 	return s.answer(b, rd, payload, e, reqID, a.root)
 }
 

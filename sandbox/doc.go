@@ -6,10 +6,10 @@
 // Endpoints: /router/rest (GET or POST; query string and body merged, the
 // body urlencoded or multipart/form-data, file parts left out of the sign),
 // /router/batch, GET /_sandbox/stats, POST /_sandbox/reset,
-// POST /_sandbox/ban?seconds=N, the message channel (below), the churn's
-// GET /_sandbox/changes?since=N and POST /_sandbox/churn?n=N, and the
-// shops' (below): GET /authorize, POST /token, GET /_sandbox/shops and
-// GET /_sandbox/oauth.
+// POST /_sandbox/ban?seconds=N, GET and POST /_sandbox/latency?d=250ms, the
+// message channel (below), the churn's GET /_sandbox/changes?since=N and
+// POST /_sandbox/churn?n=N, and the shops' (below): GET /authorize, POST
+// /token, GET /_sandbox/shops and GET /_sandbox/oauth.
 //
 // System checks run in this order, with the gateway's codes and messages:
 // 21 Missing method, 22 Invalid method (a method the catalog does not
@@ -121,14 +121,18 @@
 //
 // Options.QPS limits calls per app key in a rolling one-second window (less
 // 5% forgiven to network jitter);
-// Options.Latency is slept per HTTP request; Options.Faults injects isp
+// Options.Latency is slept per HTTP request, and changes at run time
+// (Server.SetLatency, POST /_sandbox/latency?d=250ms; see latency.go, with
+// Stats.InFlight, the requests being served); Options.Faults injects isp
 // errors and HTTP 502 that apply nothing, the same after the call was
 // applied (isp_applied: an isp timeout or unknown error; http502_applied —
 // what a backend that did not answer in time looks like: neither says
 // whether a write was applied), dropped connections (the call applied, no
 // answer), truncated bodies (the call applied, half the body sent with a
 // matching Content-Length) and 1–2 s bans of the app. QPS windows, bans and
-// latency use the real clock; Options.Now only dates data and checks
+// latency use the real clock, and the QPS window and bans count a call when
+// its request arrived, before the latency is slept (a gateway's flow
+// control is at its door); Options.Now only dates data and checks
 // timestamps.
 //
 // # Trade churn

@@ -81,6 +81,7 @@ type Server struct {
 	stats   *stats
 	faults  *roller
 	limit   *limiter
+	latency latency // Options.Latency, changed at run time (latency.go)
 	banMu   sync.Mutex
 	banTill time.Time               // the app's ban (BanApp)
 	apiBans map[apiBanKey]time.Time // bans of one API (BanAPI, BanAppAPI)
@@ -142,8 +143,8 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("sandbox: items must be between 1 and %d, got %d", MaxItems, o.Items)
 	case o.QPS < 0 || math.IsNaN(o.QPS):
 		return nil, fmt.Errorf("sandbox: qps must not be negative, got %v", o.QPS)
-	case o.Latency < 0:
-		return nil, fmt.Errorf("sandbox: latency must not be negative, got %v", o.Latency)
+	case o.Latency < 0 || o.Latency > MaxLatency:
+		return nil, fmt.Errorf("sandbox: latency must be between 0 and %s, got %v", MaxLatency, o.Latency)
 	case o.Churn < 0 || o.Churn > 100_000 || math.IsNaN(o.Churn):
 		return nil, fmt.Errorf("sandbox: churn must be between 0 and 100000 trade events a second, got %v", o.Churn)
 	case o.TMC.Duplicates < 0 || o.TMC.Duplicates > 1 || math.IsNaN(o.TMC.Duplicates):
@@ -160,6 +161,7 @@ func New(o Options) (*Server, error) {
 		limit:   newLimiter(o.QPS),
 		reqSalt: mix(uint64(time.Now().UnixNano())),
 	}
+	s.latency.set(o.Latency)
 	s.st = genState(o.Seed, s.base, o.Items)
 	// Trades show the seed items as they were: writes change s.st, not them.
 	s.trades = newTradeStore(o.Trades, o.Seed, s.base, cloneItems(s.st.items))
@@ -191,8 +193,13 @@ func StartLocal(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Options returns the effective options (defaults filled in).
-func (s *Server) Options() Options { return s.opts }
+// Options returns the effective options (defaults filled in), with the
+// latency in force now.
+func (s *Server) Options() Options {
+	o := s.opts
+	o.Latency = s.Latency()
+	return o
+}
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves in the background.
 func (s *Server) Start(addr string) error {
@@ -368,9 +375,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/router/rest", "/router/rest/":
 		s.stats.requests.Add(1)
+		defer s.stats.serving()()
 		s.serveRest(w, r)
 	case "/router/batch", "/router/batch/":
 		s.stats.requests.Add(1)
+		defer s.stats.serving()()
 		s.serveBatch(w, r)
 	case "/_sandbox/stats":
 		w.Header().Set("Content-Type", "application/json")
@@ -406,6 +415,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.BanScoped(scope, q.Get("method"), time.Duration(sec*float64(time.Second)))
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = fmt.Fprintf(w, "{\"ok\":true,\"seconds\":%s}\n", strconv.FormatFloat(sec, 'f', -1, 64))
+	case "/_sandbox/latency":
+		s.serveLatencyAdmin(w, r)
 	case "/tmc", "/tmc/":
 		s.serveTMC(w, r)
 	case "/_sandbox/tmc", "/_sandbox/tmc/drop":
@@ -436,7 +447,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // serveRest handles one /router/rest request.
 func (s *Server) serveRest(w http.ResponseWriter, r *http.Request) {
-	if !sleep(r.Context(), s.opts.Latency) {
+	arrived := time.Now() // bans and QPS count the call here, before the latency (see invoke)
+	if !sleep(r.Context(), s.Latency()) {
 		return
 	}
 	reqID := s.requestID()
@@ -470,19 +482,24 @@ func (s *Server) serveRest(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, rd, nil, e, reqID, "", faultNone)
 		return
 	}
-	payload, e, f := s.invoke(a, p, files, now, true)
+	payload, e, f := s.invoke(a, p, files, now, arrived, true)
 	s.reply(w, rd, payload, e, reqID, a.root, f)
 }
 
 // invoke runs an authenticated call: session, ban, QPS, faults, required
 // params, handler. It returns the payload or the error and the transport
-// fault to apply to the answer (only when transport is true).
-func (s *Server) invoke(a *api, p map[string]string, files map[string]bool, now time.Time, transport bool) (obj, *apiErr, fault) {
+// fault to apply to the answer (only when transport is true). Bans and
+// the QPS window count the call when its request arrived, before the
+// latency was slept, as a gateway's flow control does at its door: counted
+// after the sleep, the calls of a loaded host (whose timers fire late and
+// together) reached the window bunched, and a client paced under the
+// limit met code 7.
+func (s *Server) invoke(a *api, p map[string]string, files map[string]bool, now, arrived time.Time, transport bool) (obj, *apiErr, fault) {
 	sv, e := s.authorize(a, p)
 	if e != nil {
 		return nil, e, faultNone
 	}
-	wall := time.Now()
+	wall := arrived
 	if d, scope := s.banned(wall, a.name); d > 0 {
 		return nil, banError(scope, d), faultNone
 	}

@@ -25,10 +25,17 @@ type Stats struct {
 	// shelf) and "<activity_id>" (activity sync). An idempotent re-set counts
 	// again: the count is how many times the write reached the state.
 	Writes map[string]map[string]int64 `json:"writes"`
+	// InFlight is the number of /router/rest and /router/batch requests
+	// being served when the stats were read (their latency included);
+	// PeakInFlight the most at once since the start or the last Reset.
+	InFlight     int64 `json:"in_flight"`
+	PeakInFlight int64 `json:"peak_in_flight"`
 }
 
 type stats struct {
 	requests atomic.Int64
+	inFlight atomic.Int64 // requests being served (latency.go)
+	peak     atomic.Int64 // the most at once since reset
 	mu       sync.Mutex
 	calls    map[string]int64
 	errors   map[string]int64
@@ -44,6 +51,7 @@ func newStats() *stats {
 func (s *stats) reset() {
 	s.mu.Lock()
 	s.requests.Store(0)
+	s.peak.Store(s.inFlight.Load())
 	s.calls = map[string]int64{}
 	s.errors = map[string]int64{}
 	s.writes = map[string]map[string]int64{}
@@ -94,10 +102,12 @@ func (s *stats) snapshot() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := Stats{
-		Requests: s.requests.Load(),
-		Calls:    make(map[string]int64, len(s.calls)),
-		Errors:   make(map[string]int64, len(s.errors)),
-		Writes:   make(map[string]map[string]int64, len(s.writes)),
+		Requests:     s.requests.Load(),
+		InFlight:     s.inFlight.Load(),
+		PeakInFlight: s.peak.Load(),
+		Calls:        make(map[string]int64, len(s.calls)),
+		Errors:       make(map[string]int64, len(s.errors)),
+		Writes:       make(map[string]map[string]int64, len(s.writes)),
 	}
 	for k, v := range s.calls {
 		out.Calls[k] = v

@@ -163,6 +163,7 @@ func (c *Client) runBatch(ctx context.Context, subs []*batchSub, out []BatchResu
 	var singles []*batchSub // sub-requests to send again as single calls
 	var noWait []bool       // ...with no backoff first (a ban gate waits, or it was waited for)
 	pending := append([]*batchSub(nil), subs...)
+	tr := callTrace(ctx)
 	for attempt := 1; len(pending) > 0; attempt++ {
 		// Admission, per sub-request: closure windows, bans, the throttle.
 		ready := pending[:0:0]
@@ -192,9 +193,12 @@ func (c *Client) runBatch(ctx context.Context, subs []*batchSub, out []BatchResu
 			s.tries++
 		}
 
+		tr.sent(batchLabel(len(ready)))
 		start := c.clock.Now()
 		parts, whole := c.batchAttempt(ctx, ready)
-		c.logBatch(len(ready), attempt, c.clock.Now().Sub(start), whole)
+		d := c.clock.Now().Sub(start)
+		c.logBatch(len(ready), attempt, d, whole)
+		tr.answered(batchLabel(len(ready)), d, batchError(parts, whole))
 
 		pending = nil
 		backoff := false
@@ -208,6 +212,7 @@ func (c *Client) runBatch(ctx context.Context, subs []*batchSub, out []BatchResu
 			} else {
 				res = parts[i]
 			}
+			res.sent = start
 			if res.err == nil {
 				out[s.idx] = BatchResult{Response: res.resp}
 				continue
@@ -224,7 +229,9 @@ func (c *Client) runBatch(ctx context.Context, subs []*batchSub, out []BatchResu
 			}
 		}
 		if len(pending) > 0 && backoff {
-			if err := c.clock.Sleep(ctx, c.backoff(attempt)); err != nil {
+			wait := c.backoff(attempt)
+			tr.backoff(batchLabel(len(pending)), wait)
+			if err := c.clock.Sleep(ctx, wait); err != nil {
 				for _, s := range pending {
 					fail(s, c.ctxError(s.cl, "waiting to retry", err, whole.err))
 				}
@@ -281,7 +288,9 @@ func (c *Client) retrySingle(ctx context.Context, s *batchSub, noWait bool) Batc
 		cl.attempts = 1
 	}
 	if !noWait && s.tries > 0 {
-		if err := c.clock.Sleep(ctx, c.backoff(s.tries)); err != nil {
+		wait := c.backoff(s.tries)
+		callTrace(ctx).backoff(cl.method, wait)
+		if err := c.clock.Sleep(ctx, wait); err != nil {
 			return BatchResult{Err: c.ctxError(&cl, "waiting to retry", err, nil)}
 		}
 	}
@@ -311,7 +320,7 @@ func batchURL(gateway string) (*url.URL, error) {
 // simplify) and splits the answer: one attemptResult per sub-request, or a
 // failure of the whole batch.
 func (c *Client) batchAttempt(ctx context.Context, subs []*batchSub) ([]attemptResult, *batchFailure) {
-	label := fmt.Sprintf("batch of %d calls", len(subs))
+	label := batchLabel(len(subs))
 	first := subs[0].cl
 	invalid := func(msg string) *batchFailure {
 		return &batchFailure{err: &Error{Method: label, Kind: KindInvalid, Msg: msg}}
@@ -405,4 +414,27 @@ func (c *Client) logBatch(n, attempt int, d time.Duration, whole *batchFailure) 
 		}
 	}
 	c.logger.Debug("top batch", attrs...)
+}
+
+// batchLabel names a batch of n calls in errors and traces.
+func batchLabel(n int) string { return fmt.Sprintf("batch of %d calls", n) }
+
+// batchError is what a batch attempt's trace reports: the failure of the
+// whole batch, else its first flow-control error, else its first isp
+// error, else nil.
+func batchError(parts []attemptResult, whole *batchFailure) *Error {
+	if whole != nil {
+		return whole.err
+	}
+	var isp *Error
+	for _, p := range parts {
+		switch {
+		case p.err == nil:
+		case p.err.Kind == KindFlowControl:
+			return p.err
+		case p.err.Kind == KindISP && isp == nil:
+			isp = p.err
+		}
+	}
+	return isp
 }

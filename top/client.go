@@ -455,14 +455,28 @@ func (c *Client) SetRate(pattern string, qps float64) {
 	c.throttle.set(pattern, qps)
 }
 
+// Rate returns the rate calls of method can go at under the client's
+// throttle: the lowest of the app's rate and of every matching glob's,
+// rates learned from code-7 bans included (see the throttle); 0 when none
+// limits them. Method "" asks for the app's rate. Under a shared limiter it
+// is the rate this process asks the limiter for, the fleet's, not this
+// process's share of it.
+func (c *Client) Rate(method string) float64 {
+	if c == nil {
+		return 0
+	}
+	return c.throttle.rate(method)
+}
+
 // attemptResult is the outcome of one HTTP exchange.
 type attemptResult struct {
 	resp      *Response
 	err       *Error
 	status    int
-	retryable bool // a transport failure worth another attempt
-	reached   bool // the request may have been processed by the gateway
-	gateway   bool // err is a gateway error_response
+	retryable bool      // a transport failure worth another attempt
+	reached   bool      // the request may have been processed by the gateway
+	gateway   bool      // err is a gateway error_response
+	sent      time.Time // when the attempt was sent (its throttle tokens taken)
 }
 
 // attempt signs and sends one request and decodes the answer. The throttle

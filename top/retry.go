@@ -52,18 +52,20 @@ const banJitter = 200 * time.Millisecond
 // do runs a prepared call under the retry policy.
 func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 	var last *Error
+	tr := callTrace(ctx)
 	for attempt := 1; ; attempt++ {
-		if e := c.admit(ctx, cl); e != nil {
+		tk, e := c.admitted(ctx, cl, last)
+		if e != nil {
 			return nil, e
 		}
-		tk, err := c.throttle.acquire(ctx, cl.method)
-		if err != nil {
-			return nil, c.ctxError(cl, "waiting for the throttle", err, last)
-		}
 
+		tr.sent(cl.method)
 		start := c.clock.Now()
 		res := c.attempt(ctx, cl, tk)
-		c.logAttempt(cl, attempt, c.clock.Now().Sub(start), res)
+		res.sent = start
+		d := c.clock.Now().Sub(start)
+		c.logAttempt(cl, attempt, d, res)
+		tr.answered(cl.method, d, res.err)
 		if res.err == nil {
 			return res.resp, nil
 		}
@@ -75,6 +77,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*Response, error) {
 		if next.backoff {
 			wait := c.backoff(attempt)
 			c.logger.Debug("top retry", "method", cl.method, "attempt", attempt, "wait", wait, "kind", string(res.err.Kind))
+			tr.backoff(cl.method, wait)
 			if err := c.clock.Sleep(ctx, wait); err != nil {
 				return nil, c.ctxError(cl, "waiting to retry", err, res.err)
 			}
@@ -91,6 +94,26 @@ func (c *Client) admit(ctx context.Context, cl *call) *Error {
 		return e
 	}
 	return c.waitGates(ctx, cl, c.callScopes(cl))
+}
+
+// admitted admits cl and takes its throttle tokens. A ban that shut one of
+// its scopes while it waited for them sends it back to admit, the tokens
+// given back: calls queued at the throttle do not run into the ban the
+// call before them just met. last is the failure that made cl try again.
+func (c *Client) admitted(ctx context.Context, cl *call, last *Error) (*ticket, *Error) {
+	for {
+		if e := c.admit(ctx, cl); e != nil {
+			return nil, e
+		}
+		tk, err := c.throttle.acquire(ctx, cl.method)
+		if err != nil {
+			return nil, c.ctxError(cl, "waiting for the throttle", err, last)
+		}
+		if _, shut := c.gates.latest(c.clock.Now(), c.callScopes(cl)); !shut {
+			return tk, nil
+		}
+		tk.release()
+	}
 }
 
 // decision is the retry policy's answer about one failed attempt.
@@ -127,7 +150,7 @@ func (c *Client) retry(ctx context.Context, cl *call, res attemptResult, n int) 
 	case res.gateway && e.Kind == KindISP && cl.write && !cl.idempotent && ambiguousISP(e):
 		return decision{err: unknownOutcome(cl, e, nil)}
 	case res.gateway && e.Kind == KindFlowControl && e.RetryAfter > 0:
-		scope := c.holdBan(cl, e)
+		scope := c.holdBan(cl, e, res.sent)
 		if e.RetryAfter > c.cfg.Retry.MaxBanWait {
 			if c.onLongBan != nil {
 				c.onLongBan(LongBan{Method: cl.method, Scope: scope, Wait: e.RetryAfter, Err: e})
@@ -161,12 +184,14 @@ func ambiguousISP(e *Error) bool {
 	return e.Code != 10 && !strings.HasSuffix(SubCodeBase(e.SubCode), "service-unavailable")
 }
 
-// holdBan shuts the ban scope of a flow-control error e of cl for the
-// ban's duration (plus banSlack) and returns the scope.
-func (c *Client) holdBan(cl *call, e *Error) string {
+// holdBan shuts the ban scope of a flow-control error e of cl (sent at
+// sentAt) for the ban's duration (plus banSlack), has the throttle learn
+// from it, and returns the scope.
+func (c *Client) holdBan(cl *call, e *Error, sentAt time.Time) string {
 	scope := c.banScope(cl, e)
 	until := c.clock.Now().Add(e.RetryAfter + banSlack)
 	c.gates.set(scope, until, e)
+	c.throttle.limited(scope, cl.method, sentAt, until)
 	c.publishBan(scope, until) // WithShared: hold back the other processes too
 	return scope
 }

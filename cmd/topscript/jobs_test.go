@@ -454,7 +454,7 @@ func TestJobKillAndResume(t *testing.T) {
 			if len(writes) != 1000 {
 				t.Errorf("%d SKUs written, want 1000", len(writes))
 			}
-			limit := 4 // the job's concurrency: the calls that can be in flight
+			limit := 4 // the calls that can be in flight: no [throttle] to size against, so DefaultConcurrency
 			if sig == syscall.SIGINT {
 				limit = 0
 			}

@@ -4,8 +4,8 @@
 --
 -- taobao.opentrade.activity.sync takes at most 20 item ids a call:
 -- iter.chunks cuts the list (a CSV with a num_iid column) into groups of
--- 20, sent together with top.call_all. The activity (default 2131) runs
--- from now for 7 days.
+-- 20, sent together with top.call_all (as many at once as the throttle
+-- keeps busy). The activity (default 2131) runs from now for 7 days.
 
 local csv = require("csv")
 local excel = require("excel")   -- excel.lua beside this script
@@ -31,7 +31,7 @@ for chunk in iter.chunks(csv.rows(input), 20) do
 end
 
 local failed = 0
-for i, res in ipairs(top.call_all(calls, {concurrency = 2})) do
+for i, res in ipairs(top.call_all(calls)) do
   if not res.ok then
     failed = failed + 1
     log.error("activity sync failed", {chunk = i, error = tostring(res.error)})

@@ -5,8 +5,9 @@
 --
 -- The CSV (UTF-8 or GBK, as Excel saves it) has the columns num_iid,
 -- properties and price, one SKU a row. Each row becomes one
--- taobao.item.sku.price.update call; four run at a time under the
--- configured throttle, with retries.
+-- taobao.item.sku.price.update call, under the configured throttle, with
+-- retries; topscript keeps as many in flight as keep the throttle's qps
+-- busy at the gateway's latency (give concurrency = N to cap it).
 --
 -- The item price. The platform keeps an item's price inside the range of
 -- its SKUs' prices: a SKU price that would leave the item price outside
@@ -178,7 +179,6 @@ local summary = job.run {
     end
     return nil, "no SKU " .. r.properties .. " on item " .. r.num_iid
   end,
-  concurrency = 4,
   report = report,
 }
 print(string.format("%d SKUs: %d updated, %d failed, %d already done, %d unknown%s",

@@ -25,6 +25,9 @@
 -- as item_price — always inside the range, whichever of the item's rows
 -- land first — so the item shows the price of its SKU set last.
 -- bulk_price.lua plans the item price instead (it reads each item once).
+--
+-- topscript keeps as many calls in flight as keep the throttle's qps busy
+-- at the gateway's latency (give concurrency = N to cap it).
 
 local xlsx = require("xlsx")
 local job = require("job")
@@ -42,7 +45,6 @@ local summary = job.run {
     return "taobao.item.sku.price.update",
       {num_iid = r.num_iid, properties = r.properties, price = r.price, item_price = r.price}
   end,
-  concurrency = 4,
   report = report,
 }
 print(string.format("%d SKUs: %d updated, %d failed, %d already done, %d unknown%s",
