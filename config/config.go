@@ -165,6 +165,11 @@ type Options struct {
 	// unexpanded, ignoring the TOPSCRIPT_* overrides too: the caller brings
 	// its own (as --sandbox does).
 	NoCredentials bool
+	// NoSecrets leaves app_secret and session empty and unexpanded (their
+	// TOPSCRIPT_* overrides too) but reads app_key: for commands that only
+	// read the state backend under the app's name (runs), so that an
+	// operator without the secrets in the environment can read the history.
+	NoSecrets bool
 }
 
 // Load finds and loads the configuration: path if not "" (--config), else
@@ -193,7 +198,7 @@ func LoadOptions(o Options) (*File, error) {
 		}
 		f := defaults()
 		if !o.NoCredentials {
-			f.override(o.Env)
+			f.override(o.Env, o.NoSecrets)
 		}
 		return f, nil
 	}
@@ -225,15 +230,19 @@ func defaults() *File {
 }
 
 // override applies the TOPSCRIPT_* credential variables.
-func (f *File) override(env func(string) string) {
+func (f *File) override(env func(string) string, noSecrets bool) {
 	for _, o := range []struct {
-		name string
-		dst  *string
+		name   string
+		dst    *string
+		secret bool
 	}{
-		{EnvAppKey, &f.Client.AppKey},
-		{EnvAppSecret, &f.Client.AppSecret},
-		{EnvSession, &f.Client.Session},
+		{EnvAppKey, &f.Client.AppKey, false},
+		{EnvAppSecret, &f.Client.AppSecret, true},
+		{EnvSession, &f.Client.Session, true},
 	} {
+		if o.secret && noSecrets {
+			continue
+		}
 		if v := env(o.name); v != "" {
 			*o.dst = v
 			f.Overridden = append(f.Overridden, o.name)

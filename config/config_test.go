@@ -161,6 +161,26 @@ func TestNoCredentials(t *testing.T) {
 	}
 }
 
+// NoSecrets reads app_key (and its override) but leaves the app secret and
+// the session unexpanded, unset ${VAR}s and TOPSCRIPT_* overrides alike.
+func TestNoSecrets(t *testing.T) {
+	src := "[profiles.default]\napp_key = \"${KEY}\"\napp_secret = \"${UNSET_SECRET}\"\nsession = \"${UNSET_SESSION}\"\n"
+	f, err := Parse("c.toml", src, Options{Env: envMap(map[string]string{"KEY": "k", "TOPSCRIPT_SESSION": "x-env"}), NoSecrets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Client.AppKey != "k" || f.Client.AppSecret != "" || f.Client.Session != "" {
+		t.Errorf("got %q %q %q", f.Client.AppKey, f.Client.AppSecret, f.Client.Session)
+	}
+	f, err = Parse("c.toml", src, Options{Env: envMap(map[string]string{"TOPSCRIPT_APP_KEY": "k-env"}), NoSecrets: true})
+	if err != nil || f.Client.AppKey != "k-env" {
+		t.Errorf("the app key's override: %v %q", err, f.Client.AppKey)
+	}
+	if _, err := Parse("c.toml", src, Options{Env: envMap(map[string]string{"KEY": "k"})}); err == nil || !strings.Contains(err.Error(), "UNSET_SECRET") {
+		t.Errorf("without NoSecrets an unset secret is an error: %v", err)
+	}
+}
+
 func TestEnvExpansion(t *testing.T) {
 	src := `[profiles.default]
 app_key = "${KEY}"

@@ -75,7 +75,7 @@ func (d *decoder) decode(raw map[string]any, o Options) *File {
 			scratch, scratchURL, scratchShops := top.DefaultConfig(), "", Shops{}
 			cfg, tmcURL, sh = &scratch, &scratchURL, &scratchShops // still checked, never expanded or used
 		}
-		d.profile(p, profiles[name], cfg, tmcURL, cfg == &f.Client, o.NoCredentials)
+		d.profile(p, profiles[name], cfg, tmcURL, cfg == &f.Client, o.NoCredentials, o.NoSecrets)
 		d.profileShops(p, profiles[name], sh, cfg == &f.Client)
 	}
 	switch {
@@ -98,7 +98,7 @@ func (d *decoder) decode(raw map[string]any, o Options) *File {
 			Reason: fmt.Sprintf("no profile selected: set profile = \"NAME\" or pass --profile (available: %s)", strings.Join(f.Profiles, ", "))})
 	}
 	if !o.NoCredentials {
-		f.override(d.env)
+		f.override(d.env, o.NoSecrets)
 	}
 
 	if v, ok := raw["memory_limit"]; ok {
@@ -231,20 +231,21 @@ func (d *decoder) catalog(v any) []string {
 // profile decodes one [profiles.NAME] table into cfg and tmcURL. Only the
 // selected profile (use) has its ${VAR}s expanded; the others are checked
 // as written.
-func (d *decoder) profile(p string, v any, cfg *top.Config, tmcURL *string, use, noCreds bool) {
+func (d *decoder) profile(p string, v any, cfg *top.Config, tmcURL *string, use, noCreds, noSecrets bool) {
 	m := d.table(p, v)
 	if m == nil {
 		return
 	}
 	d.known(p, m, profileKeys)
 	for _, c := range []struct {
-		key string
-		dst *string
-		env string
-	}{{"app_key", &cfg.AppKey, EnvAppKey}, {"app_secret", &cfg.AppSecret, EnvAppSecret}, {"session", &cfg.Session, EnvSession}} {
+		key    string
+		dst    *string
+		env    string
+		secret bool
+	}{{"app_key", &cfg.AppKey, EnvAppKey, false}, {"app_secret", &cfg.AppSecret, EnvAppSecret, true}, {"session", &cfg.Session, EnvSession, true}} {
 		if v, ok := m[c.key]; ok {
 			// An environment override stands in for the value, ${VAR}s and all.
-			expand := use && !noCreds && d.env(c.env) == ""
+			expand := use && !noCreds && !(noSecrets && c.secret) && d.env(c.env) == ""
 			if s, ok := d.str(joinPath(p, c.key), v, expand); ok && expand {
 				*c.dst = s
 			}

@@ -133,6 +133,26 @@ func TestRunsAndJobCommands(t *testing.T) {
 	if _, errs := cmd(2, "runs", "show", "20000101-000000.000-0000"); !strings.Contains(errs, `no run "20000101-000000.000-0000" in the history (the newest: `+r.ID) {
 		t.Fatalf("runs show of an unknown run: %q", errs)
 	}
+
+	// The history is read without the app secret or a session in the
+	// environment (an operator on the server, outside the cron's
+	// environment); a run with that configuration still needs them.
+	cfgSrc, _ := os.ReadFile(filepath.Join(dir, "topscript.toml"))
+	bare := regexp.MustCompile(`(?m)^(app_secret|session)\s*=.*$`).ReplaceAllString(string(cfgSrc), `$1 = "$${TOPSCRIPT_TEST_UNSET}"`)
+	if bare == string(cfgSrc) {
+		t.Fatal("the configuration has no app_secret or session line to replace")
+	}
+	os.WriteFile(filepath.Join(dir, "bare.toml"), []byte(bare), 0o644)
+	if code, _, errs := topscript(t, dir, "run", "--config", "bare.toml", bad); code != 2 || !strings.Contains(errs, "TOPSCRIPT_TEST_UNSET is not set") {
+		t.Fatalf("run with unset secrets: exit %d\n%s", code, errs)
+	}
+	out, _ = cmd(0, "runs", "--config", "bare.toml")
+	if got := strings.TrimSpace(out); got != strings.Join(lines, "\n") {
+		t.Errorf("runs without the secrets (the refused run is not one: a configuration error comes before the record):\n%s\nwant:\n%s", got, strings.Join(lines, "\n"))
+	}
+	if out, _ = cmd(0, "runs", "show", "--config", "bare.toml", r.ID); !strings.Contains(out, "status  exit 1") {
+		t.Errorf("runs show without the secrets:\n%s", out)
+	}
 }
 
 // Issue #18 item 4: reports are kept per run. Two runs of one job write

@@ -102,14 +102,16 @@ func (o *configFlags) register(fs *pflag.FlagSet) {
 // load loads the configuration the flags name; without credentials is for
 // --sandbox, which brings its own. Errors are configuration errors (exit 2).
 func (o *configFlags) load(st *State, noCredentials bool) (*config.File, error) {
+	return o.loadOptions(st, config.Options{NoCredentials: noCredentials})
+}
+
+// loadOptions loads the configuration the flags name with co's other
+// options (NoCredentials, NoSecrets).
+func (o *configFlags) loadOptions(st *State, co config.Options) (*config.File, error) {
 	// ./topscript.toml is looked up in the working directory, and named
 	// relative to it in messages.
-	f, err := config.LoadOptions(config.Options{
-		Path:          o.Config,
-		Profile:       o.Profile,
-		Env:           st.getenv,
-		NoCredentials: noCredentials,
-	})
+	co.Path, co.Profile, co.Env = o.Config, o.Profile, st.getenv
+	f, err := config.LoadOptions(co)
 	if err != nil {
 		return nil, configError(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/topscript/topscript/config"
 	"github.com/topscript/topscript/internal/redact"
 	"github.com/topscript/topscript/luatop"
 	"github.com/topscript/topscript/runlog"
@@ -168,9 +169,11 @@ func newRunsCmd(st *State) *cobra.Command {
 	return c
 }
 
-// history opens the run history of the configuration the flags name.
+// history opens the run history of the configuration the flags name. It
+// needs the app key and the [state] backend, not the app secret or a
+// session: an operator reads the history without them in the environment.
 func (o *configFlags) history(st *State) (*runlog.Log, func(), error) {
-	f, err := o.load(st, false)
+	f, err := o.loadOptions(st, config.Options{NoSecrets: true})
 	if err != nil {
 		return nil, nil, err
 	}
