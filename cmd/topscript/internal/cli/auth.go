@@ -125,11 +125,12 @@ func newAuthLoginCmd(st *State, runF func(context.Context, *authLoginOptions) er
 }
 
 func runAuthLogin(ctx context.Context, st *State, o *authLoginOptions) error {
-	switch {
-	case o.Shop != "":
+	if o.Shop != "" {
 		if err := shop.CheckName(o.Shop); err != nil {
 			return usageErrorf("auth login", "--shop: %v", err)
 		}
+	}
+	switch {
 	case o.View != oauth.ViewWeb && o.View != oauth.ViewWap:
 		return usageErrorf("auth login", "--view %q: want web or wap", o.View)
 	case o.Wait <= 0:
