@@ -633,11 +633,9 @@ func (d *decoder) scheduleShops(p string, m map[string]any, s *Schedule) bool {
 			d.errorf(k, "no shop named (want %q or an array of shop names)", AllShops)
 			return false
 		}
-		for i, n := range names {
-			if err := shop.CheckName(n); err != nil {
-				d.errorf(indexPath(k, i), "%v", err)
-				return false
-			}
+		if i, err := shop.CheckNames(names); err != nil {
+			d.errorf(indexPath(k, i), "%v", err)
+			return false
 		}
 		s.Shops = names
 	}

@@ -58,6 +58,7 @@ shop = "a"
 		{"[[schedule]]\nname = \"x\"\ncron = \"@every 1m\"\nscript = \"x.lua\"\nshops = []\n", `c.toml:5: schedule[1].shops: no shop named`},
 		{"[[schedule]]\nname = \"x\"\ncron = \"@every 1m\"\nscript = \"x.lua\"\nshops = [\"a\", \"b c\"]\n", `schedule[1].shops[2]: shop name "b c"`},
 		{"[[schedule]]\nname = \"x\"\ncron = \"@every 1m\"\nscript = \"x.lua\"\nshop = \"a\"\nshops = \"all\"\n", `schedule[1].shops: give shop or shops, not both`},
+		{"[[schedule]]\nname = \"x\"\ncron = \"@every 1m\"\nscript = \"x.lua\"\nshops = [\"a\", \"b\", \"a\"]\n", `c.toml:5: schedule[1].shops[3]: shop a is named twice`},
 	} {
 		_, err := Parse("c.toml", c.src, Options{Env: envMap(nil)})
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -102,6 +102,24 @@ func CheckName(name string) error {
 	return nil
 }
 
+// CheckNames checks a list of shop names (--shops, a schedule entry's
+// shops): each by CheckName, none twice — a shop named twice would run its
+// script twice at once. It returns the index of the first bad name and
+// why, or -1 and nil.
+func CheckNames(names []string) (int, error) {
+	seen := make(map[string]bool, len(names))
+	for i, name := range names {
+		if err := CheckName(name); err != nil {
+			return i, err
+		}
+		if seen[name] {
+			return i, fmt.Errorf("shop %s is named twice", name)
+		}
+		seen[name] = true
+	}
+	return -1, nil
+}
+
 // Book is the authorised shops of an app in a tokens store.
 type Book struct {
 	Store  state.Store // state.Backend.Tokens: a state.Swapper

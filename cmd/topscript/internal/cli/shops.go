@@ -60,10 +60,8 @@ func (o *shopFlags) check(cmd string) error {
 	if o.Shop != "" {
 		names = []string{o.Shop}
 	}
-	for _, name := range names {
-		if err := shop.CheckName(name); err != nil {
-			return usageErrorf(cmd, "%v", err)
-		}
+	if _, err := shop.CheckNames(names); err != nil {
+		return usageErrorf(cmd, "%v", err)
 	}
 	return nil
 }
