@@ -22,6 +22,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -61,9 +63,11 @@ type Record struct {
 	// Entry is the [[schedule]] entry that started it ("" a run by hand).
 	Entry  string `json:"entry,omitempty"`
 	DryRun bool   `json:"dry_run,omitempty"`
-	// Host and PID say where it runs.
+	// Host and PID say where it runs, Dir in which working directory (a
+	// job's report path is relative to it).
 	Host string `json:"host,omitempty"`
 	PID  int    `json:"pid,omitempty"`
+	Dir  string `json:"dir,omitempty"`
 	// Start and End are when it started and ended; End is zero while it
 	// runs (or when it died without a word).
 	Start time.Time `json:"start"`
@@ -179,8 +183,37 @@ func (e *NotFoundError) Error() string {
 // Is reports whether target is ErrNotFound.
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
 
+// OwnReports are the files of rec's jobs' reports that are its own copies
+// — their names carry the run's ID — as paths to remove with the record:
+// absolute, or joined to rec.Dir (a relative one of a record without Dir
+// is left out, as is a report under a plain name, which a later run's
+// copy may be).
+func (r *Record) OwnReports() []string {
+	runID := r.ID
+	if r.Shop != "" {
+		runID = strings.TrimSuffix(runID, "."+r.Shop) // a shop's record is RUNID.SHOP
+	}
+	var out []string
+	for _, j := range r.Jobs {
+		p := j.Report
+		if p == "" || runID == "" || !strings.Contains(filepath.Base(p), runID) {
+			continue
+		}
+		if !filepath.IsAbs(p) {
+			if r.Dir == "" {
+				continue
+			}
+			p = filepath.Join(r.Dir, p)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 // Put stores rec (a new record or a later state of one, by ID) and drops
-// the oldest records beyond Keep.
+// the oldest records beyond Keep, with their own reports (OwnReports): a
+// run's report lives as long as its record, so a job scheduled every few
+// minutes does not fill the disk. A report that cannot be removed stays.
 func (l *Log) Put(ctx context.Context, rec Record) error {
 	if rec.ID == "" {
 		return errors.New("runlog: a record needs an ID")
@@ -201,6 +234,13 @@ func (l *Log) Put(ctx context.Context, rec Record) error {
 		keep = DefaultKeep
 	}
 	for _, k := range keys[:max(0, len(keys)-keep)] {
+		if raw, ok, err := l.Store.Get(ctx, NS, k); err == nil && ok {
+			if old, err := decode(k, raw); err == nil {
+				for _, p := range old.OwnReports() {
+					_ = os.Remove(p) // best effort: a report left behind harms nothing
+				}
+			}
+		}
 		if err := l.Store.Delete(ctx, NS, k); err != nil {
 			return err
 		}

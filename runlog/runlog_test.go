@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -95,5 +96,61 @@ func TestOnceADay(t *testing.T) {
 	keys, _ := l.Store.Keys(ctx, runlog.OnceNS)
 	if len(keys) != 2 {
 		t.Errorf("marks kept: %v, want one a shop", keys)
+	}
+}
+
+// A record dropped beyond Keep takes its own reports with it (relative to
+// its Dir, or absolute; a shop's record too), and leaves the plain report
+// and the reports of the records kept.
+func TestDroppedRecordsTakeTheirReports(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := &runlog.Log{Store: state.NewMemStore(), Keep: 2}
+	touch := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("row\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	plain := touch("p.report.csv")
+	t0 := time.Date(2024, 6, 1, 2, 0, 0, 0, time.UTC)
+	var own []string
+	for i := range 4 {
+		id := runlog.NewID(t0.Add(time.Duration(i) * time.Second))
+		rec := runlog.Record{ID: id, Script: "p.lua", Dir: dir, Start: t0}
+		switch i {
+		case 0: // relative to its Dir
+			own = append(own, touch("p.report."+id+".csv"))
+			rec.Jobs = []runlog.Job{{Name: "p", Report: "p.report." + id + ".csv"}}
+		case 1: // a shop's record, its report absolute
+			rec.ID, rec.Shop = id+".s1", "s1"
+			own = append(own, touch("p.report.s1."+id+".csv"))
+			rec.Jobs = []runlog.Job{{Name: "p", Report: own[1]}}
+		default: // the plain name: never removed
+			rec.Jobs = []runlog.Job{{Name: "p", Report: "p.report.csv"}}
+		}
+		if err := l.Put(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 {
+			if _, err := os.Stat(own[0]); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the first record was dropped, its report %s kept (%v)", own[0], err)
+			}
+			if _, err := os.Stat(own[1]); err != nil {
+				t.Errorf("a kept record's report is gone: %v", err)
+			}
+		}
+	}
+	if _, err := os.Stat(own[1]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the shop's record was dropped, its report %s kept (%v)", own[1], err)
+	}
+	if _, err := os.Stat(plain); err != nil {
+		t.Errorf("the plain report was removed: %v", err)
+	}
+	// Without Dir a relative report is not guessed at.
+	r := runlog.Record{ID: "20240601-020000.000-0000", Jobs: []runlog.Job{{Report: "p.report.20240601-020000.000-0000.csv"}}}
+	if got := r.OwnReports(); len(got) != 0 {
+		t.Errorf("OwnReports without Dir: %v", got)
 	}
 }

@@ -45,13 +45,14 @@ type recorder struct {
 // record by value, as from every output of the run.
 func startRecord(ctx context.Context, b *state.Backend, logger *slog.Logger, id string, o *runOptions, shop string, secrets []string) *recorder {
 	host, _ := os.Hostname()
+	dir, _ := os.Getwd()
 	r := &recorder{
 		log:    &runlog.Log{Store: b.Runs()},
 		logger: logger,
 		scrub:  redact.New(secrets...),
 		rec: runlog.Record{
 			ID: id, Script: o.Script, Shop: shop, Entry: o.Entry, DryRun: o.DryRun,
-			Host: host, PID: os.Getpid(), Start: time.Now(),
+			Host: host, PID: os.Getpid(), Dir: dir, Start: time.Now(),
 		},
 	}
 	for _, a := range o.Args {
